@@ -1,0 +1,149 @@
+# Flotilla top-level build. See README.md; `make help` lists the targets.
+#
+# Out-of-tree builds: make O=dir (default build/). Configuration: Kconfig via
+# Debian's python3-kconfiglib; with no .config the orangepi-pc defaults apply.
+
+FLOTILLA_VERSION := 0.1.0
+export FLOTILLA_VERSION
+
+O ?= build
+override O := $(abspath $(O))
+SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+DEFAULT_BOARD := orangepi-pc
+
+PYTHON := /usr/bin/python3
+KCONFIG_ENV := KCONFIG_CONFIG=$(O)/.config srctree=$(SRC)
+DEPS_STAMP := $(O)/deps/.complete
+DEPS := $(O)/deps
+CONFIG := $(O)/.config
+CONFIG_MK := $(O)/include/config.mk
+CONFIG_H := $(O)/include/generated/autoconf.h
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+# Targets that must not need the dependencies or a configuration.
+NOCONFIG_GOALS := deps clean distclean help %_defconfig
+ifneq ($(filter-out $(NOCONFIG_GOALS),$(if $(MAKECMDGOALS),$(MAKECMDGOALS),all)),)
+NEED_CONFIG := y
+endif
+ifneq ($(filter %_defconfig,$(MAKECMDGOALS)),)
+NEED_CONFIG :=
+endif
+
+# ---------------------------------------------------------------- deps
+.PHONY: deps
+deps:
+	@sh $(SRC)/tools/deps.sh $(O)
+
+$(DEPS_STAMP):
+	@sh $(SRC)/tools/deps.sh $(O)
+
+# ---------------------------------------------------------------- config
+KCONFIG_FILES := $(SRC)/Kconfig $(wildcard $(SRC)/net/Kconfig $(SRC)/ota/Kconfig)
+
+%_defconfig: | $(DEPS_STAMP)
+	@test -f $(SRC)/boards/$*/defconfig || { echo "error: no board '$*' (see boards/)" >&2; exit 1; }
+	@mkdir -p $(O)
+	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m defconfig --kconfig Kconfig boards/$*/defconfig >/dev/null
+	@echo "configured $(O)/.config for $*"
+
+$(CONFIG): | $(DEPS_STAMP)
+	@mkdir -p $(O)
+	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m defconfig --kconfig Kconfig boards/$(DEFAULT_BOARD)/defconfig >/dev/null
+	@echo "no configuration: using boards/$(DEFAULT_BOARD)/defconfig"
+
+$(CONFIG_MK): $(CONFIG) $(KCONFIG_FILES)
+	@mkdir -p $(dir $(CONFIG_H))
+	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m olddefconfig Kconfig >/dev/null
+	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m genconfig Kconfig \
+		--header-path $(CONFIG_H) --config-out $(CONFIG_MK).tmp
+	@sed -e 's/^\(CONFIG_[A-Za-z0-9_]*\)="\(.*\)"$$/\1 := \2/' -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=/\1 := /' \
+		$(CONFIG_MK).tmp > $@ && rm -f $(CONFIG_MK).tmp
+
+.PHONY: menuconfig savedefconfig
+menuconfig: $(CONFIG)
+	@cd $(SRC) && $(KCONFIG_ENV) MENUCONFIG_STYLE=aquatic $(PYTHON) -m menuconfig Kconfig
+
+savedefconfig: $(CONFIG)
+	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m savedefconfig --kconfig Kconfig --out $(O)/defconfig
+	@echo "wrote $(O)/defconfig (copy it to boards/<board>/defconfig)"
+
+ifdef NEED_CONFIG
+include $(CONFIG_MK)
+BOARD := $(CONFIG_BOARD)
+include $(SRC)/boards/$(BOARD)/board.mk
+endif
+
+# ---------------------------------------------------------------- toolchains
+HOST_CC ?= gcc
+HOST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g
+HOST_SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+CROSS := arm-none-eabi-
+TARGET_CC := $(CROSS)gcc
+TARGET_OBJCOPY := $(CROSS)objcopy
+TARGET_SIZE := $(CROSS)size
+# Cortex-A7, Thumb-2, soft float (picolibc's thumb/v7-a/nofp multilib).
+# -mno-unaligned-access: code runs with the MMU off until mmu_init().
+TARGET_ARCH := -mthumb -march=armv7-a -mfloat-abi=soft -mno-unaligned-access
+TARGET_CFLAGS_BASE := $(TARGET_ARCH) --specs=picolibc.specs -Os -g -fPIE \
+	-ffunction-sections -fdata-sections -fno-common -I$(O)/include
+TARGET_CFLAGS := $(TARGET_CFLAGS_BASE) -std=c11 -Wall -Wextra -Werror
+# Third-party code compiled for the target gets its own, quieter flags.
+TARGET_CFLAGS_3RDPARTY := $(TARGET_CFLAGS_BASE) -w
+
+# ---------------------------------------------------------------- tests
+# Each suite writes TAP ("ok N - name" / "not ok N - name") to
+# $(O)/test-results/<suite>.tap through tools/run-suite.sh; `make test`
+# counts them. Fragments add suite names to TEST_SUITES and define
+# test-<suite>.
+TEST_RESULTS := $(O)/test-results
+RUN_SUITE := sh $(SRC)/tools/run-suite.sh $(TEST_RESULTS)
+TEST_SUITES :=
+BENCH_TARGETS :=
+FUZZ_TARGETS :=
+ALL_TARGETS :=
+
+ifdef NEED_CONFIG
+include $(SRC)/guests/runtime/runtime.mk
+include $(SRC)/guests/control/control.mk
+include $(wildcard $(SRC)/guests/*/guest.mk)
+include $(wildcard $(SRC)/ota/ota.mk)
+include $(wildcard $(SRC)/net/net.mk)
+include $(SRC)/tools/tools.mk
+include $(wildcard $(SRC)/tools/flotilla/flotilla.mk)
+include $(SRC)/tests/tests.mk
+endif
+
+# ---------------------------------------------------------------- top level
+.PHONY: all run test bench fuzz clean distclean help
+all: $(ALL_TARGETS)
+
+test: $(ALL_TARGETS)
+	@rm -rf $(TEST_RESULTS) && mkdir -p $(TEST_RESULTS)
+	@$(MAKE) --no-print-directory -k $(addprefix test-,$(TEST_SUITES)) || true
+	@sh $(SRC)/tools/test-summary.sh $(TEST_RESULTS)
+
+bench: $(BENCH_TARGETS)
+
+fuzz: $(FUZZ_TARGETS)
+
+clean:
+	rm -rf $(O)/host $(O)/target $(O)/guests $(O)/image $(O)/test-results $(O)/sdcard.img $(O)/control.img
+
+distclean:
+	rm -rf $(O)
+
+help:
+	@echo "Flotilla $(FLOTILLA_VERSION)"
+	@echo "  make                    build $(O)/sdcard.img (and $(O)/host/flotilla)"
+	@echo "  make <board>_defconfig  configure for a board: $(notdir $(wildcard $(SRC)/boards/*))"
+	@echo "  make menuconfig         edit the configuration; make savedefconfig to save it"
+	@echo "  make run                boot the image in QEMU (orangepi-pc)"
+	@echo "  make test               host unit tests + QEMU integration tests"
+	@echo "  make bench              benchmarks (figures printed and written to $(O)/bench/)"
+	@echo "  make fuzz               longer fuzzing runs"
+	@echo "  make deps               install/fetch dependencies (run by the others as needed)"
+	@echo "  O=dir                   out-of-tree build directory (default build/)"
