@@ -73,7 +73,10 @@ savedefconfig: $(CONFIG)
 ifdef NEED_CONFIG
 include $(CONFIG_MK)
 BOARD := $(CONFIG_BOARD)
+# Empty on the first pass, before make has generated config.mk and restarted.
+ifneq ($(BOARD),)
 include $(SRC)/boards/$(BOARD)/board.mk
+endif
 endif
 
 # ---------------------------------------------------------------- toolchains
