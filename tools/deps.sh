@@ -20,7 +20,8 @@ DEPS=$(cd "$DEPS" && pwd)
 HOST_PACKAGES="gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi
 qemu-system-arm u-boot-tools device-tree-compiler mtools dosfstools fdisk
 python3-kconfiglib libcmocka-dev libmbedtls-dev libfdt-dev dpkg-dev
-clang llvm valgrind gcc make"
+clang llvm valgrind gcc make libxen-dev
+iproute2 dnsmasq-base curl iputils-ping"
 
 die() { echo "deps: error: $*" >&2; exit 1; }
 say() { echo "deps: $*"; }
@@ -102,7 +103,8 @@ for f in sun8i-h3-orangepi-pc.dtb sun7i-a20-cubieboard2.dtb; do
 done
 
 fetch_src() { # source package, directory glob
-	if ! ls -d "$DEPS/src/$2"/ >/dev/null 2>&1; then
+	# $2 is a glob: left unquoted on purpose.
+	if ! ls -d "$DEPS"/src/$2/ >/dev/null 2>&1; then
 		say "fetching source package $1"
 		(cd "$DEPS/src" && apt_private source --download-only "$1" >/dev/null) ||
 			die "apt-get source $1 failed"
@@ -112,8 +114,10 @@ fetch_src() { # source package, directory glob
 }
 fetch_src xen 'xen-4.17*'
 fetch_src mbedtls 'mbedtls-2.28*'
+fetch_src lwip 'lwip-*'
 
 ln -sfn "$(ls -d "$DEPS"/src/xen-4.17*/ | head -n1)" "$DEPS/xen-src"
 ln -sfn "$(ls -d "$DEPS"/src/mbedtls-2.28*/ | head -n1)" "$DEPS/mbedtls-src"
+ln -sfn "$(ls -d "$DEPS"/src/lwip-*/ | head -n1)" "$DEPS/lwip-src"
 touch "$STAMP"
 say "all dependencies present under $DEPS"

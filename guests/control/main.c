@@ -1,0 +1,107 @@
+/*
+ * Flotilla control domain: Xen's domain 0, a C unikernel. For now it
+ * reports what it was given (Xen version, memory, the Ethernet and MMC
+ * controllers it owns) and idles, blocked in Xen.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libfdt.h>
+
+#include "flotilla.h"
+#include "hypercall.h"
+
+#include <generated/autoconf.h>
+
+#ifndef FLOTILLA_VERSION
+#error "FLOTILLA_VERSION must be defined by the build"
+#endif
+
+static uint64_t read_cells(const fdt32_t *cell, int count)
+{
+	uint64_t value = 0;
+	for (int i = 0; i < count; i++)
+		value = (value << 32) | fdt32_to_cpu(cell[i]);
+	return value;
+}
+
+static void print_xen_version(void)
+{
+	long version = xen_version(XENVER_version, NULL);
+	xen_extraversion_t extra;
+	memset(extra, 0, sizeof(extra));
+	if (xen_version(XENVER_extraversion, extra) != 0)
+		extra[0] = '\0';
+	extra[sizeof(extra) - 1] = '\0';
+	printf("control: Xen %ld.%ld%s\n", version >> 16, version & 0xffff, extra);
+}
+
+static void print_memory(const void *dtb)
+{
+	int address_cells = fdt_address_cells(dtb, 0);
+	int size_cells = fdt_size_cells(dtb, 0);
+	uint64_t total = 0;
+	int node = -1;
+	while ((node = fdt_node_offset_by_prop_value(dtb, node, "device_type", "memory",
+						     sizeof("memory"))) >= 0) {
+		int len;
+		const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
+		int stride = address_cells + size_cells;
+		for (int i = 0; reg && (i + stride) * 4 <= len; i += stride) {
+			uint64_t base = read_cells(reg + i, address_cells);
+			uint64_t size = read_cells(reg + i + address_cells, size_cells);
+			printf("control: memory %#010" PRIx64 "-%#010" PRIx64 " (%" PRIu64 " MiB)\n", base,
+			       base + size - 1, size >> 20);
+			total += size;
+		}
+	}
+	printf("control: memory total %" PRIu64 " MiB\n", total >> 20);
+}
+
+static bool node_enabled(const void *dtb, int node)
+{
+	const char *status = fdt_getprop(dtb, node, "status", NULL);
+	return !status || strcmp(status, "okay") == 0 || strcmp(status, "ok") == 0;
+}
+
+/* Report every enabled node whose name starts with prefix ("ethernet", "mmc"). */
+static int print_devices(const void *dtb, const char *kind, const char *prefix)
+{
+	int found = 0;
+	size_t prefix_len = strlen(prefix);
+	for (int node = fdt_next_node(dtb, -1, NULL); node >= 0; node = fdt_next_node(dtb, node, NULL)) {
+		const char *name = fdt_get_name(dtb, node, NULL);
+		if (!name || strncmp(name, prefix, prefix_len) != 0 ||
+		    (name[prefix_len] != '@' && name[prefix_len] != '\0'))
+			continue;
+		if (!node_enabled(dtb, node))
+			continue;
+		const char *compatible = fdt_getprop(dtb, node, "compatible", NULL);
+		char path[128];
+		if (fdt_get_path(dtb, node, path, sizeof(path)) != 0)
+			strcpy(path, name);
+		printf("control: %s %s (%s)\n", kind, path, compatible ? compatible : "no compatible");
+		found++;
+	}
+	if (!found)
+		printf("control: no %s found\n", kind);
+	return found;
+}
+
+int flotilla_main(const struct flotilla_start_info *info)
+{
+	const void *dtb = flotilla_devicetree();
+	printf("flotilla: control domain %s starting\n", FLOTILLA_VERSION);
+	print_xen_version();
+	printf("control: boot arguments \"%s\"\n", info->bootargs);
+	print_memory(dtb);
+	print_devices(dtb, "ethernet", "ethernet");
+	print_devices(dtb, "mmc", "mmc");
+	printf("flotilla: control domain %s ready\n", FLOTILLA_VERSION);
+	fflush(stdout);
+
+	/* Nothing is bound yet: block in Xen until an event arrives. */
+	for (;;)
+		flotilla_yield(UINT64_MAX);
+}
