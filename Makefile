@@ -13,13 +13,22 @@ DEFAULT_BOARD := orangepi-pc
 
 PYTHON := /usr/bin/python3
 KCONFIG_ENV := KCONFIG_CONFIG=$(O)/.config srctree=$(SRC)
-DEPS_STAMP := $(O)/deps/.complete
-DEPS := $(O)/deps
+# Downloaded/unpacked dependencies; DEPS=dir shares one cache between builds.
+DEPS ?= $(O)/deps
+override DEPS := $(abspath $(DEPS))
+export DEPS
+DEPS_STAMP := $(DEPS)/.complete
 CONFIG := $(O)/.config
 CONFIG_MK := $(O)/include/config.mk
 CONFIG_H := $(O)/include/generated/autoconf.h
 
 .DEFAULT_GOAL := all
+# V=1 shows full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 .DELETE_ON_ERROR:
 .SUFFIXES:
 
@@ -35,10 +44,10 @@ endif
 # ---------------------------------------------------------------- deps
 .PHONY: deps
 deps:
-	@sh $(SRC)/tools/deps.sh $(O)
+	@sh $(SRC)/tools/deps.sh $(DEPS)
 
 $(DEPS_STAMP):
-	@sh $(SRC)/tools/deps.sh $(O)
+	@sh $(SRC)/tools/deps.sh $(DEPS)
 
 # ---------------------------------------------------------------- config
 KCONFIG_FILES := $(SRC)/Kconfig $(wildcard $(SRC)/net/Kconfig $(SRC)/ota/Kconfig)

@@ -1,18 +1,17 @@
 #!/bin/sh
 # Install and fetch everything the build needs, idempotently.
 #
-#   tools/deps.sh BUILD_DIR
+#   tools/deps.sh DEPS_DIR      (the build's cache, normally build/deps)
 #
 # 1. Debian host packages (apt-get install, as root) when any is missing.
 # 2. armhf binary packages (U-Boot, Xen, the armmp kernel for its DTBs) and
 #    source packages (xen for libfdt, mbedtls) through a private apt
-#    configuration under BUILD_DIR/deps, so the machine's apt setup is never
+#    configuration under DEPS_DIR, so the machine's apt setup is never
 #    changed. armhf packages are only downloaded and unpacked, never installed.
 # Everything is cached: a second run does no network I/O.
 set -eu
 
-BUILD_DIR=${1:?usage: deps.sh BUILD_DIR}
-DEPS="$BUILD_DIR/deps"
+DEPS=${1:?usage: deps.sh DEPS_DIR}
 STAMP="$DEPS/.complete"
 mkdir -p "$DEPS"
 DEPS=$(cd "$DEPS" && pwd)

@@ -15,19 +15,22 @@ BOOT_FILES := $(IMAGE_OUT)/boot.scr $(IMAGE_OUT)/uboot.env $(IMAGE_OUT)/xen \
 
 $(IMAGE_OUT)/boot.cmd: $(PLAN) $(SRC)/hypervisor-cfg/plan.py $(CONFIG_MK) $(SRC)/boards/$(BOARD)/board.mk
 	@mkdir -p $(@D)
-	$(PLAN_TOOL) bootcmd $(PLAN) $(PLAN_ARGS) --console '$(BOARD_XEN_CONSOLE)' \
+	@echo "  PLAN    $(notdir $@)"
+	$(Q)$(PLAN_TOOL) bootcmd $(PLAN) $(PLAN_ARGS) --console '$(BOARD_XEN_CONSOLE)' \
 		--dtb $(BOARD_DTB) $(if $(BOOT_BUNDLE),--ramdisk) -o $@
 
 $(IMAGE_OUT)/boot.scr: $(IMAGE_OUT)/boot.cmd
-	mkimage -A arm -O linux -T script -C none -n "Flotilla boot" -d $< $@ >/dev/null
+	@echo "  MKIMAGE $(notdir $@)"
+	$(Q)mkimage -A arm -O linux -T script -C none -n "Flotilla boot" -d $< $@ >/dev/null
 
 # U-Boot's environment on the FAT replaces the built-in one, so it starts
 # from Debian's default and changes only what saves boot time.
 $(IMAGE_OUT)/uboot.env: $(UBOOT_SPL) $(SRC)/tools/uboot-env.py
 	@mkdir -p $(@D)
-	$(PYTHON) $(SRC)/tools/uboot-env.py $(UBOOT_SPL) $(IMAGE_OUT)/uboot.env.txt \
+	@echo "  ENV     $(notdir $@)"
+	$(Q)$(PYTHON) $(SRC)/tools/uboot-env.py $(UBOOT_SPL) $(IMAGE_OUT)/uboot.env.txt \
 		bootdelay=0 preboot=- boot_targets=mmc0
-	mkenvimage -s 0x10000 -o $@ $(IMAGE_OUT)/uboot.env.txt
+	$(Q)mkenvimage -s 0x10000 -o $@ $(IMAGE_OUT)/uboot.env.txt
 
 $(IMAGE_OUT)/xen: $(XEN_IMAGE)
 	@mkdir -p $(@D) && cp $< $@

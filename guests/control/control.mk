@@ -7,7 +7,8 @@ CONTROL_IMAGE := $(O)/control.img
 
 $(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
 	@mkdir -p $(@D)
-	$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@
+	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@
 
 $(CONTROL_IMAGE): $(CONTROL_OBJS) $(RUNTIME_START) $(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a $(RUNTIME_LDSCRIPT)
 	$(call link_xen_image,$(CONTROL_OUT)/control.elf,$@,$(CONTROL_OBJS))

@@ -25,32 +25,37 @@ RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h 
 
 $(LIBFDT_INC)/.stamp: $(DEPS_STAMP) $(RUNTIME_DIR)/lib/libfdt_env.h
 	@mkdir -p $(LIBFDT_INC)
-	cp $(LIBFDT_HDR)/libfdt.h $(LIBFDT_HDR)/fdt.h $(LIBFDT_INC)/
-	cp $(RUNTIME_DIR)/lib/libfdt_env.h $(LIBFDT_INC)/libfdt_env.h
+	@cp $(LIBFDT_HDR)/libfdt.h $(LIBFDT_HDR)/fdt.h $(LIBFDT_INC)/
+	@cp $(RUNTIME_DIR)/lib/libfdt_env.h $(LIBFDT_INC)/libfdt_env.h
 	@touch $@
 
 $(XEN_PUBLIC)/xen:
 	@mkdir -p $(XEN_PUBLIC)
 	@test -f /usr/include/xen/xen.h || { echo "error: Xen public headers missing (Debian package libxen-dev): run 'make deps'" >&2; exit 1; }
-	ln -sfn /usr/include/xen $@
+	@ln -sfn /usr/include/xen $@
 
 $(LIBFDT_OUT)/%.o: $(LIBFDT_INC)/.stamp
 	@mkdir -p $(@D)
-	$(TARGET_CC) $(TARGET_CFLAGS_3RDPARTY) -I$(LIBFDT_INC) -I$(LIBFDT_OUT)/include -c $(LIBFDT_SRC)/$*.c -o $@
+	@echo "  CC      $(notdir $@) (libfdt)"
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS_3RDPARTY) -I$(LIBFDT_INC) -I$(LIBFDT_OUT)/include -c $(LIBFDT_SRC)/$*.c -o $@
 
 $(LIBFDT_OUT)/libfdt.a: $(LIBFDT_OBJS)
-	rm -f $@ && $(CROSS)ar rcs $@ $^
+	@echo "  AR      $(notdir $@)"
+	$(Q)rm -f $@ && $(CROSS)ar rcs $@ $^
 
 $(RUNTIME_OUT)/%.o: $(RUNTIME_DIR)/%.c $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
 	@mkdir -p $(@D)
-	$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -c $< -o $@
+	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -c $< -o $@
 
 $(RUNTIME_OUT)/%.o: $(RUNTIME_DIR)/%.S
 	@mkdir -p $(@D)
-	$(TARGET_CC) $(TARGET_ARCH) -c $< -o $@
+	@echo "  AS      $(patsubst $(SRC)/%,%,$<)"
+	$(Q)$(TARGET_CC) $(TARGET_ARCH) -c $< -o $@
 
 $(RUNTIME_LIB): $(RUNTIME_XEN_OBJS)
-	rm -f $@ && $(CROSS)ar rcs $@ $^
+	@echo "  AR      $(notdir $@)"
+	$(Q)rm -f $@ && $(CROSS)ar rcs $@ $^
 
 # $(call link_xen_image,ELF,IMAGE,OBJECTS): link a position-independent
 # zImage. .bss goes into the file because Xen copies only the file.
@@ -58,11 +63,12 @@ TARGET_LDFLAGS := $(TARGET_ARCH) --specs=picolibc.specs -nostartfiles -static-pi
 	-Wl,--no-dynamic-linker -Wl,--gc-sections -Wl,-z,notext -Wl,--build-id=none
 define link_xen_image
 	@mkdir -p $(dir $(1))
-	$(TARGET_CC) $(TARGET_LDFLAGS) -T $(RUNTIME_LDSCRIPT) -o $(1) $(RUNTIME_START) $(3) \
+	@echo "  LD      $(notdir $(1))"
+	$(Q)$(TARGET_CC) $(TARGET_LDFLAGS) -T $(RUNTIME_LDSCRIPT) -o $(1) $(RUNTIME_START) $(3) \
 		$(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a -Wl,-Map,$(1).map
 	@if $(CROSS)readelf -r $(1) | grep -q 'R_ARM_' && $(CROSS)readelf -r $(1) | grep 'R_ARM_' | grep -vq 'R_ARM_RELATIVE'; then \
 		echo "error: $(1) has relocations other than R_ARM_RELATIVE" >&2; $(CROSS)readelf -r $(1) | grep R_ARM_ | grep -v RELATIVE | head >&2; exit 1; fi
-	$(TARGET_OBJCOPY) -O binary --set-section-flags .bss=alloc,load,contents $(1) $(2)
+	$(Q)$(TARGET_OBJCOPY) -O binary --set-section-flags .bss=alloc,load,contents $(1) $(2)
 	@printf '%-28s %7d bytes  (' "$(notdir $(2))" $$(stat -c %s $(2)); \
 		$(TARGET_SIZE) $(1) | awk 'NR==2{printf "text %d, data %d, bss %d", $$1, $$2, $$3}'; echo ')'
 endef
