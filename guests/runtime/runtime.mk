@@ -17,6 +17,7 @@ RUNTIME_INCLUDES := -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/xen -I$(LIBFDT_INC
 	-I$(LIBFDT_OUT)/include -isystem $(XEN_PUBLIC)
 
 RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/mmu.o \
+	$(RUNTIME_OUT)/xen/events.o $(RUNTIME_OUT)/xen/memory.o \
 	$(RUNTIME_OUT)/xen/hypercall.o $(RUNTIME_OUT)/xen/console.o $(RUNTIME_OUT)/xen/runtime.o
 RUNTIME_START := $(RUNTIME_OUT)/arch/arm32/start.o
 RUNTIME_LIB := $(RUNTIME_OUT)/libruntime-xen.a

@@ -67,6 +67,48 @@ uint64_t flotilla_clock_wall(void);
 bool flotilla_yield(uint64_t deadline);
 
 /*
+ * Network interfaces. Each carries whole Ethernet II frames (destination,
+ * source, type, payload; no FCS) of at most FLOTILLA_NET_FRAME_MAX bytes.
+ * Interfaces are numbered 0..flotilla_net_count()-1 and never change while
+ * the application runs. A frame arrival or a link change wakes
+ * flotilla_yield().
+ *
+ * On Xen, interfaces are the virtual NICs the control domain gives the
+ * guest; a domain started without one has none (count 0). On unix, they
+ * are configured by the environment: FLOTILLA_NET0, FLOTILLA_NET1, ... each
+ * "wire:LOCAL_PATH,PEER_PATH" (a UNIX datagram socket carrying one frame
+ * per datagram; no privileges needed, and QEMU's -netdev dgram speaks it)
+ * or "tap:IFNAME" (an existing TAP device), optionally followed by
+ * ",mac=02:00:00:00:00:01".
+ */
+#define FLOTILLA_NET_FRAME_MAX 1514
+
+struct flotilla_net_info {
+	uint8_t mac[6]; /* this interface's address */
+	size_t mtu;     /* largest IP packet: frame payload without the 14-byte header */
+	bool link_up;
+};
+
+unsigned flotilla_net_count(void);
+
+/* FLOTILLA_EINVAL: no such interface. */
+flotilla_result_t flotilla_net_info(unsigned interface, struct flotilla_net_info *info);
+
+/*
+ * Send one frame. FLOTILLA_AGAIN: the transmit queue is full, the frame was
+ * not taken (retry after flotilla_yield()). FLOTILLA_EINVAL: no such
+ * interface, or len is under 14 or over FLOTILLA_NET_FRAME_MAX.
+ */
+flotilla_result_t flotilla_net_write(unsigned interface, const void *frame, size_t len);
+
+/*
+ * Receive one frame into buf (size >= FLOTILLA_NET_FRAME_MAX), its length
+ * in *len. FLOTILLA_AGAIN: nothing has arrived. FLOTILLA_EINVAL: no such
+ * interface or buf too small. A frame is never split or truncated.
+ */
+flotilla_result_t flotilla_net_read(unsigned interface, void *buf, size_t size, size_t *len);
+
+/*
  * Exit. status 0 powers the domain off cleanly; any other status is
  * reported to the control domain as a crash. Never returns.
  */

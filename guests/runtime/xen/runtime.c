@@ -12,6 +12,7 @@
 #include "flotilla.h"
 #include "hypercall.h"
 #include "runtime.h"
+#include "../arch/arm32/arch.h"
 
 static const void *devicetree;
 
@@ -38,50 +39,46 @@ void flotilla_exit(int status)
 	runtime_shutdown(status == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash);
 }
 
-/* Generic timer: CNTVCT counts from this domain's creation (Xen sets
- * CNTVOFF); CNTFRQ is what firmware programmed (24 MHz on Allwinner). */
-static uint32_t counter_frequency;
-
-static uint64_t read_cntvct(void)
+/* Virtual NICs come from the control domain (a later step); until a guest
+ * is given one it has none. */
+unsigned flotilla_net_count(void)
 {
-	uint32_t low, high;
-	__asm__ volatile("isb; mrrc p15, 1, %0, %1, c14" : "=r"(low), "=r"(high));
-	return ((uint64_t)high << 32) | low;
+	return 0;
 }
 
-uint64_t flotilla_clock_monotonic(void)
+flotilla_result_t flotilla_net_info(unsigned interface, struct flotilla_net_info *info)
 {
-	uint64_t ticks = read_cntvct();
-	/* Split to avoid overflowing 64 bits: ticks * 1e9 overflows after ~12 min at 24 MHz. */
-	return (ticks / counter_frequency) * 1000000000ull +
-	       (ticks % counter_frequency) * 1000000000ull / counter_frequency;
+	(void)interface;
+	(void)info;
+	return FLOTILLA_EINVAL;
 }
 
-uint64_t flotilla_clock_wall(void)
+flotilla_result_t flotilla_net_write(unsigned interface, const void *frame, size_t len)
 {
-	return flotilla_clock_monotonic();
+	(void)interface;
+	(void)frame;
+	(void)len;
+	return FLOTILLA_EINVAL;
 }
 
-bool flotilla_yield(uint64_t deadline)
+flotilla_result_t flotilla_net_read(unsigned interface, void *buf, size_t size, size_t *len)
 {
-	(void)deadline;
-	xen_sched_op(SCHEDOP_block, NULL);
-	return true;
-}
-
-void arch_irq(void)
-{
+	(void)interface;
+	(void)buf;
+	(void)size;
+	(void)len;
+	return FLOTILLA_EINVAL;
 }
 
 void runtime_start(void *dtb, int ram_banks)
 {
+	extern const char _image_end[];
 	devicetree = dtb;
-	__asm__ volatile("mrc p15, 0, %0, c14, c0, 0" : "=r"(counter_frequency));
-	if (counter_frequency == 0)
-		counter_frequency = 24000000;
 	console_init(dtb);
 	if (ram_banks == 0)
 		printf("runtime: warning: no memory node in the device tree; only the image is cached\n");
+	memory_init(dtb, arch_load_address, (uintptr_t)_image_end);
+	events_init(dtb);
 
 	struct flotilla_start_info info = {.bootargs = ""};
 	int chosen = fdt_path_offset(dtb, "/chosen");
@@ -90,5 +87,7 @@ void runtime_start(void *dtb, int ram_banks)
 		if (args)
 			info.bootargs = args;
 	}
+	size_t used_pages, brk_bytes;
+	memory_stats(&info.heap_start, &info.heap_size, &used_pages, &brk_bytes);
 	flotilla_exit(flotilla_main(&info));
 }

@@ -19,6 +19,7 @@ struct arch_registers {
 
 /* mmu.c: identity map, RAM cacheable, everything else device memory */
 int mmu_init(const void *dtb);
+int mmu_banks_unmapped(void);
 
 /* arch.c: start-up and fatal exceptions */
 extern uintptr_t arch_load_address;

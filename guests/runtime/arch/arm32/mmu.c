@@ -1,14 +1,19 @@
 /*
- * MMU set-up: a flat 1:1 map of the 4 GiB address space with 1 MiB
- * short-descriptor sections. RAM banks named by the device tree's memory
- * nodes are Normal write-back write-allocate, shareable, so that memory
- * shared with Xen or another domain is cacheable as the other side expects
+ * MMU set-up: a 1:1 map of the 4 GiB address space with LPAE long
+ * descriptors. RAM banks named by the device tree's memory nodes are
+ * Normal write-back write-allocate, inner shareable - memory shared with
+ * Xen or another domain must be cacheable the way the other side maps it
  * (QEMU does not model caches: a wrong attribute here only shows on real
- * boards). Everything else is shareable Device memory, never executable.
+ * boards). Everything else is Device memory, never executable.
  *
- * Runs with the MMU off: every memory access is Strongly-ordered until
- * SCTLR.M is set, so this file and libfdt are compiled without unaligned
- * accesses.
+ * LPAE rather than short descriptors keeps the tables small enough to
+ * live inside the image (Xen copies only the file, so .bss is in it): a
+ * 32-byte first level of four 1 GiB entries, and one 4 KiB second level
+ * of 2 MiB blocks for the gigabyte that holds RAM. Both boards keep all
+ * RAM in 0x40000000-0x7fffffff, as does Xen's guest memory map.
+ *
+ * Runs with the MMU off: every access is Strongly-ordered until SCTLR.M is
+ * set, so this file and libfdt are compiled without unaligned accesses.
  */
 #include <stdint.h>
 
@@ -16,19 +21,32 @@
 
 #include "arch.h"
 
-#define SECTION_SHIFT 20
-#define SECTIONS 4096u
+#define GIB_SHIFT 30
+#define BLOCK_SHIFT 21 /* 2 MiB */
+#define L2_ENTRIES 512
+#define L2_TABLES 1
 
-#define SECT_TYPE 0x2u
-#define SECT_B (1u << 2)
-#define SECT_C (1u << 3)
-#define SECT_XN (1u << 4)
-#define SECT_AP_RW (3u << 10)
-#define SECT_TEX(x) ((uint32_t)(x) << 12)
-#define SECT_S (1u << 16)
+#define DESC_BLOCK 0x1ull
+#define DESC_TABLE 0x3ull
+#define DESC_ATTR(index) ((uint64_t)(index) << 2)
+#define DESC_SH_INNER (3ull << 8)
+#define DESC_AF (1ull << 10)
+#define DESC_PXN (1ull << 53)
+#define DESC_XN (1ull << 54)
 
-#define SECT_NORMAL (SECT_TYPE | SECT_AP_RW | SECT_TEX(1) | SECT_C | SECT_B | SECT_S)
-#define SECT_DEVICE (SECT_TYPE | SECT_AP_RW | SECT_B | SECT_XN)
+/* MAIR0: attribute 0 Normal WBWA inner/outer, attribute 1 Device. */
+#define MAIR_NORMAL 0
+#define MAIR_DEVICE 1
+#define MAIR0_VALUE 0x000004ffu
+
+#define BLOCK_NORMAL (DESC_BLOCK | DESC_ATTR(MAIR_NORMAL) | DESC_SH_INNER | DESC_AF)
+#define BLOCK_DEVICE (DESC_BLOCK | DESC_ATTR(MAIR_DEVICE) | DESC_AF | DESC_XN | DESC_PXN)
+
+#define TTBCR_EAE (1u << 31)
+#define TTBCR_EPD1 (1u << 23)
+#define TTBCR_SH0_INNER (3u << 12)
+#define TTBCR_ORGN0_WBWA (1u << 10)
+#define TTBCR_IRGN0_WBWA (1u << 8)
 
 #define SCTLR_M (1u << 0)
 #define SCTLR_A (1u << 1)
@@ -36,14 +54,11 @@
 #define SCTLR_Z (1u << 11)
 #define SCTLR_I (1u << 12)
 #define SCTLR_TRE (1u << 28)
-#define SCTLR_AFE (1u << 29)
 
-/* TTBR0 walk attributes: inner and outer write-back write-allocate, shareable. */
-#define TTBR_IRGN_WBWA (1u << 6)
-#define TTBR_RGN_WBWA (1u << 3)
-#define TTBR_S (1u << 1)
-
-static uint32_t translation_table[SECTIONS] __attribute__((aligned(16384)));
+static uint64_t level1[4] __attribute__((aligned(32)));
+static uint64_t level2[L2_TABLES][L2_ENTRIES] __attribute__((aligned(4096)));
+static int level2_used;
+static int banks_unmapped;
 
 static uint64_t read_cells(const fdt32_t *cell, int count)
 {
@@ -53,23 +68,38 @@ static uint64_t read_cells(const fdt32_t *cell, int count)
 	return value;
 }
 
+/* The second-level table for a gigabyte, made on first use (all Device). */
+static uint64_t *level2_for(unsigned gib)
+{
+	if ((level1[gib] & 3) == DESC_TABLE)
+		return (uint64_t *)(uintptr_t)(level1[gib] & 0xfffff000ull);
+	if (level2_used == L2_TABLES)
+		return 0;
+	uint64_t *table = level2[level2_used++];
+	for (unsigned i = 0; i < L2_ENTRIES; i++)
+		table[i] = (((uint64_t)gib << GIB_SHIFT) + ((uint64_t)i << BLOCK_SHIFT)) | BLOCK_DEVICE;
+	level1[gib] = (uint64_t)(uintptr_t)table | DESC_TABLE;
+	return table;
+}
+
 static void map_ram_bank(uint64_t base, uint64_t size)
 {
-	if (base >= (1ull << 32) || size == 0)
-		return;
 	uint64_t end = base + size;
 	if (end > (1ull << 32))
 		end = 1ull << 32;
-	/* Round outwards: a partial section is still this domain's RAM where
-	 * it is mapped at stage 2, and unmapped elsewhere. */
-	uint32_t first = (uint32_t)(base >> SECTION_SHIFT);
-	uint32_t last = (uint32_t)((end + (1u << SECTION_SHIFT) - 1) >> SECTION_SHIFT);
-	for (uint32_t s = first; s < last && s < SECTIONS; s++)
-		translation_table[s] = (s << SECTION_SHIFT) | SECT_NORMAL;
+	/* Round outwards to 2 MiB: the rest of a partial block is not this
+	 * domain's memory at stage 2, so it is never accessed through it. */
+	for (uint64_t block = base >> BLOCK_SHIFT; (block << BLOCK_SHIFT) < end; block++) {
+		unsigned gib = (unsigned)(block >> (GIB_SHIFT - BLOCK_SHIFT));
+		uint64_t *table = level2_for(gib);
+		if (!table) {
+			banks_unmapped++; /* stays Device: correct, only slow */
+			return;
+		}
+		table[block % L2_ENTRIES] = (block << BLOCK_SHIFT) | BLOCK_NORMAL;
+	}
 }
 
-/* Returns the number of RAM banks mapped cacheable; 0 means the DTB named
- * none and only the image's own section is. */
 static int map_memory_nodes(const void *dtb)
 {
 	int banks = 0;
@@ -82,10 +112,8 @@ static int map_memory_nodes(const void *dtb)
 						     sizeof("memory"))) >= 0) {
 		int len;
 		const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
-		if (!reg)
-			continue;
 		int stride = address_cells + size_cells;
-		for (int i = 0; (i + stride) * 4 <= len; i += stride) {
+		for (int i = 0; reg && (i + stride) * 4 <= len; i += stride) {
 			map_ram_bank(read_cells(reg + i, address_cells),
 				     read_cells(reg + i + address_cells, size_cells));
 			banks++;
@@ -94,20 +122,25 @@ static int map_memory_nodes(const void *dtb)
 	return banks;
 }
 
+int mmu_banks_unmapped(void)
+{
+	return banks_unmapped;
+}
+
 int mmu_init(const void *dtb)
 {
-	for (uint32_t s = 0; s < SECTIONS; s++)
-		translation_table[s] = (s << SECTION_SHIFT) | SECT_DEVICE;
-	int banks = 0;
-	if (fdt_check_header(dtb) == 0)
-		banks = map_memory_nodes(dtb);
-	/* Whatever the DTB says, the image itself must stay executable. */
-	map_ram_bank(arch_load_address, 1u << SECTION_SHIFT);
+	for (unsigned gib = 0; gib < 4; gib++)
+		level1[gib] = ((uint64_t)gib << GIB_SHIFT) | BLOCK_DEVICE;
+	/* The image must stay executable whatever the DTB says. */
+	map_ram_bank(arch_load_address & ~((1u << BLOCK_SHIFT) - 1), 1u << BLOCK_SHIFT);
+	int banks = fdt_check_header(dtb) == 0 ? map_memory_nodes(dtb) : 0;
 
-	uint32_t ttbr0 = (uint32_t)(uintptr_t)translation_table | TTBR_IRGN_WBWA | TTBR_RGN_WBWA | TTBR_S;
-	__asm__ volatile("mcr p15, 0, %0, c2, c0, 2" ::"r"(0u));   /* TTBCR: TTBR0 only, short descriptors */
-	__asm__ volatile("mcr p15, 0, %0, c2, c0, 0" ::"r"(ttbr0)); /* TTBR0 */
-	__asm__ volatile("mcr p15, 0, %0, c3, c0, 0" ::"r"(1u));    /* DACR: domain 0 client */
+	uint32_t ttbcr = TTBCR_EAE | TTBCR_EPD1 | TTBCR_SH0_INNER | TTBCR_ORGN0_WBWA | TTBCR_IRGN0_WBWA;
+	uint64_t ttbr0 = (uint64_t)(uintptr_t)level1;
+	__asm__ volatile("mcr p15, 0, %0, c10, c2, 0" ::"r"(MAIR0_VALUE));
+	__asm__ volatile("mcr p15, 0, %0, c10, c2, 1" ::"r"(0u));
+	__asm__ volatile("mcr p15, 0, %0, c2, c0, 2" ::"r"(ttbcr));
+	__asm__ volatile("mcrr p15, 0, %Q0, %R0, c2" ::"r"(ttbr0));
 	arch_dsb();
 	__asm__ volatile("mcr p15, 0, %0, c8, c7, 0" ::"r"(0u)); /* TLBIALL */
 	__asm__ volatile("mcr p15, 0, %0, c7, c5, 0" ::"r"(0u)); /* ICIALLU */
@@ -118,7 +151,7 @@ int mmu_init(const void *dtb)
 	uint32_t sctlr;
 	__asm__ volatile("mrc p15, 0, %0, c1, c0, 0" : "=r"(sctlr));
 	sctlr |= SCTLR_M | SCTLR_C | SCTLR_I | SCTLR_Z;
-	sctlr &= ~(SCTLR_A | SCTLR_TRE | SCTLR_AFE);
+	sctlr &= ~(SCTLR_A | SCTLR_TRE);
 	__asm__ volatile("mcr p15, 0, %0, c1, c0, 0" ::"r"(sctlr) : "memory");
 	arch_isb();
 	return banks;

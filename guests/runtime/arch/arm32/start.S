@@ -140,10 +140,10 @@ vector_irq:
 /* ------------------------------------------------------------------ stacks */
 	.bss
 	.balign 16
-	.space	16384
+	.space	8192
 	.global boot_stack_top
 boot_stack_top:
-	.space	2048
+	.space	1024
 irq_stack_top:
 	.space	2048
 exception_stack_top:
