@@ -1,0 +1,37 @@
+/*
+ * install.h: a streaming update, from the first bundle byte to a READY slot.
+ *
+ * Ties the verifier to the slot store: bytes arrive in chunks of any size
+ * (network segments); nothing touches the store until the manifest is
+ * authentic and the store has accepted it (board, key, signature, counter,
+ * size); image bytes are hashed and written as they arrive; finish checks
+ * the length and the hash. Any failure abandons the slot (EMPTY) and leaves
+ * every other slot, the confirmed image and any trial as they were.
+ */
+#ifndef OTA_INSTALL_H
+#define OTA_INSTALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bundle.h"
+#include "slot_store.h"
+
+struct ota_install {
+	struct ota_verifier verifier;
+	struct slot_store *store;
+	int started; /* the store has an install open for us */
+	int error;   /* sticky */
+};
+
+void ota_install_begin(struct ota_install *in, struct slot_store *store, const struct ota_verify_policy *policy);
+/* OTA_OK or the first error (then sticky). */
+int ota_install_feed(struct ota_install *in, const void *data, size_t len);
+/* After the last byte: OTA_OK when the image is installed (READY). */
+int ota_install_finish(struct ota_install *in);
+/* Gives up (connection lost): the slot becomes EMPTY. */
+void ota_install_abort(struct ota_install *in);
+/* The authenticated manifest once the head was accepted, else NULL. */
+const struct ota_manifest *ota_install_manifest(const struct ota_install *in);
+
+#endif
