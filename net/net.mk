@@ -1,0 +1,38 @@
+# net/ — Flotilla's TCP/IP stack (portable C). Built for the target as a
+# library, and for the host (with sanitizers) for unit, interop and fuzz tests.
+
+NET_SRCS := $(addprefix $(SRC)/net/,net.c wire.c eth.c arp.c ipv4.c icmp.c udp.c tcp.c tcp_input.c tcp_output.c dhcp.c dns.c)
+NET_HDRS := $(wildcard $(SRC)/net/*.h) $(CONFIG_H)
+NET_LIB := $(O)/target/net/libnet.a
+NET_TARGET_OBJS := $(patsubst $(SRC)/net/%.c,$(O)/target/net/%.o,$(NET_SRCS))
+
+ALL_TARGETS += net-size
+
+$(O)/target/net/%.o: $(SRC)/net/%.c $(NET_HDRS)
+	@mkdir -p $(dir $@)
+	$(TARGET_CC) $(TARGET_CFLAGS) -I$(SRC)/net -c $< -o $@
+
+$(NET_LIB): $(NET_TARGET_OBJS)
+	@rm -f $@
+	$(CROSS)ar rcs $@ $^
+
+.PHONY: net-size
+net-size: $(NET_LIB)
+	@$(TARGET_SIZE) -t $(NET_LIB) | tail -n 1 | awk '{ printf "net: libnet.a text %d data %d bss %d (Cortex-A7 Thumb-2 -Os)\n", $$1, $$2, $$3 }'
+
+# ---------------------------------------------------------------- host builds
+NET_HOST_CFLAGS := $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(O)/include -I$(SRC)/net
+NET_HOST_DIR := $(O)/host/net
+NET_TEST_SUPPORT := $(SRC)/tests/unit/test_net_wire.c
+NET_UNIT_TESTS := $(notdir $(basename $(filter-out %/test_net_wire.c,$(wildcard $(SRC)/tests/unit/test_net_*.c))))
+
+$(NET_HOST_DIR)/%: $(SRC)/tests/unit/%.c $(NET_TEST_SUPPORT) $(SRC)/tests/unit/test_net_wire.h $(NET_SRCS) $(NET_HDRS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(NET_HOST_CFLAGS) -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
+
+TEST_SUITES += net-unit
+.PHONY: test-net-unit
+test-net-unit: $(addprefix $(NET_HOST_DIR)/,$(NET_UNIT_TESTS))
+	@$(RUN_SUITE) net-unit sh -c 'rc=0; for t in $^; do CMOCKA_MESSAGE_OUTPUT=TAP $$t || rc=1; done; exit $$rc'
+
+include $(wildcard $(SRC)/tests/net/net-tests.mk)

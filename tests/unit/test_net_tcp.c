@@ -1,0 +1,542 @@
+/* TCP: handshakes, transfers under loss/duplication/reordering, closes,
+ * RFC 5961 checks, SYN flood bounds, zero windows, keep-alive, options. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stack.h"
+#include "tcp.h"
+#include "test_net_wire.h"
+#include "wire.h"
+
+struct app {
+	struct tcp_conn *conn;
+	struct tcp_listener *listener;
+	uint8_t *rx;
+	size_t rx_len, rx_cap;
+	const uint8_t *tx;
+	size_t tx_len, tx_off;
+	int connected, accepted, peer_closed, aborted, error, sent_events;
+	int no_read, close_on_peer_close, close_after_send;
+};
+
+static void app_push(struct app *a)
+{
+	while (a->conn != NULL && a->tx_off < a->tx_len) {
+		int n = tcp_send(a->conn, a->tx + a->tx_off, a->tx_len - a->tx_off);
+		if (n <= 0)
+			break;
+		a->tx_off += (size_t)n;
+	}
+	if (a->conn != NULL && a->close_after_send && a->tx_off == a->tx_len) {
+		a->close_after_send = 0;
+		tcp_shutdown(a->conn);
+	}
+}
+
+static void app_read(struct app *a)
+{
+	for (;;) {
+		if (a->rx_len == a->rx_cap) {
+			a->rx_cap = a->rx_cap ? a->rx_cap * 2 : 65536;
+			a->rx = realloc(a->rx, a->rx_cap);
+		}
+		int n = tcp_recv(a->conn, a->rx + a->rx_len, a->rx_cap - a->rx_len);
+		if (n <= 0)
+			break;
+		a->rx_len += (size_t)n;
+	}
+}
+
+static void app_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
+{
+	struct app *a = arg;
+	switch (ev) {
+	case TCP_EVENT_ACCEPT:
+		a->conn = c;
+		a->accepted++;
+		app_push(a);
+		break;
+	case TCP_EVENT_CONNECTED:
+		a->connected++;
+		app_push(a);
+		break;
+	case TCP_EVENT_RECV:
+		if (!a->no_read)
+			app_read(a);
+		break;
+	case TCP_EVENT_SENT:
+		a->sent_events++;
+		app_push(a);
+		break;
+	case TCP_EVENT_PEER_CLOSED:
+		a->peer_closed++;
+		if (!a->no_read)
+			app_read(a);
+		if (a->close_on_peer_close) {
+			tcp_close(a->conn);
+			a->conn = NULL;
+		}
+		break;
+	case TCP_EVENT_ABORTED:
+		a->aborted++;
+		a->error = tcp_error(c);
+		a->conn = NULL;
+		break;
+	}
+}
+
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+	uint8_t *p = malloc(n);
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+	return p;
+}
+
+struct transfer {
+	struct app *client, *server;
+	size_t want;
+};
+
+static int transfer_done(void *arg)
+{
+	struct transfer *t = arg;
+	return t->server->rx_len >= t->want && t->server->peer_closed;
+}
+
+static int pool_in_use(struct net_stack *s)
+{
+	return net_pool_stats(s, NET_POOL_TCP).in_use;
+}
+
+/* Client on A sends `len` bytes to a server on B, then closes; both sides close. */
+static void run_transfer(uint32_t seed, struct wire_faults faults, size_t len)
+{
+	struct test_wire w;
+	wire_init(&w, seed, 0);
+	w.faults = faults;
+	struct app server = {.close_on_peer_close = 1}, client = {.close_after_send = 1};
+	uint8_t *data = pattern(len, seed);
+	client.tx = data;
+	client.tx_len = len;
+	server.listener = tcp_listen(w.stack[1], 80, 4, app_event, &server);
+	assert_non_null(server.listener);
+	client.conn = tcp_connect(w.stack[0], WIRE_IP_B, 80, app_event, &client);
+	assert_non_null(client.conn);
+	struct transfer t = {&client, &server, len};
+	assert_true(wire_run_until(&w, transfer_done, &t, 3600 * 1000));
+	assert_int_equal(server.rx_len, len);
+	assert_memory_equal(server.rx, data, len);
+	assert_int_equal(client.connected, 1);
+	assert_int_equal(server.accepted, 1);
+	/* The client sees the server's FIN and closes; after TIME_WAIT all is free. */
+	wire_run(&w, 10 * 60 * 1000);
+	assert_int_equal(client.peer_closed, 1);
+	assert_int_equal(client.aborted + server.aborted, 0);
+	tcp_close(client.conn);
+	wire_run(&w, 3 * CONFIG_NET_TCP_MSL_MS);
+	assert_int_equal(pool_in_use(w.stack[0]), 0);
+	assert_int_equal(pool_in_use(w.stack[1]), 0);
+	free(data);
+	free(server.rx);
+	free(client.rx);
+	wire_free(&w);
+}
+
+static void test_transfer_clean(void **state)
+{
+	(void)state;
+	struct wire_faults f = {.latency_ms = 1};
+	run_transfer(1, f, 1 << 20);
+}
+
+static void test_transfer_small(void **state)
+{
+	(void)state;
+	struct wire_faults f = {.latency_ms = 5};
+	run_transfer(2, f, 1);
+	run_transfer(3, f, 0);
+	run_transfer(4, f, 1461);
+}
+
+static void test_transfer_lossy(void **state)
+{
+	(void)state;
+	for (uint32_t seed = 10; seed < 16; seed++) {
+		struct wire_faults f = {.loss_pct = 5, .dup_pct = 3, .reorder_pct = 20, .latency_ms = 2};
+		run_transfer(seed, f, 256 * 1024 + seed);
+	}
+}
+
+static void test_transfer_heavy_loss(void **state)
+{
+	(void)state;
+	struct wire_faults f = {.loss_pct = 20, .dup_pct = 10, .reorder_pct = 30, .latency_ms = 3};
+	run_transfer(99, f, 64 * 1024);
+}
+
+static int both_time_wait(void *arg)
+{
+	struct tcp_conn **c = arg;
+	return c[0]->state == TCP_TIME_WAIT && c[1]->state == TCP_TIME_WAIT;
+}
+
+static int established(void *arg)
+{
+	struct app *a = arg;
+	return a[0].connected && a[1].accepted;
+}
+
+static void test_simultaneous_close(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 7, 0);
+	w.faults.latency_ms = 10;
+	struct app apps[2] = {{0}, {0}};
+	apps[1].listener = tcp_listen(w.stack[1], 7, 1, app_event, &apps[1]);
+	apps[0].conn = tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &apps[0]);
+	assert_true(wire_run_until(&w, established, apps, 10000));
+	struct tcp_conn *c[2] = {apps[0].conn, apps[1].conn};
+	tcp_shutdown(c[0]);
+	tcp_shutdown(c[1]);
+	assert_int_equal(c[0]->state, TCP_FIN_WAIT_1);
+	/* Both FINs cross on the wire: FIN_WAIT_1 -> CLOSING -> TIME_WAIT. */
+	assert_true(wire_run_until(&w, both_time_wait, c, 10000));
+	tcp_close(c[0]);
+	tcp_close(c[1]);
+	wire_run(&w, 2 * CONFIG_NET_TCP_MSL_MS + 1000);
+	assert_int_equal(pool_in_use(w.stack[0]), 0);
+	assert_int_equal(pool_in_use(w.stack[1]), 0);
+	free(apps[0].rx);
+	free(apps[1].rx);
+	wire_free(&w);
+}
+
+static void test_connect_refused_and_rst_closed_port(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 8, 0);
+	struct app a = {0};
+	a.conn = tcp_connect(w.stack[0], WIRE_IP_B, 9999, app_event, &a);
+	wire_run(&w, 5000);
+	assert_int_equal(a.aborted, 1);
+	assert_int_equal(a.error, NET_EREFUSED);
+	assert_int_equal(net_counter(w.stack[1], NET_CNT_TCP_RST_TX), 1);
+	assert_int_equal(pool_in_use(w.stack[0]), 0);
+	wire_free(&w);
+}
+
+/* A raw peer on B talking to a listener on A. Returns A's ISN. */
+static uint32_t raw_handshake(struct test_wire *w, struct app *server, uint16_t sport, uint32_t peer_isn)
+{
+	uint8_t f[1600], opts[8] = {2, 4, 0x05, 0xb4, 1, 3, 3, 2};
+	if (server->listener == NULL)
+		server->listener = tcp_listen(w->stack[0], 80, 4, app_event, server);
+	wire_clear_capture(w);
+	wire_inject(w, f, wire_build_tcp(f, sport, 80, peer_isn, 0, TCP_FLAG_SYN, 65535, opts, 8, NULL, 0));
+	wire_run(w, 1);
+	struct wire_tcp t;
+	assert_int_equal(wire_captured_tcp(w, 0, &t), 0);
+	assert_int_equal(t.flags, TCP_FLAG_SYN | TCP_FLAG_ACK);
+	assert_int_equal(t.ack, peer_isn + 1);
+	assert_int_equal(t.mss, CONFIG_NET_TCP_MSS);
+	assert_int_not_equal(t.ws, 0xff);
+	wire_inject(w, f, wire_build_tcp(f, sport, 80, peer_isn + 1, t.seq + 1, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_clear_capture(w);
+	return t.seq;
+}
+
+static void test_challenge_ack(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 9, 1);
+	struct app server = {0};
+	uint32_t isn = raw_handshake(&w, &server, 4000, 5000);
+	assert_int_equal(server.accepted, 1);
+	uint8_t f[1600];
+	struct wire_tcp t;
+	/* RST inside the window but not at rcv_nxt: challenge ACK, no reset. */
+	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 5001 + 100, 0, TCP_FLAG_RST, 0, NULL, 0, NULL, 0));
+	assert_int_equal(server.aborted, 0);
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.flags, TCP_FLAG_ACK);
+	assert_int_equal(t.ack, 5001);
+	assert_int_equal(t.seq, isn + 1);
+	/* SYN on an established connection: challenge ACK too (RFC 5961 §4). */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 7777, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0));
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.flags, TCP_FLAG_ACK);
+	assert_int_equal(server.aborted, 0);
+	/* ACK for data never sent: answered with an ACK and ignored. */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 5001, isn + 100000, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(server.aborted, 0);
+	assert_true(net_counter(w.stack[0], NET_CNT_TCP_CHALLENGE_ACK) >= 2);
+	/* RST exactly at rcv_nxt: the connection is reset. */
+	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 5001, 0, TCP_FLAG_RST, 0, NULL, 0, NULL, 0));
+	assert_int_equal(server.aborted, 1);
+	assert_int_equal(server.error, NET_ERESET);
+	assert_int_equal(pool_in_use(w.stack[0]), 0);
+	wire_free(&w);
+}
+
+static void test_rst_for_unknown_segments(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 10, 1);
+	uint8_t f[1600];
+	struct wire_tcp t;
+	wire_inject(&w, f, wire_build_tcp(f, 1234, 81, 100, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0));
+	wire_run(&w, 1);
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.flags, TCP_FLAG_RST | TCP_FLAG_ACK);
+	assert_int_equal(t.ack, 101);
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 1234, 81, 100, 5555, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.flags, TCP_FLAG_RST);
+	assert_int_equal(t.seq, 5555);
+	/* Never a reset for a reset. */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 1234, 81, 100, 5555, TCP_FLAG_RST, 1000, NULL, 0, NULL, 0));
+	assert_int_equal(w.captured, 0);
+	wire_free(&w);
+}
+
+static void test_syn_flood_bounded(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 11, 0);
+	struct app server = {0}, client = {0};
+	uint8_t *data = pattern(100000, 5);
+	client.tx = data;
+	client.tx_len = 100000;
+	server.listener = tcp_listen(w.stack[1], 80, 4, app_event, &server);
+	client.conn = tcp_connect(w.stack[0], WIRE_IP_B, 80, app_event, &client);
+	wire_run(&w, 50);
+	assert_int_equal(server.accepted, 1);
+	/* 500 spoofed SYNs from 10.0.0.3 (answered by nobody) hit B's listener. */
+	uint8_t f[1600];
+	for (int i = 0; i < 500; i++) {
+		size_t n = wire_build_tcp(f, (uint16_t)(2000 + i), 80, (uint32_t)i * 7919u, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0);
+		/* rewrite as A->B with a spoofed source */
+		uint8_t g[1600];
+		memcpy(g, f, n);
+		memcpy(g, wire_mac[1], 6);
+		memcpy(g + 6, wire_mac[0], 6);
+		size_t l = wire_build_ipv4(g, NET_IPV4(10, 0, 0, 3), WIRE_IP_B, 6, 1, 0, NULL, n - 34);
+		memcpy(g, wire_mac[1], 6);
+		memcpy(g + 6, wire_mac[0], 6);
+		/* fix TCP checksum for the new pseudo header */
+		g[34 + 16] = g[34 + 17] = 0;
+		uint32_t sum = net_checksum_pseudo(NET_IPV4(10, 0, 0, 3), WIRE_IP_B, 6, n - 34);
+		uint16_t ck = net_checksum_finish(net_checksum_add(sum, g + 34, n - 34));
+		g[34 + 16] = (uint8_t)(ck >> 8);
+		g[34 + 17] = (uint8_t)ck;
+		net_input(w.stack[1], g, l);
+	}
+	struct net_pool_stats p = net_pool_stats(w.stack[1], NET_POOL_TCP);
+	assert_true(p.in_use <= 1 + 4);
+	assert_true(net_counter(w.stack[1], NET_CNT_TCP_DROP_BACKLOG) >= 490);
+	/* The established connection keeps working. */
+	client.close_after_send = 1;
+	app_push(&client);
+	server.close_on_peer_close = 1;
+	struct transfer t = {&client, &server, 100000};
+	assert_true(wire_run_until(&w, transfer_done, &t, 600000));
+	assert_memory_equal(server.rx, data, 100000);
+	/* Half-open entries time out and the pool drains. */
+	tcp_close(client.conn);
+	wire_run(&w, 10 * 60 * 1000);
+	assert_int_equal(pool_in_use(w.stack[1]), 0);
+	free(data);
+	free(server.rx);
+	free(client.rx);
+	wire_free(&w);
+}
+
+static void test_zero_window_probe(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 12, 0);
+	w.faults.latency_ms = 1;
+	struct app server = {.no_read = 1, .close_on_peer_close = 0}, client = {.close_after_send = 1};
+	size_t len = 3 * CONFIG_NET_TCP_RCV_BUF;
+	uint8_t *data = pattern(len, 12);
+	client.tx = data;
+	client.tx_len = len;
+	server.listener = tcp_listen(w.stack[1], 80, 4, app_event, &server);
+	client.conn = tcp_connect(w.stack[0], WIRE_IP_B, 80, app_event, &client);
+	wire_run(&w, 30000);
+	/* The receiver's buffer is full, the window is zero, the sender probes. */
+	assert_int_equal(tcp_recv_available(server.conn), CONFIG_NET_TCP_RCV_BUF);
+	assert_true(net_counter(w.stack[0], NET_CNT_TCP_ZERO_WINDOW_PROBE) >= 2);
+	assert_int_equal(client.aborted, 0);
+	server.no_read = 0;
+	server.close_on_peer_close = 1;
+	app_read(&server);
+	struct transfer t = {&client, &server, len};
+	assert_true(wire_run_until(&w, transfer_done, &t, 600000));
+	assert_memory_equal(server.rx, data, len);
+	free(data);
+	free(server.rx);
+	free(client.rx);
+	wire_free(&w);
+}
+
+static int aborted(void *arg)
+{
+	return ((struct app *)arg)->aborted;
+}
+
+static void test_keepalive_and_rto_give_up(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 13, 0);
+	struct app apps[2] = {{0}, {0}};
+	apps[1].listener = tcp_listen(w.stack[1], 7, 1, app_event, &apps[1]);
+	apps[0].conn = tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &apps[0]);
+	assert_true(wire_run_until(&w, established, apps, 10000));
+	tcp_set_keepalive(apps[0].conn, 1);
+	/* Idle but alive: probes are answered, nothing breaks. */
+	wire_run(&w, (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S + 3 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) * 1000);
+	assert_int_equal(apps[0].aborted, 0);
+	assert_true(net_counter(w.stack[0], NET_CNT_TCP_KEEPALIVE) >= 1);
+	/* The peer vanishes: keep-alive gives up. */
+	w.faults.loss_pct = 100;
+	assert_true(wire_run_until(&w, aborted, &apps[0], (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S + 20 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) * 1000));
+	assert_int_equal(apps[0].error, NET_ETIMEDOUT);
+	/* Data to a vanished peer: the retransmission limit aborts. */
+	assert_int_equal(tcp_send(apps[1].conn, "x", 1), 1);
+	assert_true(wire_run_until(&w, aborted, &apps[1], 3600 * 1000));
+	assert_int_equal(apps[1].error, NET_ETIMEDOUT);
+	assert_true(net_counter(w.stack[1], NET_CNT_TCP_RTO) >= CONFIG_NET_TCP_MAX_RETRIES);
+	free(apps[0].rx);
+	free(apps[1].rx);
+	wire_free(&w);
+}
+
+static void test_simultaneous_open(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 14, 1);
+	struct app a = {0};
+	a.conn = tcp_connect(w.stack[0], WIRE_IP_B, 5000, app_event, &a);
+	wire_run(&w, 1);
+	struct wire_tcp syn;
+	assert_int_equal(wire_captured_tcp(&w, 0, &syn), 0);
+	assert_int_equal(syn.flags, TCP_FLAG_SYN);
+	assert_int_not_equal(syn.ws, 0xff);
+	uint8_t f[1600], opts[4] = {2, 4, 0x02, 0x18};
+	/* The peer's own SYN crosses ours: SYN_SENT -> SYN_RCVD, we answer SYN-ACK. */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 5000, syn.sport, 9000, 0, TCP_FLAG_SYN, 8192, opts, 4, NULL, 0));
+	assert_int_equal(a.conn->state, TCP_SYN_RCVD);
+	struct wire_tcp t;
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.flags, TCP_FLAG_SYN | TCP_FLAG_ACK);
+	assert_int_equal(t.seq, syn.seq);
+	assert_int_equal(t.ws, 0xff); /* the peer sent no window scale: neither do we */
+	/* The peer's SYN-ACK for our SYN completes the open. */
+	wire_inject(&w, f, wire_build_tcp(f, 5000, syn.sport, 9000, syn.seq + 1, TCP_FLAG_SYN | TCP_FLAG_ACK, 8192, opts, 4, NULL, 0));
+	wire_inject(&w, f, wire_build_tcp(f, 5000, syn.sport, 9001, syn.seq + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL, 0));
+	assert_int_equal(a.conn->state, TCP_ESTABLISHED);
+	assert_int_equal(a.connected, 1);
+	assert_int_equal(a.conn->mss, 536);
+	/* Segments respect the peer's MSS. */
+	uint8_t *data = pattern(2000, 1);
+	tcp_set_nodelay(a.conn, 1);
+	wire_clear_capture(&w);
+	assert_int_equal(tcp_send(a.conn, data, 2000), 2000);
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.len, 536);
+	free(data);
+	free(a.rx);
+	wire_free(&w);
+}
+
+static void test_isn_and_window_scale(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 15, 1);
+	uint32_t a = tcp_isn(w.stack[0], 1, 2, 3, 4), b = tcp_isn(w.stack[0], 1, 2, 3, 5);
+	assert_int_not_equal(a, b);
+	w.now += 1000;
+	assert_int_equal(tcp_isn(w.stack[0], 1, 2, 3, 4), a); /* stack clock not yet refreshed */
+	net_poll(w.stack[0]);
+	assert_int_equal(tcp_isn(w.stack[0], 1, 2, 3, 4) - a, 250000); /* 4 µs clock */
+	struct app server = {0};
+	raw_handshake(&w, &server, 4001, 1);
+	assert_int_equal(server.conn->snd_wscale, 2);
+	/* A window of 1000 scaled by 4 */
+	assert_int_equal(server.conn->snd_wnd, 4000);
+	free(server.rx);
+	wire_free(&w);
+}
+
+static void test_out_of_order_reassembly(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 16, 1);
+	struct app server = {0};
+	uint32_t ack = raw_handshake(&w, &server, 4002, 100) + 1;
+	uint8_t f[1600];
+	const char *msg = "abcdefghij";
+	/* Send 3 pieces in the order 3,1,2 plus a duplicate of 1. */
+	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101 + 6, ack, TCP_FLAG_ACK, 1000, NULL, 0, (const uint8_t *)msg + 6, 4));
+	assert_int_equal(server.rx_len, 0);
+	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101, ack, TCP_FLAG_ACK, 1000, NULL, 0, (const uint8_t *)msg, 3));
+	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101, ack, TCP_FLAG_ACK, 1000, NULL, 0, (const uint8_t *)msg, 3));
+	assert_int_equal(server.rx_len, 3);
+	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101 + 3, ack, TCP_FLAG_ACK | TCP_FLAG_FIN, 1000, NULL, 0, (const uint8_t *)msg + 3, 3));
+	/* That FIN arrived before byte 10: it must wait for the data it follows. */
+	assert_int_equal(server.rx_len, 10);
+	assert_memory_equal(server.rx, msg, 10);
+	assert_int_equal(server.peer_closed, 0);
+	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 111, ack, TCP_FLAG_ACK | TCP_FLAG_FIN, 1000, NULL, 0, NULL, 0));
+	assert_int_equal(server.peer_closed, 1);
+	assert_int_equal(tcp_recv(server.conn, f, 10), 0);
+	free(server.rx);
+	wire_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_transfer_clean),
+		cmocka_unit_test(test_transfer_small),
+		cmocka_unit_test(test_transfer_lossy),
+		cmocka_unit_test(test_transfer_heavy_loss),
+		cmocka_unit_test(test_simultaneous_close),
+		cmocka_unit_test(test_simultaneous_open),
+		cmocka_unit_test(test_connect_refused_and_rst_closed_port),
+		cmocka_unit_test(test_rst_for_unknown_segments),
+		cmocka_unit_test(test_challenge_ack),
+		cmocka_unit_test(test_syn_flood_bounded),
+		cmocka_unit_test(test_zero_window_probe),
+		cmocka_unit_test(test_keepalive_and_rto_give_up),
+		cmocka_unit_test(test_isn_and_window_scale),
+		cmocka_unit_test(test_out_of_order_reassembly),
+	};
+	return cmocka_run_group_tests_name("net_tcp", tests, NULL, NULL);
+}
