@@ -3,6 +3,7 @@
 
     plan.py check   PLAN --ram-mb N --cpus N
     plan.py bootcmd PLAN --ram-mb N --cpus N --console ARGS --dtb FILE [--ramdisk] -o OUT
+    plan.py files   PLAN --ram-mb N --cpus N     # guest images the boot partition needs
 
 The plan (hypervisor-cfg/<board>.toml) is data; this is the one place that
 turns it into the Xen command line and the module layout U-Boot hands Xen.
@@ -18,6 +19,9 @@ LOAD_XEN = 0x42000000
 LOAD_DTB = 0x43000000
 LOAD_CONTROL = 0x44000000
 LOAD_RAMDISK = 0x46000000
+# Boot-time domains (Xen's dom0less builder), 1 MiB apart.
+LOAD_BOOT_DOMAINS = 0x47000000
+BOOT_DOMAIN_IMAGE_MAX = 0x100000
 # Xen itself, its heap and the frame table need some RAM besides domains.
 XEN_RESERVED_MB = 32
 
@@ -60,6 +64,27 @@ def load(path, ram_mb, cpus):
         if g["vcpus"] > cpus:
             raise PlanError(f"{path}: guest {name}: vcpus = {g['vcpus']} but the board has {cpus} CPUs")
         total += g["memory_mb"]
+    for g in plan.get("boot_domain", []):
+        # Boot-time domains are built by Xen itself (dom0less); they exist
+        # for tests of the runtime, before the control domain builds guests.
+        name = g.get("name")
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > 31:
+            raise PlanError(f"{path}: boot_domain name {name!r} must be 1-31 letters, digits or _")
+        if name in names:
+            raise PlanError(f"{path}: name {name!r} is used twice")
+        names.add(name)
+        if not isinstance(g.get("image"), str) or not g["image"].isidentifier():
+            raise PlanError(f"{path}: boot_domain {name}: image must name a guest (guests/<image>)")
+        for key in ("memory_mb", "vcpus"):
+            if not isinstance(g.get(key), int) or g[key] < 1:
+                raise PlanError(f"{path}: boot_domain {name}: {key} must be a positive integer")
+        if g["vcpus"] > cpus:
+            raise PlanError(f"{path}: boot_domain {name}: vcpus = {g['vcpus']} but the board has {cpus} CPUs")
+        if '"' in g.get("bootargs", "") or "$" in g.get("bootargs", ""):
+            raise PlanError(f"{path}: boot_domain {name}: bootargs may not contain \" or $")
+        total += g["memory_mb"]
+    if '"' in control.get("bootargs", "") or "$" in control.get("bootargs", ""):
+        raise PlanError(f"{path}: [control] bootargs may not contain \" or $")
     if total + XEN_RESERVED_MB > ram_mb:
         raise PlanError(
             f"{path}: domains need {total} MiB + {XEN_RESERVED_MB} MiB for Xen, the board has {ram_mb} MiB")
@@ -83,7 +108,7 @@ def bootcmd(plan, console, dtb, ramdisk):
         f"fdt addr {LOAD_DTB:#x}",
         "fdt resize 8192",
         f'fdt set /chosen xen,xen-bootargs "{xen_cmdline(plan, console)}"',
-        f'fdt set /chosen xen,dom0-bootargs "flotilla"',
+        f'fdt set /chosen xen,dom0-bootargs "{plan["control"].get("bootargs", "flotilla")}"',
         f"fdt mknode /chosen module@{LOAD_CONTROL:x}",
         f'fdt set /chosen/module@{LOAD_CONTROL:x} compatible "multiboot,kernel" "multiboot,module"',
         f"fdt set /chosen/module@{LOAD_CONTROL:x} reg <{LOAD_CONTROL:#x} 0x${{control_size}}>",
@@ -97,13 +122,33 @@ def bootcmd(plan, console, dtb, ramdisk):
             f'fdt set /chosen/module@{LOAD_RAMDISK:x} compatible "multiboot,ramdisk" "multiboot,module"',
             f"fdt set /chosen/module@{LOAD_RAMDISK:x} reg <{LOAD_RAMDISK:#x} 0x${{bundle_size}}>",
         ]
+    for i, g in enumerate(plan.get("boot_domain", [])):
+        addr = LOAD_BOOT_DOMAINS + i * BOOT_DOMAIN_IMAGE_MAX
+        node = f"/chosen/{g['name']}"
+        module = f"{node}/module@{addr:x}"
+        lines += [
+            f"fatload mmc 0:1 {addr:#x} {g['image']}.img",
+            f"setenv size_{g['name']} ${{filesize}}",
+            f"fdt mknode /chosen {g['name']}",
+            f'fdt set {node} compatible "xen,domain"',
+            # Quoted: an unquoted # starts a comment in U-Boot's shell.
+            f'fdt set {node} "#address-cells" <1>',
+            f'fdt set {node} "#size-cells" <1>',
+            f"fdt set {node} memory <0 {g['memory_mb'] * 1024}>",
+            f"fdt set {node} cpus <{g['vcpus']}>",
+            f"fdt set {node} vpl011",
+            f"fdt mknode {node} module@{addr:x}",
+            f'fdt set {module} compatible "multiboot,kernel" "multiboot,module"',
+            f"fdt set {module} reg <{addr:#x} 0x${{size_{g['name']}}}>",
+            f'fdt set {module} bootargs "{g.get("bootargs", "")}"',
+        ]
     lines.append(f"bootz {LOAD_XEN:#x} - {LOAD_DTB:#x}")
     return "\n".join(lines) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["check", "bootcmd"])
+    ap.add_argument("command", choices=["check", "bootcmd", "files"])
     ap.add_argument("plan")
     ap.add_argument("--ram-mb", type=int, required=True)
     ap.add_argument("--cpus", type=int, required=True)
@@ -114,6 +159,8 @@ def main():
     a = ap.parse_args()
     try:
         plan = load(a.plan, a.ram_mb, a.cpus)
+        if a.command == "files":
+            print(" ".join(sorted({g["image"] for g in plan.get("boot_domain", [])})))
         if a.command == "bootcmd":
             if not a.dtb or not a.output:
                 raise PlanError("bootcmd needs --dtb and -o")

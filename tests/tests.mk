@@ -30,3 +30,24 @@ test-image-cubieboard2:
 endif
 
 .PHONY: $(addprefix test-,$(TEST_SUITES))
+
+# ---------------------------------------------------------------- runtime
+# The runtime's guests as Xen boot-time domains (hypervisor-cfg/test/).
+ifeq ($(BOARD),orangepi-pc)
+RUNTIME_TEST_IMAGE := $(O)/test-images/runtime/sdcard.img
+$(eval $(call board_image,$(O)/test-images/runtime,$(SRC)/hypervisor-cfg/test/orangepi-pc-runtime.toml,$(RUNTIME_TEST_IMAGE)))
+
+TEST_SUITES += runtime-xen runtime-unix
+test-runtime-xen: $(RUNTIME_TEST_IMAGE) $(O)/guests/hello.img
+	@O=$(O) $(RUN_SUITE) runtime-xen $(PYTHON) $(INTEGRATION)/test_runtime_xen.py $(RUNTIME_TEST_IMAGE) \
+		--hello-image $(O)/guests/hello.img
+endif
+
+test-runtime-unix: $(O)/host/guests/hello $(O)/host/tests/test_runtime_wire
+	@O=$(O) $(RUN_SUITE) runtime-unix sh -c '$(PYTHON) $(INTEGRATION)/test_runtime_unix.py $(O)/host/guests/hello && \
+		$(O)/host/tests/test_runtime_wire'
+
+$(O)/host/tests/test_runtime_wire: $(SRC)/tests/unit/test_runtime_wire.c $(RUNTIME_UNIX_SRCS) $(RUNTIME_HEADERS)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(HOST_SANITIZE) -o $@ $< $(RUNTIME_UNIX_SRCS)

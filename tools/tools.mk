@@ -1,4 +1,4 @@
-# Board image: boot script, U-Boot environment, SD-card image; and `make run`.
+# Board images: boot script, U-Boot environment, SD-card image; and `make run`.
 
 IMAGE_OUT := $(O)/image
 SDCARD := $(O)/sdcard.img
@@ -9,19 +9,32 @@ PLAN := $(SRC)/hypervisor-cfg/$(BOARD).toml
 PLAN_TOOL := $(PYTHON) $(SRC)/hypervisor-cfg/plan.py
 PLAN_ARGS := --ram-mb $(BOARD_RAM_SIZE_MB) --cpus $(BOARD_CPUS)
 
-# Files on the FAT boot partition. Further issues add the boot bundle.
-BOOT_FILES := $(IMAGE_OUT)/boot.scr $(IMAGE_OUT)/uboot.env $(IMAGE_OUT)/xen \
-	$(IMAGE_OUT)/$(BOARD_DTB) $(IMAGE_OUT)/control.img
+# Files every image's FAT boot partition holds; boot.scr and the guest
+# images depend on the plan.
+COMMON_BOOT_FILES := $(IMAGE_OUT)/uboot.env $(IMAGE_OUT)/xen $(IMAGE_OUT)/$(BOARD_DTB) \
+	$(IMAGE_OUT)/control.img
 
-$(IMAGE_OUT)/boot.cmd: $(PLAN) $(SRC)/hypervisor-cfg/plan.py $(CONFIG_MK) $(SRC)/boards/$(BOARD)/board.mk
-	@mkdir -p $(@D)
-	@echo "  PLAN    $(notdir $@)"
-	$(Q)$(PLAN_TOOL) bootcmd $(PLAN) $(PLAN_ARGS) --console '$(BOARD_XEN_CONSOLE)' \
-		--dtb $(BOARD_DTB) $(if $(BOOT_BUNDLE),--ramdisk) -o $@
+# $(call board_image,WORK_DIR,PLAN,OUTPUT): an SD image that boots PLAN.
+define board_image
+$(1)/boot.cmd: $(2) $$(SRC)/hypervisor-cfg/plan.py $$(CONFIG_MK) $$(SRC)/boards/$$(BOARD)/board.mk
+	@mkdir -p $$(@D)
+	@echo "  PLAN    $$(patsubst $$(SRC)/%,%,$(2))"
+	$$(Q)$$(PLAN_TOOL) bootcmd $(2) $$(PLAN_ARGS) --console '$$(BOARD_XEN_CONSOLE)' \
+		--dtb $$(BOARD_DTB) $$(if $$(BOOT_BUNDLE),--ramdisk) -o $$@
 
-$(IMAGE_OUT)/boot.scr: $(IMAGE_OUT)/boot.cmd
-	@echo "  MKIMAGE $(notdir $@)"
-	$(Q)mkimage -A arm -O linux -T script -C none -n "Flotilla boot" -d $< $@ >/dev/null
+$(1)/boot.scr: $(1)/boot.cmd
+	@echo "  MKIMAGE $$(patsubst $$(O)/%,%,$$@)"
+	$$(Q)mkimage -A arm -O linux -T script -C none -n "Flotilla boot" -d $$< $$@ >/dev/null
+
+$(3): $(1)/boot.scr $$(COMMON_BOOT_FILES) $$(SRC)/tools/mkimage.sh $$(CONFIG_MK) \
+		$$(foreach g,$$(shell $$(PLAN_TOOL) files $(2) $$(PLAN_ARGS)),$$(O)/guests/$$(g).img)
+	@$$(PLAN_TOOL) check $(2) $$(PLAN_ARGS)
+	@sh $$(SRC)/tools/mkimage.sh $$@ $$(CONFIG_SDCARD_SIZE_MB) $$(CONFIG_BOOT_PART_SIZE_MB) \
+		$$(CONFIG_OTA_STORE_SIZE_MB) $$(UBOOT_SPL) $(1)/boot.scr $$(COMMON_BOOT_FILES) \
+		$$(foreach g,$$(shell $$(PLAN_TOOL) files $(2) $$(PLAN_ARGS)),$$(O)/guests/$$(g).img)
+endef
+
+$(eval $(call board_image,$(IMAGE_OUT),$(PLAN),$(SDCARD)))
 
 # U-Boot's environment on the FAT replaces the built-in one, so it starts
 # from Debian's default and changes only what saves boot time.
@@ -46,11 +59,6 @@ $(UBOOT_SPL) $(XEN_IMAGE) $(BOARD_DTB_FILE): $(DEPS_STAMP)
 .PHONY: plan-check
 plan-check:
 	@$(PLAN_TOOL) check $(PLAN) $(PLAN_ARGS)
-
-$(SDCARD): $(BOOT_FILES) $(SRC)/tools/mkimage.sh $(CONFIG_MK)
-	@$(PLAN_TOOL) check $(PLAN) $(PLAN_ARGS)
-	@sh $(SRC)/tools/mkimage.sh $@ $(CONFIG_SDCARD_SIZE_MB) $(CONFIG_BOOT_PART_SIZE_MB) \
-		$(CONFIG_OTA_STORE_SIZE_MB) $(UBOOT_SPL) $(BOOT_FILES)
 
 ALL_TARGETS += $(SDCARD)
 

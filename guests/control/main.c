@@ -5,12 +5,14 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libfdt.h>
 
 #include "flotilla.h"
 #include "hypercall.h"
+#include "domain.h"
 
 #include <generated/autoconf.h>
 
@@ -89,6 +91,33 @@ static int print_devices(const void *dtb, const char *kind, const char *prefix)
 	return found;
 }
 
+/* "cpu_report=N" in the boot arguments: every N seconds, one line per
+ * domain with its state and CPU time, for tests and bring-up. */
+static unsigned cpu_report_interval(const char *bootargs)
+{
+	const char *p = strstr(bootargs, "cpu_report=");
+	return p ? (unsigned)strtoul(p + strlen("cpu_report="), NULL, 10) : 0;
+}
+
+static void report_domains(void)
+{
+	uint64_t now = flotilla_clock_monotonic();
+	struct dom_info info;
+	for (unsigned next = 0; next < DOMID_FIRST_RESERVED && dom_next((uint16_t)next, &info) == 0;
+	     next = info.domid + 1) {
+		const char *state = info.shutdown ? dom_shutdown_reason_name(info.shutdown_reason)
+				    : info.dying  ? "dying"
+				    : info.running ? "running"
+						  : "blocked";
+		printf("control: report t=%" PRIu64 ".%03" PRIu64 " d%u %s cpu_ns=%" PRIu64
+		       " pages=%" PRIu64 "\n",
+		       now / 1000000000u, now / 1000000u % 1000u, info.domid,
+		       info.shutdown ? "shutdown" : state, info.cpu_time_ns, info.pages);
+		if (info.shutdown)
+			printf("control: d%u shut down: %s\n", info.domid, state);
+	}
+}
+
 int flotilla_main(const struct flotilla_start_info *info)
 {
 	const void *dtb = flotilla_devicetree();
@@ -101,7 +130,15 @@ int flotilla_main(const struct flotilla_start_info *info)
 	printf("flotilla: control domain %s ready\n", FLOTILLA_VERSION);
 	fflush(stdout);
 
-	/* Nothing is bound yet: block in Xen until an event arrives. */
-	for (;;)
-		flotilla_yield(UINT64_MAX);
+	unsigned interval = cpu_report_interval(info->bootargs);
+	uint64_t next_report = flotilla_clock_monotonic();
+	for (;;) {
+		if (interval) {
+			next_report += (uint64_t)interval * 1000000000u;
+			report_domains();
+		}
+		/* Blocks in Xen until an event or the next report is due. */
+		while (flotilla_clock_monotonic() < next_report || !interval)
+			flotilla_yield(interval ? next_report : UINT64_MAX);
+	}
 }

@@ -13,7 +13,8 @@ LIBFDT_INC := $(LIBFDT_OUT)/include/xen/libfdt
 LIBFDT_MODULES := fdt fdt_ro fdt_wip fdt_sw fdt_rw fdt_strerror fdt_empty_tree fdt_addresses
 LIBFDT_OBJS := $(LIBFDT_MODULES:%=$(LIBFDT_OUT)/%.o)
 
-RUNTIME_INCLUDES := -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/xen -I$(LIBFDT_INC) \
+# The latest Xen interface: older ones alias sched_op to the ARM-less sched_op_compat.
+RUNTIME_INCLUDES := -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/xen -I$(LIBFDT_INC) \
 	-I$(LIBFDT_OUT)/include -isystem $(XEN_PUBLIC)
 
 RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/mmu.o \
@@ -22,7 +23,7 @@ RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/m
 RUNTIME_START := $(RUNTIME_OUT)/arch/arm32/start.o
 RUNTIME_LIB := $(RUNTIME_OUT)/libruntime-xen.a
 RUNTIME_LDSCRIPT := $(RUNTIME_DIR)/arch/arm32/link.ld
-RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h $(RUNTIME_DIR)/arch/arm32/*.h)
+RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h $(RUNTIME_DIR)/arch/arm32/*.h) $(RUNTIME_DIR)/runtime.mk
 
 $(LIBFDT_INC)/.stamp: $(DEPS_STAMP) $(RUNTIME_DIR)/lib/libfdt_env.h
 	@mkdir -p $(LIBFDT_INC)
@@ -63,7 +64,7 @@ $(RUNTIME_LIB): $(RUNTIME_XEN_OBJS)
 TARGET_LDFLAGS := $(TARGET_ARCH) --specs=picolibc.specs -nostartfiles -static-pie -pie \
 	-Wl,--no-dynamic-linker -Wl,--gc-sections -Wl,-z,notext -Wl,--build-id=none
 define link_xen_image
-	@mkdir -p $(dir $(1))
+	@mkdir -p $(dir $(1)) $(dir $(2))
 	@echo "  LD      $(notdir $(1))"
 	$(Q)$(TARGET_CC) $(TARGET_LDFLAGS) -T $(RUNTIME_LDSCRIPT) -o $(1) $(RUNTIME_START) $(3) \
 		$(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a -Wl,-Map,$(1).map
@@ -72,4 +73,31 @@ define link_xen_image
 	$(Q)$(TARGET_OBJCOPY) -O binary --set-section-flags .bss=alloc,load,contents $(1) $(2)
 	@printf '%-28s %7d bytes  (' "$(notdir $(2))" $$(stat -c %s $(2)); \
 		$(TARGET_SIZE) $(1) | awk 'NR==2{printf "text %d, data %d, bss %d", $$1, $$2, $$3}'; echo ')'
+endef
+
+# ---------------------------------------------------------------- unix target
+RUNTIME_UNIX_SRCS := $(RUNTIME_DIR)/unix/runtime.c $(RUNTIME_DIR)/unix/net.c
+RUNTIME_UNIX_CFLAGS := $(HOST_CFLAGS) -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/unix
+
+# ---------------------------------------------------------------- guests
+# $(call flotilla_guest,NAME,SOURCES): the same application sources built
+# for Xen ($(O)/guests/NAME.img) and for unix ($(O)/host/guests/NAME).
+define flotilla_guest
+$(1)_XEN_OBJS := $$(patsubst $$(SRC)/%.c,$$(O)/target/%.o,$(2))
+
+$$(O)/target/guests/$(1)/%.o: $$(SRC)/guests/$(1)/%.c $$(RUNTIME_HEADERS) $$(CONFIG_H) $$(LIBFDT_INC)/.stamp | $$(XEN_PUBLIC)/xen
+	@mkdir -p $$(@D)
+	@echo "  CC      $$(patsubst $$(SRC)/%,%,$$<)"
+	$$(Q)$$(TARGET_CC) $$(TARGET_CFLAGS) $$(RUNTIME_INCLUDES) -c $$< -o $$@
+
+$$(O)/guests/$(1).img: $$($(1)_XEN_OBJS) $$(RUNTIME_START) $$(RUNTIME_LIB) $$(LIBFDT_OUT)/libfdt.a $$(RUNTIME_LDSCRIPT)
+	$$(call link_xen_image,$$(O)/target/guests/$(1)/$(1).elf,$$@,$$($(1)_XEN_OBJS))
+
+$$(O)/host/guests/$(1): $(2) $$(RUNTIME_UNIX_SRCS) $$(RUNTIME_HEADERS) $$(RUNTIME_DIR)/unix/unix.h
+	@mkdir -p $$(@D)
+	@echo "  HOSTCC  $$(patsubst $$(O)/%,%,$$@)"
+	$$(Q)$$(HOST_CC) $$(RUNTIME_UNIX_CFLAGS) -o $$@ $(2) $$(RUNTIME_UNIX_SRCS)
+
+GUESTS += $(1)
+ALL_TARGETS += $$(O)/guests/$(1).img $$(O)/host/guests/$(1)
 endef

@@ -70,6 +70,14 @@ flotilla_result_t flotilla_net_read(unsigned interface, void *buf, size_t size, 
 	return FLOTILLA_EINVAL;
 }
 
+#define APPLICATION_STACK_PAGES 4 /* 16 KiB */
+
+static void run_application(void *arg)
+{
+	struct flotilla_start_info *info = arg;
+	flotilla_exit(flotilla_main(info));
+}
+
 void runtime_start(void *dtb, int ram_banks)
 {
 	extern const char _image_end[];
@@ -89,5 +97,12 @@ void runtime_start(void *dtb, int ram_banks)
 	}
 	size_t used_pages, brk_bytes;
 	memory_stats(&info.heap_start, &info.heap_size, &used_pages, &brk_bytes);
-	flotilla_exit(flotilla_main(&info));
+	static struct flotilla_start_info start_info;
+	start_info = info;
+	uint8_t *stack = page_alloc(APPLICATION_STACK_PAGES);
+	if (!stack) {
+		printf("runtime: error: no memory for the application stack\n");
+		runtime_crash();
+	}
+	arch_run_on_stack(stack + APPLICATION_STACK_PAGES * 4096, run_application, &start_info);
 }

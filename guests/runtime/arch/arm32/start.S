@@ -137,10 +137,24 @@ vector_irq:
 	pop	{r0-r3, r12, lr}
 	movs	pc, lr
 
+/*
+ * void arch_run_on_stack(void *stack_top, void (*function)(void *), void *arg)
+ * Continue on another stack; function must not return.
+ */
+	.global arch_run_on_stack
+	.type arch_run_on_stack, %function
+arch_run_on_stack:
+	mov	sp, r0
+	mov	r0, r2
+	bx	r1
+	.size arch_run_on_stack, . - arch_run_on_stack
+
 /* ------------------------------------------------------------------ stacks */
 	.bss
 	.balign 16
-	.space	8192
+	/* Only start-up runs here: the application's stack comes from the
+	 * heap (runtime.c), which keeps the image - .bss included - small. */
+	.space	2048
 	.global boot_stack_top
 boot_stack_top:
 	.space	1024

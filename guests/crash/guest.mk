@@ -1,0 +1,1 @@
+$(eval $(call flotilla_guest,crash,$(SRC)/guests/crash/main.c))

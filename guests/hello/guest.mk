@@ -1,0 +1,1 @@
+$(eval $(call flotilla_guest,hello,$(SRC)/guests/hello/main.c))

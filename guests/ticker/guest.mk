@@ -1,0 +1,1 @@
+$(eval $(call flotilla_guest,ticker,$(SRC)/guests/ticker/main.c))
