@@ -57,6 +57,7 @@ class Board:
         self.pos = 0          # where the next expect() starts matching
         self.started = None
         self.markers = {}     # name -> seconds since QEMU start
+        self.arrivals = []
 
     def start(self):
         self.log = open(self.log_path, "a")
@@ -66,8 +67,16 @@ class Board:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.output = ""
+        self.arrivals = []    # (end offset in output, seconds since start)
         self.pos = 0
         return self
+
+    def time_at(self, offset):
+        """Seconds since QEMU start at which output[offset] arrived."""
+        for end, seconds in self.arrivals:
+            if end > offset:
+                return seconds
+        return None
 
     def _read(self, timeout):
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -78,6 +87,7 @@ class Board:
             return None
         text = data.decode("utf-8", errors="replace").replace("\r", "")
         self.output += text
+        self.arrivals.append((len(self.output), time.monotonic() - self.started))
         self.log.write(text)
         self.log.flush()
         return True
