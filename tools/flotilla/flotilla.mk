@@ -27,3 +27,5 @@ $(O)/host/flotilla: $(FLOTILLA_OBJS) $(OTA_HOST_OBJS)
 ALL_TARGETS += $(O)/host/flotilla
 
 -include $(wildcard $(FLOTILLA_H)/*.d $(FLOTILLA_H)/san/*.d)
+
+include $(SRC)/ota/tests.mk
