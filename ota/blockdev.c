@@ -71,14 +71,15 @@ static uint32_t ram_block_count(struct ota_blockdev *dev)
 }
 
 static const struct ota_blockdev_ops ram_ops = {
-	.read = ram_read,
-	.write = ram_write,
-	.flush = ram_flush,
-	.block_size = ram_block_size,
-	.block_count = ram_block_count,
+    .read = ram_read,
+    .write = ram_write,
+    .flush = ram_flush,
+    .block_size = ram_block_size,
+    .block_count = ram_block_count,
 };
 
-void ota_ram_blockdev_init(struct ota_ram_blockdev *ram, uint8_t *mem, uint32_t block_size, uint32_t block_count)
+void ota_ram_blockdev_init(struct ota_ram_blockdev *ram, uint8_t *mem, uint32_t block_size,
+			   uint32_t block_count)
 {
 	ram->dev.ops = &ram_ops;
 	ram->dev.ctx = ram;

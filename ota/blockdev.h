@@ -52,6 +52,7 @@ struct ota_ram_blockdev {
 	uint32_t block_size, block_count;
 };
 
-void ota_ram_blockdev_init(struct ota_ram_blockdev *ram, uint8_t *mem, uint32_t block_size, uint32_t block_count);
+void ota_ram_blockdev_init(struct ota_ram_blockdev *ram, uint8_t *mem, uint32_t block_size,
+			   uint32_t block_count);
 
 #endif

@@ -20,7 +20,8 @@ int ota_bundle_header_decode(const uint8_t *buf, struct ota_bundle_header *h)
 	h->signature_size = ota_get_le16(buf + 18);
 	h->flags = ota_get_le32(buf + 20);
 	if (h->header_size != OTA_BUNDLE_HEADER_SIZE || h->manifest_size < OTA_MANIFEST_SIZE_MIN ||
-	    h->manifest_size > OTA_MANIFEST_SIZE_MAX || h->signature_alg != OTA_SIGNATURE_ALG_ECDSA_P256_SHA256 ||
+	    h->manifest_size > OTA_MANIFEST_SIZE_MAX ||
+	    h->signature_alg != OTA_SIGNATURE_ALG_ECDSA_P256_SHA256 ||
 	    h->signature_size != OTA_P256_SIGNATURE_SIZE || h->flags != 0 || h->image_size == 0)
 		return OTA_E_MALFORMED_HEADER;
 	if (h->image_size > OTA_BUNDLE_IMAGE_MAX)
@@ -40,7 +41,8 @@ void ota_bundle_header_encode(const struct ota_bundle_header *h, uint8_t *buf)
 	ota_put_le32(buf + 20, h->flags);
 }
 
-void ota_bundle_header_make(struct ota_bundle_header *h, uint32_t manifest_size, uint32_t image_size)
+void ota_bundle_header_make(struct ota_bundle_header *h, uint32_t manifest_size,
+			    uint32_t image_size)
 {
 	h->format_version = OTA_BUNDLE_FORMAT_VERSION;
 	h->header_size = OTA_BUNDLE_HEADER_SIZE;
@@ -70,7 +72,8 @@ static int fail(struct ota_verifier *v, int error)
 	return error;
 }
 
-static const struct ota_trusted_key *find_key(const struct ota_verify_policy *p, const uint8_t *key_id)
+static const struct ota_trusted_key *find_key(const struct ota_verify_policy *p,
+					      const uint8_t *key_id)
 {
 	for (size_t i = 0; i < p->key_count; i++) {
 		if (memcmp(p->keys[i].key_id, key_id, OTA_KEY_ID_SIZE) == 0)
@@ -103,7 +106,8 @@ static int check_head(struct ota_verifier *v)
 	uint8_t digest[OTA_SHA256_SIZE];
 	int rc;
 
-	rc = ota_manifest_decode(v->head + OTA_BUNDLE_HEADER_SIZE, v->header.manifest_size, &v->manifest);
+	rc = ota_manifest_decode(v->head + OTA_BUNDLE_HEADER_SIZE, v->header.manifest_size,
+				 &v->manifest);
 	if (rc != OTA_OK)
 		return rc;
 	if (v->manifest.image_size != v->header.image_size)
@@ -120,7 +124,8 @@ static int check_head(struct ota_verifier *v)
 	return OTA_OK;
 }
 
-int ota_verifier_feed_head(struct ota_verifier *v, const uint8_t *data, size_t len, size_t *consumed)
+int ota_verifier_feed_head(struct ota_verifier *v, const uint8_t *data, size_t len,
+			   size_t *consumed)
 {
 	size_t used = 0;
 	int rc;
@@ -196,8 +201,8 @@ const struct ota_manifest *ota_verifier_manifest(const struct ota_verifier *v)
 	return 0;
 }
 
-int ota_bundle_verify(struct ota_verifier *v, const struct ota_verify_policy *policy, const uint8_t *bundle,
-		      size_t len)
+int ota_bundle_verify(struct ota_verifier *v, const struct ota_verify_policy *policy,
+		      const uint8_t *bundle, size_t len)
 {
 	size_t used;
 	int rc;

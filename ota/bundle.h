@@ -22,14 +22,15 @@
 #include "crypto.h"
 #include "manifest.h"
 
-#define OTA_BUNDLE_MAGIC "FLTB"
-#define OTA_BUNDLE_FORMAT_VERSION 1
-#define OTA_BUNDLE_HEADER_SIZE 24
+#define OTA_BUNDLE_MAGIC                    "FLTB"
+#define OTA_BUNDLE_FORMAT_VERSION           1
+#define OTA_BUNDLE_HEADER_SIZE              24
 #define OTA_SIGNATURE_ALG_ECDSA_P256_SHA256 1
 /* Format limit; a device's own limit (its slot size) is usually lower. */
 #define OTA_BUNDLE_IMAGE_MAX (256ul * 1024 * 1024)
 /* Everything before the image. */
-#define OTA_BUNDLE_HEAD_MAX (OTA_BUNDLE_HEADER_SIZE + OTA_MANIFEST_SIZE_MAX + OTA_P256_SIGNATURE_SIZE)
+#define OTA_BUNDLE_HEAD_MAX                                                                        \
+	(OTA_BUNDLE_HEADER_SIZE + OTA_MANIFEST_SIZE_MAX + OTA_P256_SIGNATURE_SIZE)
 
 struct ota_bundle_header {
 	uint16_t format_version;
@@ -51,7 +52,8 @@ struct ota_bundle_header {
 int ota_bundle_header_decode(const uint8_t *buf, struct ota_bundle_header *h);
 void ota_bundle_header_encode(const struct ota_bundle_header *h, uint8_t *buf);
 /* A version-1 header for a manifest and an image of these sizes. */
-void ota_bundle_header_make(struct ota_bundle_header *h, uint32_t manifest_size, uint32_t image_size);
+void ota_bundle_header_make(struct ota_bundle_header *h, uint32_t manifest_size,
+			    uint32_t image_size);
 
 /* A public key the device trusts (ota/trusted_keys.h lists the built-in ones). */
 struct ota_trusted_key {
@@ -62,7 +64,7 @@ struct ota_trusted_key {
 struct ota_verify_policy {
 	const struct ota_trusted_key *keys;
 	size_t key_count;
-	const char *board;	 /* NULL: accept any board (host tools) */
+	const char *board;       /* NULL: accept any board (host tools) */
 	uint32_t max_image_size; /* 0: OTA_BUNDLE_IMAGE_MAX */
 };
 
@@ -96,7 +98,8 @@ void ota_verifier_init(struct ota_verifier *v, const struct ota_verify_policy *p
  * ota_verifier_manifest() returns it) or an error: bad magic/version,
  * malformed header/manifest, oversize, unknown key, bad signature, wrong board.
  */
-int ota_verifier_feed_head(struct ota_verifier *v, const uint8_t *data, size_t len, size_t *consumed);
+int ota_verifier_feed_head(struct ota_verifier *v, const uint8_t *data, size_t len,
+			   size_t *consumed);
 
 /* Feeds image bytes (only after feed_head returned OTA_OK).
  * OTA_E_TRAILING_DATA when they go past the signed image size. */
@@ -109,7 +112,7 @@ int ota_verifier_finish(struct ota_verifier *v);
 const struct ota_manifest *ota_verifier_manifest(const struct ota_verifier *v);
 
 /* Whole bundle in memory, for tools and tests: feed_head + feed_image + finish. */
-int ota_bundle_verify(struct ota_verifier *v, const struct ota_verify_policy *policy, const uint8_t *bundle,
-		      size_t len);
+int ota_bundle_verify(struct ota_verifier *v, const struct ota_verify_policy *policy,
+		      const uint8_t *bundle, size_t len);
 
 #endif

@@ -36,7 +36,8 @@ void ota_sha256(const void *data, size_t len, uint8_t digest[OTA_SHA256_SIZE]);
  * pubkey, OTA_E_BAD_SIGNATURE when it is not, OTA_E_CRYPTO when the key is
  * not a valid point or the implementation ran out of memory.
  */
-int ota_ecdsa_p256_verify(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE], const uint8_t hash[OTA_SHA256_SIZE],
+int ota_ecdsa_p256_verify(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE],
+			  const uint8_t hash[OTA_SHA256_SIZE],
 			  const uint8_t sig[OTA_P256_SIGNATURE_SIZE]);
 
 /* Constant-time comparison for digests: 0 when equal. */

@@ -23,7 +23,7 @@
 #include <mbedtls/memory_buffer_alloc.h>
 
 #ifndef CONFIG_OTA_CRYPTO_HEAP_SIZE
-#define CONFIG_OTA_CRYPTO_HEAP_SIZE 6144
+#define CONFIG_OTA_CRYPTO_HEAP_SIZE 4096
 #endif
 static unsigned char ota_crypto_heap[CONFIG_OTA_CRYPTO_HEAP_SIZE];
 static int ota_crypto_heap_ready;
@@ -76,7 +76,8 @@ void ota_sha256(const void *data, size_t len, uint8_t digest[OTA_SHA256_SIZE])
 	ota_sha256_final(&ctx, digest);
 }
 
-int ota_ecdsa_p256_verify(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE], const uint8_t hash[OTA_SHA256_SIZE],
+int ota_ecdsa_p256_verify(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE],
+			  const uint8_t hash[OTA_SHA256_SIZE],
 			  const uint8_t sig[OTA_P256_SIGNATURE_SIZE])
 {
 	mbedtls_ecp_group grp;
@@ -95,16 +96,13 @@ int ota_ecdsa_p256_verify(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE], const uint
 	if (mbedtls_ecp_point_read_binary(&grp, &q, pubkey, OTA_P256_PUBKEY_SIZE) != 0 ||
 	    mbedtls_ecp_check_pubkey(&grp, &q) != 0)
 		goto out;
-	if (mbedtls_mpi_read_binary(&r, sig, 32) != 0 || mbedtls_mpi_read_binary(&s, sig + 32, 32) != 0)
+	if (mbedtls_mpi_read_binary(&r, sig, 32) != 0 ||
+	    mbedtls_mpi_read_binary(&s, sig + 32, 32) != 0)
 		goto out;
 
 	switch (mbedtls_ecdsa_verify(&grp, hash, OTA_SHA256_SIZE, &q, &r, &s)) {
-	case 0:
-		rc = OTA_OK;
-		break;
-	case MBEDTLS_ERR_ECP_ALLOC_FAILED:
-		rc = OTA_E_CRYPTO;
-		break;
+	case 0: rc = OTA_OK; break;
+	case MBEDTLS_ERR_ECP_ALLOC_FAILED: rc = OTA_E_CRYPTO; break;
 	default:
 		/* Out-of-range r or s and a failed check both mean "not signed by this key". */
 		rc = OTA_E_BAD_SIGNATURE;

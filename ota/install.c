@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-void ota_install_begin(struct ota_install *in, struct slot_store *store, const struct ota_verify_policy *policy)
+void ota_install_begin(struct ota_install *in, struct slot_store *store,
+		       const struct ota_verify_policy *policy)
 {
 	ota_verifier_init(&in->verifier, policy);
 	in->store = store;

@@ -24,7 +24,8 @@ struct ota_install {
 	int error;   /* sticky */
 };
 
-void ota_install_begin(struct ota_install *in, struct slot_store *store, const struct ota_verify_policy *policy);
+void ota_install_begin(struct ota_install *in, struct slot_store *store,
+		       const struct ota_verify_policy *policy);
 /* OTA_OK or the first error (then sticky). */
 int ota_install_feed(struct ota_install *in, const void *data, size_t len);
 /* After the last byte: OTA_OK when the image is installed (READY). */

@@ -97,9 +97,9 @@ void ota_key_id(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE], uint8_t key_id[OTA_K
 
 /* Exact value length of each known tag; 0 = variable (a string). */
 static const uint8_t tag_sizes[OTA_TAG_LAST_KNOWN + 1] = {
-	[OTA_TAG_VERSION] = 12,	  [OTA_TAG_SECURITY_COUNTER] = 4, [OTA_TAG_IMAGE_SIZE] = 4,
-	[OTA_TAG_IMAGE_SHA256] = 32, [OTA_TAG_MEMORY_MIB] = 4,	  [OTA_TAG_VCPUS] = 1,
-	[OTA_TAG_KEY_ID] = 8,	  [OTA_TAG_BUILD_TIME] = 8,
+    [OTA_TAG_VERSION] = 12,      [OTA_TAG_SECURITY_COUNTER] = 4, [OTA_TAG_IMAGE_SIZE] = 4,
+    [OTA_TAG_IMAGE_SHA256] = 32, [OTA_TAG_MEMORY_MIB] = 4,       [OTA_TAG_VCPUS] = 1,
+    [OTA_TAG_KEY_ID] = 8,        [OTA_TAG_BUILD_TIME] = 8,
 };
 
 static void decode_field(struct ota_manifest *m, unsigned tag, const uint8_t *v, size_t len)
@@ -113,33 +113,18 @@ static void decode_field(struct ota_manifest *m, unsigned tag, const uint8_t *v,
 		for (int i = 0; i < 3; i++)
 			m->version[i] = ota_get_le32(v + 4 * i);
 		break;
-	case OTA_TAG_SECURITY_COUNTER:
-		m->security_counter = ota_get_le32(v);
-		break;
+	case OTA_TAG_SECURITY_COUNTER: m->security_counter = ota_get_le32(v); break;
 	case OTA_TAG_BOARDS:
 		memcpy(m->boards, v, len);
 		m->boards[len] = '\0';
 		break;
-	case OTA_TAG_IMAGE_SIZE:
-		m->image_size = ota_get_le32(v);
-		break;
-	case OTA_TAG_IMAGE_SHA256:
-		memcpy(m->image_sha256, v, OTA_SHA256_SIZE);
-		break;
-	case OTA_TAG_MEMORY_MIB:
-		m->memory_mib = ota_get_le32(v);
-		break;
-	case OTA_TAG_VCPUS:
-		m->vcpus = v[0];
-		break;
-	case OTA_TAG_KEY_ID:
-		memcpy(m->key_id, v, OTA_KEY_ID_SIZE);
-		break;
-	case OTA_TAG_BUILD_TIME:
-		m->build_time = ota_get_le64(v);
-		break;
-	default:
-		break;
+	case OTA_TAG_IMAGE_SIZE: m->image_size = ota_get_le32(v); break;
+	case OTA_TAG_IMAGE_SHA256: memcpy(m->image_sha256, v, OTA_SHA256_SIZE); break;
+	case OTA_TAG_MEMORY_MIB: m->memory_mib = ota_get_le32(v); break;
+	case OTA_TAG_VCPUS: m->vcpus = v[0]; break;
+	case OTA_TAG_KEY_ID: memcpy(m->key_id, v, OTA_KEY_ID_SIZE); break;
+	case OTA_TAG_BUILD_TIME: m->build_time = ota_get_le64(v); break;
+	default: break;
 	}
 }
 

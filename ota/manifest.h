@@ -17,12 +17,12 @@
 
 #define OTA_MANIFEST_SIZE_MIN 16
 #define OTA_MANIFEST_SIZE_MAX 512
-#define OTA_NAME_MAX 31	      /* guest and board names, bytes, no NUL */
-#define OTA_BOARDS_MAX 127    /* the whole comma-separated board list */
-#define OTA_BOARD_COUNT_MAX 4 /* boards one bundle may name */
-#define OTA_KEY_ID_SIZE 8     /* first 8 bytes of SHA-256(public point) */
-#define OTA_MEMORY_MIB_MAX 65535
-#define OTA_VCPUS_MAX 64
+#define OTA_NAME_MAX          31  /* guest and board names, bytes, no NUL */
+#define OTA_BOARDS_MAX        127 /* the whole comma-separated board list */
+#define OTA_BOARD_COUNT_MAX   4   /* boards one bundle may name */
+#define OTA_KEY_ID_SIZE       8   /* first 8 bytes of SHA-256(public point) */
+#define OTA_MEMORY_MIB_MAX    65535
+#define OTA_VCPUS_MAX         64
 
 enum ota_manifest_tag {
 	OTA_TAG_NAME = 0x01,
@@ -40,14 +40,14 @@ enum ota_manifest_tag {
 };
 
 struct ota_manifest {
-	char name[OTA_NAME_MAX + 1];	 /* [a-z][a-z0-9_-]*, NUL-terminated */
-	uint32_t version[3];		 /* major, minor, patch */
-	uint32_t security_counter;	 /* anti-rollback: never accepted lower */
+	char name[OTA_NAME_MAX + 1];     /* [a-z][a-z0-9_-]*, NUL-terminated */
+	uint32_t version[3];             /* major, minor, patch */
+	uint32_t security_counter;       /* anti-rollback: never accepted lower */
 	char boards[OTA_BOARDS_MAX + 1]; /* "orangepi-pc,cubieboard2" */
-	uint32_t image_size;		 /* bytes, > 0 */
+	uint32_t image_size;             /* bytes, > 0 */
 	uint8_t image_sha256[OTA_SHA256_SIZE];
 	uint32_t memory_mib; /* guest RAM, 1..OTA_MEMORY_MIB_MAX */
-	uint32_t vcpus;	     /* 1..OTA_VCPUS_MAX */
+	uint32_t vcpus;      /* 1..OTA_VCPUS_MAX */
 	uint8_t key_id[OTA_KEY_ID_SIZE];
 	uint64_t build_time; /* seconds since 1970-01-01 UTC */
 };

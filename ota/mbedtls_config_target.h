@@ -24,7 +24,7 @@
 #define MBEDTLS_ECP_DP_SECP256R1_ENABLED
 #define MBEDTLS_ECP_NIST_OPTIM
 #define MBEDTLS_ECP_NO_INTERNAL_RNG
-#define MBEDTLS_ECP_WINDOW_SIZE 2
+#define MBEDTLS_ECP_WINDOW_SIZE       2
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
 #define MBEDTLS_ECDSA_C
 #define MBEDTLS_ASN1_PARSE_C /* required by ECDSA_C; DER is not used */
@@ -35,8 +35,8 @@
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
-#define MBEDTLS_MPI_MAX_SIZE 64	      /* bytes: P-256 needs 32 (products 64) */
-#define MBEDTLS_MPI_WINDOW_SIZE 1     /* only exponentiation uses it (not here) */
+#define MBEDTLS_MPI_MAX_SIZE          64 /* bytes: P-256 needs 32 (products 64) */
+#define MBEDTLS_MPI_WINDOW_SIZE       1  /* only exponentiation uses it (not here) */
 #define MBEDTLS_MEMORY_ALIGN_MULTIPLE 8
 
 /* Until ota/crypto_mbedtls.c installs the arena, allocation fails cleanly
@@ -44,7 +44,7 @@
 void *ota_crypto_no_calloc(size_t count, size_t size);
 void ota_crypto_no_free(void *ptr);
 #define MBEDTLS_PLATFORM_STD_CALLOC ota_crypto_no_calloc
-#define MBEDTLS_PLATFORM_STD_FREE ota_crypto_no_free
+#define MBEDTLS_PLATFORM_STD_FREE   ota_crypto_no_free
 /* The arena allocator "exits" only on corrupted heap metadata: a memory
  * bug. The control domain has no process to exit, so it stops there. */
 void ota_crypto_fatal(int status);

@@ -38,7 +38,8 @@
 /* Largest block size of a block device the slot store can drive. */
 #define OTA_BLOCK_SIZE_MAX CONFIG_OTA_BLOCK_SIZE_MAX
 /* Bytes moved per block-device call while writing or hashing a slot. */
-#define OTA_IO_BUFFER_SIZE \
-	(CONFIG_OTA_IO_BUFFER_SIZE > OTA_BLOCK_SIZE_MAX ? CONFIG_OTA_IO_BUFFER_SIZE : OTA_BLOCK_SIZE_MAX)
+#define OTA_IO_BUFFER_SIZE                                                                         \
+	(CONFIG_OTA_IO_BUFFER_SIZE > OTA_BLOCK_SIZE_MAX ? CONFIG_OTA_IO_BUFFER_SIZE                \
+							: OTA_BLOCK_SIZE_MAX)
 
 #endif

@@ -12,12 +12,12 @@
  * layout does not depend on how a build was configured: a store written by
  * the host CLI opens on the board and the other way round.
  */
-#define META_MAGIC "FLSS"
+#define META_MAGIC          "FLSS"
 #define META_LAYOUT_VERSION 1
-#define META_AREA 8192u
-#define META_GUESTS_MAX ((META_AREA - SLOT_STORE_RECORD_HEADER) / SLOT_STORE_GUEST_ENTRY)
-#define SLOT_ENTRY 60
-#define BLOCK_SIZE_MIN 64u
+#define META_AREA           8192u
+#define META_GUESTS_MAX     ((META_AREA - SLOT_STORE_RECORD_HEADER) / SLOT_STORE_GUEST_ENTRY)
+#define SLOT_ENTRY          60
+#define BLOCK_SIZE_MIN      64u
 
 _Static_assert(SLOT_STORE_RECORD_HEADER + SLOT_STORE_GUEST_ENTRY * OTA_MAX_GUESTS <= META_AREA,
 	       "CONFIG_OTA_MAX_GUESTS too large for the metadata area");
@@ -62,7 +62,8 @@ static uint32_t io_capacity(const struct slot_store *s)
 
 const char *slot_state_name(unsigned state)
 {
-	static const char *const names[] = {"empty", "installing", "ready", "trial", "confirmed", "bad"};
+	static const char *const names[] = {"empty", "installing", "ready",
+					    "trial", "confirmed",  "bad"};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "invalid";
 }
@@ -153,7 +154,8 @@ static int decode_guest(const uint8_t *e, struct slot_guest *guest, uint32_t slo
 	memcpy(guest->name, e, name_len);
 	guest->highest_counter = ota_get_le32(e + 32);
 	guest->newest = e[36];
-	if ((guest->newest >= SLOT_STORE_SLOTS && guest->newest != SLOT_STORE_NO_SLOT) || !all_zero(e + 37, 3))
+	if ((guest->newest >= SLOT_STORE_SLOTS && guest->newest != SLOT_STORE_NO_SLOT) ||
+	    !all_zero(e + 37, 3))
 		return 0;
 	for (unsigned k = 0; k < SLOT_STORE_SLOTS; k++) {
 		if (!decode_slot(e + 40 + k * SLOT_ENTRY, &guest->slot[k], slot_bytes))
@@ -187,7 +189,8 @@ static int read_copy(struct slot_store *s, unsigned copy, uint64_t *seq)
 	if (ota_get_le32(s->meta + 16) != s->block_size || capacity > OTA_MAX_GUESTS)
 		return OTA_E_GEOMETRY;
 	if (blocks_for(size, s->block_size) > 1) {
-		rc = ota_blockdev_read(s->dev, block + 1, s->meta + s->block_size, blocks_for(size, s->block_size) - 1);
+		rc = ota_blockdev_read(s->dev, block + 1, s->meta + s->block_size,
+				       blocks_for(size, s->block_size) - 1);
 		if (rc != OTA_OK)
 			return rc;
 	}
@@ -221,8 +224,8 @@ static int load_record(struct slot_store *s)
 			guest->newest = SLOT_STORE_NO_SLOT;
 			continue;
 		}
-		if (!decode_guest(s->meta + SLOT_STORE_RECORD_HEADER + g * SLOT_STORE_GUEST_ENTRY, guest,
-				  slot_blocks * s->block_size))
+		if (!decode_guest(s->meta + SLOT_STORE_RECORD_HEADER + g * SLOT_STORE_GUEST_ENTRY,
+				  guest, slot_blocks * s->block_size))
 			return OTA_E_NO_STORE;
 		for (uint32_t h = 0; h < g; h++) {
 			if (guest->name[0] != '\0' && strcmp(guest->name, s->guests[h].name) == 0)
@@ -250,7 +253,8 @@ static int commit(struct slot_store *s)
 
 	s->seq++;
 	size = encode_record(s);
-	rc = ota_blockdev_write(s->dev, copy_block(s, target), s->meta, blocks_for(size, s->block_size));
+	rc = ota_blockdev_write(s->dev, copy_block(s, target), s->meta,
+				blocks_for(size, s->block_size));
 	if (rc == OTA_OK)
 		rc = ota_blockdev_flush(s->dev);
 	if (rc != OTA_OK) {
@@ -275,7 +279,8 @@ static int device_geometry(struct slot_store *s, struct ota_blockdev *dev)
 	return OTA_OK;
 }
 
-int slot_store_format(struct slot_store *s, struct ota_blockdev *dev, uint32_t slot_size, uint32_t guest_capacity)
+int slot_store_format(struct slot_store *s, struct ota_blockdev *dev, uint32_t slot_size,
+		      uint32_t guest_capacity)
 {
 	uint32_t total = dev->ops->block_count(dev);
 	uint32_t data_start, fit;
@@ -284,8 +289,8 @@ int slot_store_format(struct slot_store *s, struct ota_blockdev *dev, uint32_t s
 	if (rc != OTA_OK)
 		return rc;
 	data_start = 2 * (META_AREA / s->block_size);
-	if (slot_size == 0 || slot_size % s->block_size != 0 || slot_size > SLOT_STORE_SLOT_SIZE_MAX ||
-	    total <= data_start)
+	if (slot_size == 0 || slot_size % s->block_size != 0 ||
+	    slot_size > SLOT_STORE_SLOT_SIZE_MAX || total <= data_start)
 		return OTA_E_GEOMETRY;
 	s->slot_blocks = slot_size / s->block_size;
 	fit = (total - data_start) / (SLOT_STORE_SLOTS * s->slot_blocks);
@@ -343,7 +348,8 @@ int slot_store_open(struct slot_store *s, struct ota_blockdev *dev)
 			return OTA_E_IO;
 	}
 	if (rc[0] != OTA_OK && rc[1] != OTA_OK)
-		return (rc[0] == OTA_E_GEOMETRY || rc[1] == OTA_E_GEOMETRY) ? OTA_E_GEOMETRY : OTA_E_NO_STORE;
+		return (rc[0] == OTA_E_GEOMETRY || rc[1] == OTA_E_GEOMETRY) ? OTA_E_GEOMETRY
+									    : OTA_E_NO_STORE;
 	/* Newest valid copy first; the other is the fallback. */
 	order[0] = (rc[0] == OTA_OK && (rc[1] != OTA_OK || seq[0] >= seq[1])) ? 0 : 1;
 	order[1] = order[0] ^ 1u;
@@ -379,7 +385,8 @@ int slot_store_open(struct slot_store *s, struct ota_blockdev *dev)
 static int find_guest(const struct slot_store *s, const char *name)
 {
 	for (unsigned g = 0; g < s->guest_capacity; g++) {
-		if (s->guests[g].name[0] != '\0' && strncmp(s->guests[g].name, name, OTA_NAME_MAX + 1) == 0)
+		if (s->guests[g].name[0] != '\0' &&
+		    strncmp(s->guests[g].name, name, OTA_NAME_MAX + 1) == 0)
 			return (int)g;
 	}
 	return -1;
@@ -501,7 +508,8 @@ int slot_store_begin_install(struct slot_store *s, const struct ota_manifest *m)
 static int write_io(struct slot_store *s, uint32_t bytes)
 {
 	uint32_t offset = s->install_written - s->install_buffered;
-	uint32_t block = slot_block(s, (unsigned)s->install_guest, s->install_slot) + offset / s->block_size;
+	uint32_t block =
+	    slot_block(s, (unsigned)s->install_guest, s->install_slot) + offset / s->block_size;
 	int rc = ota_blockdev_write(s->dev, block, s->io, bytes / s->block_size);
 
 	if (rc != OTA_OK) {
@@ -544,8 +552,8 @@ int slot_store_write(struct slot_store *s, const void *data, size_t len)
 }
 
 /* SHA-256 of the first size bytes of a slot, read through buf. */
-static int hash_slot(struct slot_store *s, uint32_t first_block, uint32_t size, uint8_t *buf, uint32_t buf_size,
-		     uint8_t digest[OTA_SHA256_SIZE])
+static int hash_slot(struct slot_store *s, uint32_t first_block, uint32_t size, uint8_t *buf,
+		     uint32_t buf_size, uint8_t digest[OTA_SHA256_SIZE])
 {
 	struct ota_sha256 sha;
 	uint32_t chunk_blocks = buf_size / s->block_size;
@@ -657,7 +665,8 @@ int slot_store_activate_slot(struct slot_store *s, const char *name, unsigned sl
 	if (g < 0)
 		return g;
 	guest = &s->guests[g];
-	if (slot >= SLOT_STORE_SLOTS || guest->slot[slot].state != SLOT_READY || find_state(guest, SLOT_TRIAL) >= 0)
+	if (slot >= SLOT_STORE_SLOTS || guest->slot[slot].state != SLOT_READY ||
+	    find_state(guest, SLOT_TRIAL) >= 0)
 		return OTA_E_STATE;
 	/* A confirm may have raised the counter since this image was installed. */
 	if (guest->slot[slot].security_counter < guest->highest_counter)
@@ -714,7 +723,8 @@ int slot_store_revert(struct slot_store *s, const char *name)
 
 /* ---------------------------------------------------------------- reading */
 
-static int readable_slot(struct slot_store *s, const char *name, unsigned slot, const struct slot_info **info)
+static int readable_slot(struct slot_store *s, const char *name, unsigned slot,
+			 const struct slot_info **info)
 {
 	int g = lookup(s, name);
 	unsigned state;
@@ -739,14 +749,17 @@ int slot_store_check_slot(struct slot_store *s, const char *name, unsigned slot)
 
 	if (g < 0)
 		return g;
-	rc = hash_slot(s, slot_block(s, (unsigned)g, slot), info->image_size, s->bounce, s->block_size, digest);
+	rc = hash_slot(s, slot_block(s, (unsigned)g, slot), info->image_size, s->bounce,
+		       s->block_size, digest);
 	if (rc != OTA_OK)
 		return rc;
-	return ota_digest_compare(digest, info->image_sha256, OTA_SHA256_SIZE) == 0 ? OTA_OK : OTA_E_HASH_MISMATCH;
+	return ota_digest_compare(digest, info->image_sha256, OTA_SHA256_SIZE) == 0
+		   ? OTA_OK
+		   : OTA_E_HASH_MISMATCH;
 }
 
-int slot_store_read_image(struct slot_store *s, const char *name, unsigned slot, uint32_t offset, void *buf,
-			  size_t len)
+int slot_store_read_image(struct slot_store *s, const char *name, unsigned slot, uint32_t offset,
+			  void *buf, size_t len)
 {
 	const struct slot_info *info;
 	uint8_t *out = buf;

@@ -35,7 +35,7 @@
 #include "manifest.h"
 #include "ota_config.h"
 
-#define SLOT_STORE_SLOTS 2 /* A and B */
+#define SLOT_STORE_SLOTS   2 /* A and B */
 #define SLOT_STORE_NO_SLOT 0xff
 /* Largest slot (and image) the on-disk format describes. */
 #define SLOT_STORE_SLOT_SIZE_MAX (1ul << 30)
@@ -43,10 +43,10 @@
 enum slot_state {
 	SLOT_EMPTY = 0,
 	SLOT_INSTALLING = 1, /* being written; never booted; EMPTY after a reopen */
-	SLOT_READY = 2,	     /* complete, hash checked, not running */
-	SLOT_TRIAL = 3,	     /* activated, on probation until confirm or revert */
+	SLOT_READY = 2,      /* complete, hash checked, not running */
+	SLOT_TRIAL = 3,      /* activated, on probation until confirm or revert */
 	SLOT_CONFIRMED = 4,  /* the known-good image */
-	SLOT_BAD = 5,	     /* reverted: failed its trial */
+	SLOT_BAD = 5,        /* reverted: failed its trial */
 };
 
 /* What the store remembers of the manifest an image came with. */
@@ -63,16 +63,19 @@ struct slot_info {
 struct slot_guest {
 	char name[OTA_NAME_MAX + 1]; /* "" = free entry */
 	uint32_t highest_counter;    /* highest security counter confirmed */
-	uint8_t newest;		     /* slot of the last finished install, or SLOT_STORE_NO_SLOT */
+	uint8_t newest;              /* slot of the last finished install, or SLOT_STORE_NO_SLOT */
 	struct slot_info slot[SLOT_STORE_SLOTS];
 };
 
 /* One metadata record, rounded up to whole blocks of the largest block size. */
 #define SLOT_STORE_RECORD_HEADER 32
-#define SLOT_STORE_GUEST_ENTRY 160
-#define SLOT_STORE_RECORD_SIZE(guests) (SLOT_STORE_RECORD_HEADER + SLOT_STORE_GUEST_ENTRY * (guests))
-#define SLOT_STORE_META_BUFFER \
-	(((SLOT_STORE_RECORD_SIZE(OTA_MAX_GUESTS) + OTA_BLOCK_SIZE_MAX - 1) / OTA_BLOCK_SIZE_MAX) * OTA_BLOCK_SIZE_MAX)
+#define SLOT_STORE_GUEST_ENTRY   160
+#define SLOT_STORE_RECORD_SIZE(guests)                                                             \
+	(SLOT_STORE_RECORD_HEADER + SLOT_STORE_GUEST_ENTRY * (guests))
+#define SLOT_STORE_META_BUFFER                                                                     \
+	(((SLOT_STORE_RECORD_SIZE(OTA_MAX_GUESTS) + OTA_BLOCK_SIZE_MAX - 1) /                      \
+	  OTA_BLOCK_SIZE_MAX) *                                                                    \
+	 OTA_BLOCK_SIZE_MAX)
 
 struct slot_store {
 	struct ota_blockdev *dev;
@@ -80,10 +83,10 @@ struct slot_store {
 	uint32_t meta_blocks; /* M: blocks per metadata copy */
 	uint32_t slot_blocks;
 	uint32_t guest_capacity;
-	uint64_t seq;		/* of the current record */
-	uint8_t current_copy;	/* 0 or 1: where the current record is */
+	uint64_t seq;         /* of the current record */
+	uint8_t current_copy; /* 0 or 1: where the current record is */
 	uint8_t is_open;
-	uint8_t failed;		/* an I/O error left memory and disk apart: reopen */
+	uint8_t failed; /* an I/O error left memory and disk apart: reopen */
 	struct slot_guest guests[OTA_MAX_GUESTS];
 
 	/* The install in progress, if any. */
@@ -102,7 +105,8 @@ struct slot_store {
  * size (the largest image it takes). guest_capacity: 0 = as many as fit, at
  * most OTA_MAX_GUESTS. Leaves the store open. OTA_E_GEOMETRY if it does not fit.
  */
-int slot_store_format(struct slot_store *s, struct ota_blockdev *dev, uint32_t slot_size, uint32_t guest_capacity);
+int slot_store_format(struct slot_store *s, struct ota_blockdev *dev, uint32_t slot_size,
+		      uint32_t guest_capacity);
 
 /* Opens the newest valid record. OTA_E_NO_STORE when there is none (format),
  * OTA_E_GEOMETRY when it was made for another device or build. */
@@ -140,8 +144,8 @@ int slot_store_boot_slot(const struct slot_store *s, const char *name);
 /* Re-hashes a READY/TRIAL/CONFIRMED slot: OTA_OK or OTA_E_HASH_MISMATCH. */
 int slot_store_check_slot(struct slot_store *s, const char *name, unsigned slot);
 /* Reads image bytes [offset, offset + len) of a slot. */
-int slot_store_read_image(struct slot_store *s, const char *name, unsigned slot, uint32_t offset, void *buf,
-			  size_t len);
+int slot_store_read_image(struct slot_store *s, const char *name, unsigned slot, uint32_t offset,
+			  void *buf, size_t len);
 
 const char *slot_state_name(unsigned state);
 

@@ -14,15 +14,18 @@ static struct ota_file_blockdev *file_of(struct ota_blockdev *dev)
 	return dev->ctx;
 }
 
-static int file_read(struct ota_blockdev *dev, uint32_t block, void *buf, uint32_t count)
+/* Moves count blocks at block between the file and buf, retrying short transfers. */
+static int file_transfer(struct ota_blockdev *dev, uint32_t block, void *buf, uint32_t count,
+			 int write)
 {
 	struct ota_file_blockdev *f = file_of(dev);
 	size_t len = (size_t)count * f->block_size;
 	off_t off = (off_t)block * f->block_size;
-	size_t done = 0;
+	char *p = buf;
 
-	while (done < len) {
-		ssize_t n = pread(f->fd, (char *)buf + done, len - done, off + (off_t)done);
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write ? pwrite(f->fd, p + done, len - done, off + (off_t)done)
+				  : pread(f->fd, p + done, len - done, off + (off_t)done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -33,23 +36,15 @@ static int file_read(struct ota_blockdev *dev, uint32_t block, void *buf, uint32
 	return OTA_OK;
 }
 
+static int file_read(struct ota_blockdev *dev, uint32_t block, void *buf, uint32_t count)
+{
+	return file_transfer(dev, block, buf, count, 0);
+}
+
 static int file_write(struct ota_blockdev *dev, uint32_t block, const void *buf, uint32_t count)
 {
-	struct ota_file_blockdev *f = file_of(dev);
-	size_t len = (size_t)count * f->block_size;
-	off_t off = (off_t)block * f->block_size;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return OTA_E_IO;
-		done += (size_t)n;
-	}
-	return OTA_OK;
+	/* pwrite() only reads the buffer: dropping const here is safe. */
+	return file_transfer(dev, block, (void *)(uintptr_t)buf, count, 1);
 }
 
 static int file_flush(struct ota_blockdev *dev)
@@ -68,14 +63,15 @@ static uint32_t file_block_count(struct ota_blockdev *dev)
 }
 
 static const struct ota_blockdev_ops file_ops = {
-	.read = file_read,
-	.write = file_write,
-	.flush = file_flush,
-	.block_size = file_block_size,
-	.block_count = file_block_count,
+    .read = file_read,
+    .write = file_write,
+    .flush = file_flush,
+    .block_size = file_block_size,
+    .block_count = file_block_count,
 };
 
-int ota_file_blockdev_open(struct ota_file_blockdev *f, const char *path, uint32_t block_size, uint64_t create_size)
+int ota_file_blockdev_open(struct ota_file_blockdev *f, const char *path, uint32_t block_size,
+			   uint64_t create_size)
 {
 	struct stat st;
 	uint64_t blocks;
@@ -88,8 +84,9 @@ int ota_file_blockdev_open(struct ota_file_blockdev *f, const char *path, uint32
 	f->fd = open(path, O_RDWR | O_CLOEXEC | (create_size > 0 ? O_CREAT : 0), 0644);
 	if (f->fd < 0)
 		return -1;
-	if (create_size > 0 && (fstat(f->fd, &st) != 0 || ((uint64_t)st.st_size < create_size &&
-							   ftruncate(f->fd, (off_t)create_size) != 0)))
+	if (create_size > 0 &&
+	    (fstat(f->fd, &st) != 0 ||
+	     ((uint64_t)st.st_size < create_size && ftruncate(f->fd, (off_t)create_size) != 0)))
 		goto fail;
 	if (fstat(f->fd, &st) != 0)
 		goto fail;
@@ -103,14 +100,13 @@ int ota_file_blockdev_open(struct ota_file_blockdev *f, const char *path, uint32
 	f->block_size = block_size;
 	f->block_count = (uint32_t)blocks;
 	return 0;
-fail:
-	{
-		int saved = errno;
+fail : {
+	int saved = errno;
 
-		close(f->fd);
-		f->fd = -1;
-		errno = saved;
-	}
+	close(f->fd);
+	f->fd = -1;
+	errno = saved;
+}
 	return -1;
 }
 

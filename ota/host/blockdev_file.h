@@ -21,7 +21,8 @@ struct ota_file_blockdev {
  * bytes first. Returns 0, or -1 with errno set (EINVAL: the file is not a
  * whole number of blocks).
  */
-int ota_file_blockdev_open(struct ota_file_blockdev *f, const char *path, uint32_t block_size, uint64_t create_size);
+int ota_file_blockdev_open(struct ota_file_blockdev *f, const char *path, uint32_t block_size,
+			   uint64_t create_size);
 void ota_file_blockdev_close(struct ota_file_blockdev *f);
 
 #endif

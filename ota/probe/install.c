@@ -17,7 +17,8 @@ volatile int ota_probe_result;
 
 void ota_probe_main(void)
 {
-	struct ota_verify_policy policy = {ota_trusted_keys, ota_trusted_key_count, CONFIG_BOARD, OTA_SLOT_SIZE};
+	struct ota_verify_policy policy = {ota_trusted_keys, ota_trusted_key_count, CONFIG_BOARD,
+					   OTA_SLOT_SIZE};
 	int rc = slot_store_open(&probe_store, probe_dev);
 
 	if (rc == 0) {

@@ -28,7 +28,8 @@ void ota_probe_main(void)
 	if (rc == 0)
 		rc = slot_store_activate(&probe_store, name);
 	if (rc == 0)
-		rc = probe_len ? slot_store_confirm(&probe_store, name) : slot_store_revert(&probe_store, name);
+		rc = probe_len ? slot_store_confirm(&probe_store, name)
+			       : slot_store_revert(&probe_store, name);
 	if (rc == 0)
 		rc = slot_store_activate_slot(&probe_store, name, 1);
 	if (rc == 0)

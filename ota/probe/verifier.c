@@ -17,7 +17,8 @@ volatile int ota_probe_result;
 
 void ota_probe_main(void)
 {
-	struct ota_verify_policy policy = {ota_trusted_keys, ota_trusted_key_count, CONFIG_BOARD, OTA_SLOT_SIZE};
+	struct ota_verify_policy policy = {ota_trusted_keys, ota_trusted_key_count, CONFIG_BOARD,
+					   OTA_SLOT_SIZE};
 	size_t used;
 	int rc;
 

@@ -41,7 +41,8 @@ static void check_manifest_canonical(const uint8_t *data, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ota_verify_policy policy = {ota_trusted_keys, ota_trusted_key_count, "orangepi-pc", 1u << 20};
+	struct ota_verify_policy policy = {ota_trusted_keys, ota_trusted_key_count, "orangepi-pc",
+					   1u << 20};
 	struct ota_bundle_header h;
 	size_t chunk, pos = 0, used;
 	int rc = OTA_AGAIN;
@@ -77,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == OTA_OK) {
 		const struct ota_manifest *m = ota_verifier_manifest(&verifier);
 
-		if (!m || size != OTA_BUNDLE_HEADER_SIZE + verifier.header.manifest_size + OTA_P256_SIGNATURE_SIZE +
-					  m->image_size)
+		if (!m || size != OTA_BUNDLE_HEADER_SIZE + verifier.header.manifest_size +
+				      OTA_P256_SIGNATURE_SIZE + m->image_size)
 			abort();
 	}
 	return 0;

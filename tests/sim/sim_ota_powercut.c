@@ -85,9 +85,7 @@ static void power_fails(struct cut_dev *c, uint32_t block, const uint8_t *data)
 	uint8_t *dst = c->mem + (size_t)block * c->bs;
 
 	switch (c->mode) {
-	case CUT_TORN_OLD:
-		memcpy(dst, data, c->bs / 2);
-		break;
+	case CUT_TORN_OLD: memcpy(dst, data, c->bs / 2); break;
 	case CUT_TORN_JUNK:
 		dst[0] = data[0];
 		memset(dst + 1, 0xa5, c->bs - 1);
@@ -100,8 +98,7 @@ static void power_fails(struct cut_dev *c, uint32_t block, const uint8_t *data)
 			memcpy(c->mem + (size_t)c->undo[i].block * c->bs, c->undo[i].old, c->bs);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	c->dead = 1;
 }
@@ -156,7 +153,8 @@ static uint32_t cut_block_count(struct ota_blockdev *dev)
 	return cut_of(dev)->count;
 }
 
-static const struct ota_blockdev_ops cut_ops = {cut_read, cut_write, cut_flush, cut_block_size, cut_block_count};
+static const struct ota_blockdev_ops cut_ops = {cut_read, cut_write, cut_flush, cut_block_size,
+						cut_block_count};
 
 static void cut_init(struct cut_dev *c, uint32_t bs, uint32_t count)
 {
@@ -204,35 +202,55 @@ struct scenario {
 	size_t steps_len;
 };
 
-#define INSTALL(g, minor, counter) {OP_INSTALL, g, minor, counter}
-#define ACTIVATE(g) {OP_ACTIVATE, g, 0, 0}
-#define CONFIRM(g) {OP_CONFIRM, g, 0, 0}
-#define REVERT(g) {OP_REVERT, g, 0, 0}
+#define INSTALL(g, minor, counter)                                                                 \
+	{                                                                                          \
+		OP_INSTALL, g, minor, counter                                                      \
+	}
+#define ACTIVATE(g)                                                                                \
+	{                                                                                          \
+		OP_ACTIVATE, g, 0, 0                                                               \
+	}
+#define CONFIRM(g)                                                                                 \
+	{                                                                                          \
+		OP_CONFIRM, g, 0, 0                                                                \
+	}
+#define REVERT(g)                                                                                  \
+	{                                                                                          \
+		OP_REVERT, g, 0, 0                                                                 \
+	}
 #define LIVE(g, minor, counter) INSTALL(g, minor, counter), ACTIVATE(g), CONFIRM(g)
 
 static const struct scenario scenarios[] = {
-	{"first install", {{0}}, 0, {INSTALL("hello", 1, 1)}, 1},
-	{"install beside a confirmed image", {LIVE("hello", 1, 1)}, 3, {INSTALL("hello", 2, 2)}, 1},
-	{"activate", {LIVE("hello", 1, 1), INSTALL("hello", 2, 2)}, 4, {ACTIVATE("hello")}, 1},
-	{"confirm", {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")}, 5, {CONFIRM("hello")}, 1},
-	{"revert", {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")}, 5, {REVERT("hello")}, 1},
-	{"install over a trial",
-	 {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")},
-	 5,
-	 {INSTALL("hello", 3, 3)},
-	 1},
-	{"full update cycle", {{0}}, 0, {LIVE("hello", 1, 1), LIVE("hello", 2, 2)}, 6},
-	{"two guests interleaved",
-	 {LIVE("hello", 1, 1), LIVE("web", 1, 1)},
-	 6,
-	 {INSTALL("hello", 2, 2), ACTIVATE("hello"), INSTALL("web", 2, 5), CONFIRM("hello"), ACTIVATE("web"),
-	  REVERT("web"), INSTALL("web", 3, 5)},
-	 7},
+    {"first install", {{0}}, 0, {INSTALL("hello", 1, 1)}, 1},
+    {"install beside a confirmed image", {LIVE("hello", 1, 1)}, 3, {INSTALL("hello", 2, 2)}, 1},
+    {"activate", {LIVE("hello", 1, 1), INSTALL("hello", 2, 2)}, 4, {ACTIVATE("hello")}, 1},
+    {"confirm",
+     {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")},
+     5,
+     {CONFIRM("hello")},
+     1},
+    {"revert",
+     {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")},
+     5,
+     {REVERT("hello")},
+     1},
+    {"install over a trial",
+     {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")},
+     5,
+     {INSTALL("hello", 3, 3)},
+     1},
+    {"full update cycle", {{0}}, 0, {LIVE("hello", 1, 1), LIVE("hello", 2, 2)}, 6},
+    {"two guests interleaved",
+     {LIVE("hello", 1, 1), LIVE("web", 1, 1)},
+     6,
+     {INSTALL("hello", 2, 2), ACTIVATE("hello"), INSTALL("web", 2, 5), CONFIRM("hello"),
+      ACTIVATE("web"), REVERT("web"), INSTALL("web", 3, 5)},
+     7},
 };
 
-#define GUESTS 4
-#define SLOT_SIZE 8192
-#define IMAGE_LEN 5000
+#define GUESTS      4
+#define SLOT_SIZE   8192
+#define IMAGE_LEN   5000
 #define WRITE_CHUNK 1460
 
 static unsigned image_seed(const char *guest, uint32_t minor)
@@ -281,14 +299,14 @@ static size_t run_ops(struct slot_store *s, const struct op *ops, size_t n, stru
 	size_t calls = 0;
 	int rc = OTA_OK;
 
-#define CALL(expr)                                           \
-	do {                                                 \
-		rc = (expr);                                 \
-		if (rc != OTA_OK)                            \
-			goto out;                            \
-		calls++;                                     \
-		if (snaps)                                   \
-			snapshot_take(s, &snaps[calls]);     \
+#define CALL(expr)                                                                                 \
+	do {                                                                                       \
+		rc = (expr);                                                                       \
+		if (rc != OTA_OK)                                                                  \
+			goto out;                                                                  \
+		calls++;                                                                           \
+		if (snaps)                                                                         \
+			snapshot_take(s, &snaps[calls]);                                           \
 	} while (0)
 
 	if (snaps)
@@ -308,8 +326,10 @@ static size_t run_ops(struct slot_store *s, const struct op *ops, size_t n, stru
 				if (snaps)
 					snapshot_take(s, &snaps[calls]);
 			}
-			for (uint32_t done = 0; rc == OTA_OK && done < IMAGE_LEN; done += WRITE_CHUNK) {
-				uint32_t len = IMAGE_LEN - done < WRITE_CHUNK ? IMAGE_LEN - done : WRITE_CHUNK;
+			for (uint32_t done = 0; rc == OTA_OK && done < IMAGE_LEN;
+			     done += WRITE_CHUNK) {
+				uint32_t len =
+				    IMAGE_LEN - done < WRITE_CHUNK ? IMAGE_LEN - done : WRITE_CHUNK;
 
 				rc = slot_store_write(s, image + done, len);
 				if (rc == OTA_OK) {
@@ -328,15 +348,9 @@ static size_t run_ops(struct slot_store *s, const struct op *ops, size_t n, stru
 				snapshot_take(s, &snaps[calls]);
 			break;
 		}
-		case OP_ACTIVATE:
-			CALL(slot_store_activate(s, op->guest));
-			break;
-		case OP_CONFIRM:
-			CALL(slot_store_confirm(s, op->guest));
-			break;
-		case OP_REVERT:
-			CALL(slot_store_revert(s, op->guest));
-			break;
+		case OP_ACTIVATE: CALL(slot_store_activate(s, op->guest)); break;
+		case OP_CONFIRM: CALL(slot_store_confirm(s, op->guest)); break;
+		case OP_REVERT: CALL(slot_store_revert(s, op->guest)); break;
 		}
 	}
 out:
@@ -350,7 +364,8 @@ static size_t max_calls(const struct op *ops, size_t n)
 	size_t calls = 0;
 
 	for (size_t i = 0; i < n; i++)
-		calls += ops[i].kind == OP_INSTALL ? 2 + (IMAGE_LEN + WRITE_CHUNK - 1) / WRITE_CHUNK : 1;
+		calls +=
+		    ops[i].kind == OP_INSTALL ? 2 + (IMAGE_LEN + WRITE_CHUNK - 1) / WRITE_CHUNK : 1;
 	return calls;
 }
 
@@ -358,12 +373,12 @@ static size_t max_calls(const struct op *ops, size_t n)
 
 static char failure[512];
 
-#define REQUIRE(cond, ...)                                                 \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			snprintf(failure, sizeof(failure), __VA_ARGS__);    \
-			return 0;                                          \
-		}                                                          \
+#define REQUIRE(cond, ...)                                                                         \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			snprintf(failure, sizeof(failure), __VA_ARGS__);                           \
+			return 0;                                                                  \
+		}                                                                                  \
 	} while (0)
 
 static int check_images(struct slot_store *s)
@@ -376,8 +391,9 @@ static int check_images(struct slot_store *s)
 
 			if (st != SLOT_READY && st != SLOT_TRIAL && st != SLOT_CONFIRMED)
 				continue;
-			REQUIRE(slot_store_check_slot(s, guest->name, k) == OTA_OK, "%s slot %c (%s) is corrupt",
-				guest->name, 'A' + k, slot_state_name(st));
+			REQUIRE(slot_store_check_slot(s, guest->name, k) == OTA_OK,
+				"%s slot %c (%s) is corrupt", guest->name, 'A' + k,
+				slot_state_name(st));
 		}
 	}
 	return 1;
@@ -394,7 +410,8 @@ static int confirmed_sha(const struct slot_guest *g, const uint8_t **sha)
 	return 0;
 }
 
-static int check_invariants(struct slot_store *s, const struct snapshot *before, const struct snapshot *after)
+static int check_invariants(struct slot_store *s, const struct snapshot *before,
+			    const struct snapshot *after)
 {
 	struct snapshot now;
 
@@ -408,9 +425,11 @@ static int check_invariants(struct slot_store *s, const struct snapshot *before,
 			"security counter of %s went down", before->guests[g].name);
 		if (!confirmed_sha(&before->guests[g], &was))
 			continue;
-		REQUIRE(confirmed_sha(&now.guests[g], &is), "confirmed image of %s lost", before->guests[g].name);
+		REQUIRE(confirmed_sha(&now.guests[g], &is), "confirmed image of %s lost",
+			before->guests[g].name);
 		REQUIRE(memcmp(is, was, OTA_SHA256_SIZE) == 0 ||
-				(confirmed_sha(&after->guests[g], &next) && memcmp(is, next, OTA_SHA256_SIZE) == 0),
+			    (confirmed_sha(&after->guests[g], &next) &&
+			     memcmp(is, next, OTA_SHA256_SIZE) == 0),
 			"confirmed image of %s replaced by another", before->guests[g].name);
 	}
 	return check_images(s);
@@ -424,8 +443,8 @@ static int check_usable(struct slot_store *s, struct ota_blockdev *dev)
 	int rc;
 
 	snapshot_take(s, &pre);
-	REQUIRE(run_ops(s, probe, 3, NULL, &rc) == max_calls(probe, 3), "update after reopen failed: %s",
-		ota_status_name(rc));
+	REQUIRE(run_ops(s, probe, 3, NULL, &rc) == max_calls(probe, 3),
+		"update after reopen failed: %s", ota_status_name(rc));
 	REQUIRE(slot_store_open(s, dev) == OTA_OK, "second reopen failed");
 	REQUIRE(slot_store_boot_slot(s, "probe") >= 0, "probe guest not bootable after reopen");
 	snapshot_take(s, &post);
@@ -465,7 +484,8 @@ static int run_scenario(const struct scenario *sc, uint32_t bs, unsigned long *p
 
 	/* Reference run: states after each call, and how many block writes. */
 	cut_arm(&dev, -1, CUT_CLEAN);
-	if (slot_store_open(s, &dev.dev) != OTA_OK || run_ops(s, sc->steps, sc->steps_len, snaps, &rc) != ncalls) {
+	if (slot_store_open(s, &dev.dev) != OTA_OK ||
+	    run_ops(s, sc->steps, sc->steps_len, snaps, &rc) != ncalls) {
 		snprintf(failure, sizeof(failure), "reference run failed: %s", ota_status_name(rc));
 		goto out;
 	}
@@ -478,7 +498,8 @@ static int run_scenario(const struct scenario *sc, uint32_t bs, unsigned long *p
 			memcpy(dev.mem, base, (size_t)bs * blocks);
 			cut_power_on(&dev);
 			if (slot_store_open(s, &dev.dev) != OTA_OK) {
-				snprintf(failure, sizeof(failure), "opening the starting store failed");
+				snprintf(failure, sizeof(failure),
+					 "opening the starting store failed");
 				goto out;
 			}
 			cut_arm(&dev, k, (enum cut_mode)mode);
@@ -488,15 +509,20 @@ static int run_scenario(const struct scenario *sc, uint32_t bs, unsigned long *p
 			memset(s, 0x5a, sizeof(*s));
 			rc = slot_store_open(s, &dev.dev);
 			if (rc != OTA_OK) {
-				snprintf(failure, sizeof(failure), "reopen failed: %s", ota_status_name(rc));
-			} else if (done < ncalls && check_invariants(s, &snaps[done], &snaps[done + 1]) &&
+				snprintf(failure, sizeof(failure), "reopen failed: %s",
+					 ota_status_name(rc));
+			} else if (done < ncalls &&
+				   check_invariants(s, &snaps[done], &snaps[done + 1]) &&
 				   check_usable(s, &dev.dev)) {
 				continue;
 			} else if (done == ncalls) {
-				snprintf(failure, sizeof(failure), "the cut did not interrupt anything");
+				snprintf(failure, sizeof(failure),
+					 "the cut did not interrupt anything");
 			}
-			fprintf(stdout, "# %s, block size %u: cut at write %ld/%ld (%s), during call %zu: %s\n",
-				sc->name, bs, k, writes, cut_mode_names[mode], done + 1, failure);
+			fprintf(
+			    stdout,
+			    "# %s, block size %u: cut at write %ld/%ld (%s), during call %zu: %s\n",
+			    sc->name, bs, k, writes, cut_mode_names[mode], done + 1, failure);
 			goto out;
 		}
 	}
@@ -524,12 +550,13 @@ int main(void)
 
 			total_cut_points += points;
 			failed += !ok;
-			printf("%sok %u - power cut: %s, %u-byte blocks: %lu cut points\n", ok ? "" : "not ", ++n,
-			       scenarios[i].name, block_sizes[b], points);
+			printf("%sok %u - power cut: %s, %u-byte blocks: %lu cut points\n",
+			       ok ? "" : "not ", ++n, scenarios[i].name, block_sizes[b], points);
 		}
 	}
-	printf("%sok %u - power cut: %lu cut points in all (every write x %d ways), invariants held\n",
-	       failed ? "not " : "", ++n, total_cut_points, CUT_MODES);
+	printf(
+	    "%sok %u - power cut: %lu cut points in all (every write x %d ways), invariants held\n",
+	    failed ? "not " : "", ++n, total_cut_points, CUT_MODES);
 	printf("# power-cut points tried: %lu\n", total_cut_points);
 	return failed ? 1 : 0;
 }

@@ -62,12 +62,13 @@ uint8_t *test_image(size_t len, unsigned seed)
 	return p;
 }
 
-uint8_t *test_bundle(struct test_key *key, struct ota_manifest *m, const uint8_t *image, size_t image_len,
-		     size_t *bundle_len)
+uint8_t *test_bundle(struct test_key *key, struct ota_manifest *m, const uint8_t *image,
+		     size_t image_len, size_t *bundle_len)
 {
 	uint8_t *out = NULL;
 
-	check(bundle_build(m, image, image_len, &key->pk, &out, bundle_len) == OTA_OK, "bundle_build");
+	check(bundle_build(m, image, image_len, &key->pk, &out, bundle_len) == OTA_OK,
+	      "bundle_build");
 	return out;
 }
 
@@ -78,8 +79,8 @@ void test_resign(struct test_key *key, uint8_t *bundle)
 	size_t signed_len;
 
 	/* Read the sizes raw: the test may have made the header invalid on purpose. */
-	h.manifest_size = (uint32_t)bundle[8] | (uint32_t)bundle[9] << 8 | (uint32_t)bundle[10] << 16 |
-			  (uint32_t)bundle[11] << 24;
+	h.manifest_size = (uint32_t)bundle[8] | (uint32_t)bundle[9] << 8 |
+			  (uint32_t)bundle[10] << 16 | (uint32_t)bundle[11] << 24;
 	signed_len = OTA_BUNDLE_HEADER_SIZE + h.manifest_size;
 	ota_sha256(bundle, signed_len, digest);
 	check(keys_sign(&key->pk, digest, bundle + signed_len) == OTA_OK, "keys_sign");

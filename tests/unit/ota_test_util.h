@@ -31,8 +31,8 @@ struct ota_manifest test_manifest(const char *name, uint32_t minor, uint32_t cou
 uint8_t *test_image(size_t len, unsigned seed);
 
 /* Signed bundle of image (malloc'd); fills m's image fields and key id. */
-uint8_t *test_bundle(struct test_key *key, struct ota_manifest *m, const uint8_t *image, size_t image_len,
-		     size_t *bundle_len);
+uint8_t *test_bundle(struct test_key *key, struct ota_manifest *m, const uint8_t *image,
+		     size_t image_len, size_t *bundle_len);
 
 /* Re-signs a bundle whose header or manifest bytes a test changed. */
 void test_resign(struct test_key *key, uint8_t *bundle);

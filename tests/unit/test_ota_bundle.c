@@ -86,7 +86,8 @@ static void test_valid_bundle_verifies(void **state)
 	assert_int_equal(m->image_size, IMAGE_LEN);
 	assert_string_equal(m->boards, TEST_BOARD ",cubieboard2");
 	assert_memory_equal(m->key_id, key.trusted.key_id, OTA_KEY_ID_SIZE);
-	assert_int_equal(f->len, OTA_BUNDLE_HEADER_SIZE + ota_get_le32(f->bundle + 8) + 64 + IMAGE_LEN);
+	assert_int_equal(f->len,
+			 OTA_BUNDLE_HEADER_SIZE + ota_get_le32(f->bundle + 8) + 64 + IMAGE_LEN);
 }
 
 /* One byte at a time: every split of header, manifest, signature and image. */
@@ -121,9 +122,11 @@ static void test_streaming_head_and_image_in_one_chunk(void **state)
 	ota_verifier_init(&f->v, &p);
 	assert_int_equal(ota_verifier_feed_head(&f->v, f->bundle, 100, &used), OTA_AGAIN);
 	assert_int_equal(used, 100);
-	assert_int_equal(ota_verifier_feed_head(&f->v, f->bundle + 100, f->len - 100, &used), OTA_OK);
+	assert_int_equal(ota_verifier_feed_head(&f->v, f->bundle + 100, f->len - 100, &used),
+			 OTA_OK);
 	assert_int_equal(100 + used, f->len - IMAGE_LEN);
-	assert_int_equal(ota_verifier_feed_image(&f->v, f->bundle + 100 + used, f->len - 100 - used), OTA_OK);
+	assert_int_equal(
+	    ota_verifier_feed_image(&f->v, f->bundle + 100 + used, f->len - 100 - used), OTA_OK);
 	assert_int_equal(ota_verifier_finish(&f->v), OTA_OK);
 }
 
@@ -209,13 +212,13 @@ static void test_malformed_header(void **state)
 		unsigned width;
 		uint32_t value;
 	} cases[] = {
-		{6, 16, 25},		      /* header size */
-		{8, 32, 0},		      /* manifest size below the minimum */
-		{8, 32, OTA_MANIFEST_SIZE_MAX + 1},
-		{12, 32, 0},		      /* empty image */
-		{16, 16, 2},		      /* signature algorithm */
-		{18, 16, 72},		      /* signature size */
-		{20, 32, 1},		      /* reserved flags */
+	    {6, 16, 25}, /* header size */
+	    {8, 32, 0},  /* manifest size below the minimum */
+	    {8, 32, OTA_MANIFEST_SIZE_MAX + 1},
+	    {12, 32, 0},  /* empty image */
+	    {16, 16, 2},  /* signature algorithm */
+	    {18, 16, 72}, /* signature size */
+	    {20, 32, 1},  /* reserved flags */
 	};
 	struct fixture *f = *state;
 	uint8_t saved[OTA_BUNDLE_HEADER_SIZE];
@@ -238,7 +241,8 @@ static void test_oversize(void **state)
 
 	/* Refused from the header alone, before the manifest is even read. */
 	p.max_image_size = IMAGE_LEN - 1;
-	assert_int_equal(ota_bundle_verify(&f->v, &p, f->bundle, OTA_BUNDLE_HEADER_SIZE), OTA_E_OVERSIZE);
+	assert_int_equal(ota_bundle_verify(&f->v, &p, f->bundle, OTA_BUNDLE_HEADER_SIZE),
+			 OTA_E_OVERSIZE);
 	ota_put_le32(f->bundle + 12, (uint32_t)OTA_BUNDLE_IMAGE_MAX + 1);
 	expect(f, OTA_E_OVERSIZE);
 }
@@ -344,7 +348,8 @@ static void test_bad_signature(void **state)
 		struct ota_verify_policy p = {&forged, 1, TEST_BOARD, 0};
 
 		memcpy(forged.key_id, key.trusted.key_id, OTA_KEY_ID_SIZE);
-		assert_int_equal(ota_bundle_verify(&f->v, &p, f->bundle, f->len), OTA_E_BAD_SIGNATURE);
+		assert_int_equal(ota_bundle_verify(&f->v, &p, f->bundle, f->len),
+				 OTA_E_BAD_SIGNATURE);
 	}
 	/* r = 0 and s = 0 are out of range, not a crash. */
 	memset(f->bundle + sig, 0, OTA_P256_SIGNATURE_SIZE);
@@ -367,8 +372,13 @@ static void test_wrong_board(void **state)
 static void test_truncated(void **state)
 {
 	struct fixture *f = *state;
-	size_t cuts[] = {0, 3, OTA_BUNDLE_HEADER_SIZE, OTA_BUNDLE_HEADER_SIZE + 40, f->len - IMAGE_LEN - 1,
-			 f->len - IMAGE_LEN, f->len - 1};
+	size_t cuts[] = {0,
+			 3,
+			 OTA_BUNDLE_HEADER_SIZE,
+			 OTA_BUNDLE_HEADER_SIZE + 40,
+			 f->len - IMAGE_LEN - 1,
+			 f->len - IMAGE_LEN,
+			 f->len - 1};
 	struct ota_verify_policy p = test_policy(&key);
 
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
@@ -442,28 +452,28 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_valid_bundle_verifies),
-		T(test_streaming_byte_by_byte),
-		T(test_streaming_head_and_image_in_one_chunk),
-		T(test_manifest_round_trip),
-		T(test_manifest_field_limits),
-		T(test_bad_magic),
-		T(test_unsupported_version),
-		T(test_malformed_header),
-		T(test_oversize),
-		T(test_malformed_manifest),
-		T(test_missing_field),
-		T(test_optional_tag_skipped),
-		T(test_unknown_key),
-		T(test_key_rotation),
-		T(test_bad_signature),
-		T(test_wrong_board),
-		T(test_truncated),
-		T(test_trailing_data),
-		T(test_hash_mismatch),
-		T(test_errors_are_sticky),
-		T(test_status_texts_distinct),
-		T(test_signing_reproducible),
+	    T(test_valid_bundle_verifies),
+	    T(test_streaming_byte_by_byte),
+	    T(test_streaming_head_and_image_in_one_chunk),
+	    T(test_manifest_round_trip),
+	    T(test_manifest_field_limits),
+	    T(test_bad_magic),
+	    T(test_unsupported_version),
+	    T(test_malformed_header),
+	    T(test_oversize),
+	    T(test_malformed_manifest),
+	    T(test_missing_field),
+	    T(test_optional_tag_skipped),
+	    T(test_unknown_key),
+	    T(test_key_rotation),
+	    T(test_bad_signature),
+	    T(test_wrong_board),
+	    T(test_truncated),
+	    T(test_trailing_data),
+	    T(test_hash_mismatch),
+	    T(test_errors_are_sticky),
+	    T(test_status_texts_distinct),
+	    T(test_signing_reproducible),
 	};
 	int failed;
 

@@ -20,10 +20,10 @@
 #include "ota.h"
 #include "ota_test_util.h"
 
-#define BS 512
+#define BS        512
 #define SLOT_SIZE 16384
-#define GUESTS 2
-#define BLOCKS (2 * 8192 / BS + GUESTS * 2 * SLOT_SIZE / BS)
+#define GUESTS    2
+#define BLOCKS    (2 * 8192 / BS + GUESTS * 2 * SLOT_SIZE / BS)
 #define IMAGE_LEN 10000
 
 static struct test_key key, stranger;
@@ -47,11 +47,13 @@ static int feed(struct fixture *f, const uint8_t *data, size_t len, size_t chunk
 	p.max_image_size = SLOT_SIZE;
 	ota_install_begin(&f->install, &f->store, &p);
 	for (size_t done = 0; rc == OTA_OK && done < len; done += chunk)
-		rc = ota_install_feed(&f->install, data + done, len - done < chunk ? len - done : chunk);
+		rc = ota_install_feed(&f->install, data + done,
+				      len - done < chunk ? len - done : chunk);
 	return rc == OTA_OK ? ota_install_finish(&f->install) : rc;
 }
 
-static void install_bundle(struct fixture *f, const char *name, uint32_t minor, uint32_t counter, unsigned seed)
+static void install_bundle(struct fixture *f, const char *name, uint32_t minor, uint32_t counter,
+			   unsigned seed)
 {
 	struct ota_manifest m = test_manifest(name, minor, counter);
 	uint8_t *image = test_image(IMAGE_LEN, seed);
@@ -157,8 +159,9 @@ static void expect_harmless(struct fixture *f, int rc, int code)
 
 	if (rc != code)
 		fail_msg("expected %s, got %s", ota_status_name(code), ota_status_name(rc));
-	assert_memory_equal(f->before + meta, f->ram.mem + meta, slot);			/* alpha A */
-	assert_memory_equal(f->before + alpha_b + slot, f->ram.mem + alpha_b + slot, 2 * slot); /* beta */
+	assert_memory_equal(f->before + meta, f->ram.mem + meta, slot); /* alpha A */
+	assert_memory_equal(f->before + alpha_b + slot, f->ram.mem + alpha_b + slot,
+			    2 * slot); /* beta */
 	assert_int_equal(slot_store_open(reopened, &f->ram.ram.dev), OTA_OK);
 	{
 		struct slot_store *was = malloc(sizeof(*was));
@@ -180,15 +183,23 @@ static void test_rejects_bad_signature(void **state)
 	expect_untouched(f, feed(f, f->bundle, f->len, 1460, TEST_BOARD), OTA_E_BAD_SIGNATURE);
 }
 
+/* A bundle for alpha signed by signer with this counter and image size: refused untouched. */
+static void expect_signed_refusal(struct fixture *f, struct test_key *signer, uint32_t counter,
+				  size_t image_len, int code)
+{
+	struct ota_manifest m = test_manifest("alpha", 9, counter);
+	uint8_t *image = test_image(image_len, 4);
+	size_t len;
+	uint8_t *b = test_bundle(signer, &m, image, image_len, &len);
+
+	expect_untouched(f, feed(f, b, len, 1460, TEST_BOARD), code);
+	free(b);
+	free(image);
+}
+
 static void test_rejects_unknown_key(void **state)
 {
-	struct fixture *f = *state;
-	struct ota_manifest m = test_manifest("alpha", 5, 5);
-	size_t len;
-	uint8_t *b = test_bundle(&stranger, &m, f->image, IMAGE_LEN, &len);
-
-	expect_untouched(f, feed(f, b, len, 1460, TEST_BOARD), OTA_E_UNKNOWN_KEY);
-	free(b);
+	expect_signed_refusal(*state, &stranger, 5, IMAGE_LEN, OTA_E_UNKNOWN_KEY);
 }
 
 static void test_rejects_wrong_board(void **state)
@@ -200,26 +211,12 @@ static void test_rejects_wrong_board(void **state)
 
 static void test_rejects_lower_counter(void **state)
 {
-	struct fixture *f = *state;
-	struct ota_manifest m = test_manifest("alpha", 9, 3);
-	size_t len;
-	uint8_t *b = test_bundle(&key, &m, f->image, IMAGE_LEN, &len);
-
-	expect_untouched(f, feed(f, b, len, 1460, TEST_BOARD), OTA_E_ROLLBACK);
-	free(b);
+	expect_signed_refusal(*state, &key, 3, IMAGE_LEN, OTA_E_ROLLBACK);
 }
 
 static void test_rejects_oversize(void **state)
 {
-	struct fixture *f = *state;
-	struct ota_manifest m = test_manifest("alpha", 5, 5);
-	uint8_t *image = test_image(SLOT_SIZE + 1, 4);
-	size_t len;
-	uint8_t *b = test_bundle(&key, &m, image, SLOT_SIZE + 1, &len);
-
-	expect_untouched(f, feed(f, b, len, 1460, TEST_BOARD), OTA_E_OVERSIZE);
-	free(b);
-	free(image);
+	expect_signed_refusal(*state, &key, 5, SLOT_SIZE + 1, OTA_E_OVERSIZE);
 }
 
 static void test_rejects_malformed_header(void **state)
@@ -242,7 +239,10 @@ static void test_rejects_bad_magic(void **state)
 {
 	struct fixture *f = *state;
 
-	memcpy(f->bundle, "\x7f" "ELF", 4);
+	memcpy(f->bundle,
+	       "\x7f"
+	       "ELF",
+	       4);
 	expect_untouched(f, feed(f, f->bundle, f->len, 1460, TEST_BOARD), OTA_E_BAD_MAGIC);
 }
 
@@ -251,7 +251,8 @@ static void test_rejects_unknown_version(void **state)
 	struct fixture *f = *state;
 
 	ota_put_le16(f->bundle + 4, 2);
-	expect_untouched(f, feed(f, f->bundle, f->len, 1460, TEST_BOARD), OTA_E_UNSUPPORTED_VERSION);
+	expect_untouched(f, feed(f, f->bundle, f->len, 1460, TEST_BOARD),
+			 OTA_E_UNSUPPORTED_VERSION);
 }
 
 static void test_rejects_truncated_head(void **state)
@@ -316,23 +317,23 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_round_trip),
-		T(test_chunk_sizes),
-		T(test_rejects_bad_signature),
-		T(test_rejects_unknown_key),
-		T(test_rejects_wrong_board),
-		T(test_rejects_lower_counter),
-		T(test_rejects_oversize),
-		T(test_rejects_malformed_header),
-		T(test_rejects_malformed_manifest),
-		T(test_rejects_bad_magic),
-		T(test_rejects_unknown_version),
-		T(test_rejects_truncated_head),
-		T(test_rejects_hash_mismatch),
-		T(test_rejects_truncated_image),
-		T(test_rejects_trailing_data),
-		T(test_abort_mid_image),
-		T(test_trial_given_up_only_by_a_valid_head),
+	    T(test_round_trip),
+	    T(test_chunk_sizes),
+	    T(test_rejects_bad_signature),
+	    T(test_rejects_unknown_key),
+	    T(test_rejects_wrong_board),
+	    T(test_rejects_lower_counter),
+	    T(test_rejects_oversize),
+	    T(test_rejects_malformed_header),
+	    T(test_rejects_malformed_manifest),
+	    T(test_rejects_bad_magic),
+	    T(test_rejects_unknown_version),
+	    T(test_rejects_truncated_head),
+	    T(test_rejects_hash_mismatch),
+	    T(test_rejects_truncated_image),
+	    T(test_rejects_trailing_data),
+	    T(test_abort_mid_image),
+	    T(test_trial_given_up_only_by_a_valid_head),
 	};
 	int failed;
 

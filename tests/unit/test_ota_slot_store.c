@@ -12,11 +12,11 @@
 #include "ota_test_util.h"
 #include "slot_store.h"
 
-#define BS 512
-#define SLOT_SIZE 8192
+#define BS          512
+#define SLOT_SIZE   8192
 #define META_BLOCKS (2 * 8192 / BS)
-#define GUESTS 3
-#define BLOCKS (META_BLOCKS + GUESTS * 2 * SLOT_SIZE / BS)
+#define GUESTS      3
+#define BLOCKS      (META_BLOCKS + GUESTS * 2 * SLOT_SIZE / BS)
 
 struct fixture {
 	struct test_ram ram;
@@ -52,7 +52,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct ota_manifest describe(struct fixture *f, const char *name, int img, uint32_t minor, uint32_t counter)
+static struct ota_manifest describe(struct fixture *f, const char *name, int img, uint32_t minor,
+				    uint32_t counter)
 {
 	struct ota_manifest m = test_manifest(name, minor, counter);
 
@@ -65,6 +66,14 @@ static int install(struct fixture *f, const char *name, int img, uint32_t minor,
 	struct ota_manifest m = describe(f, name, img, minor, counter);
 
 	return test_install_raw(&f->store, &m, f->image[img]);
+}
+
+/* Installs, activates and confirms: the image becomes the guest's confirmed one. */
+static void live(struct fixture *f, const char *name, int img, uint32_t minor, uint32_t counter)
+{
+	assert_int_equal(install(f, name, img, minor, counter), OTA_OK);
+	assert_int_equal(slot_store_activate(&f->store, name), OTA_OK);
+	assert_int_equal(slot_store_confirm(&f->store, name), OTA_OK);
 }
 
 static unsigned state_of(struct fixture *f, const char *name, unsigned slot)
@@ -87,7 +96,8 @@ static void assert_image(struct fixture *f, const char *name, unsigned slot, int
 	uint8_t *buf = malloc(f->image_len[img]);
 
 	assert_int_equal(slot_store_check_slot(&f->store, name, slot), OTA_OK);
-	assert_int_equal(slot_store_read_image(&f->store, name, slot, 0, buf, f->image_len[img]), OTA_OK);
+	assert_int_equal(slot_store_read_image(&f->store, name, slot, 0, buf, f->image_len[img]),
+			 OTA_OK);
 	assert_memory_equal(buf, f->image[img], f->image_len[img]);
 	free(buf);
 }
@@ -109,13 +119,16 @@ static void test_format_geometry(void **state)
 	struct fixture *f = *state;
 	struct test_ram small, odd;
 
-	assert_int_equal(slot_store_format(&f->store, &f->ram.ram.dev, SLOT_SIZE + 1, 0), OTA_E_GEOMETRY);
-	assert_int_equal(slot_store_format(&f->store, &f->ram.ram.dev, SLOT_SIZE, GUESTS + 1), OTA_E_GEOMETRY);
+	assert_int_equal(slot_store_format(&f->store, &f->ram.ram.dev, SLOT_SIZE + 1, 0),
+			 OTA_E_GEOMETRY);
+	assert_int_equal(slot_store_format(&f->store, &f->ram.ram.dev, SLOT_SIZE, GUESTS + 1),
+			 OTA_E_GEOMETRY);
 	assert_int_equal(slot_store_format(&f->store, &f->ram.ram.dev, SLOT_SIZE, 2), OTA_OK);
 	reopen(f);
 	assert_int_equal(f->store.guest_capacity, 2);
 	test_ram_init(&small, BS, META_BLOCKS + 1);
-	assert_int_equal(slot_store_format(&f->store, &small.ram.dev, SLOT_SIZE, 0), OTA_E_GEOMETRY);
+	assert_int_equal(slot_store_format(&f->store, &small.ram.dev, SLOT_SIZE, 0),
+			 OTA_E_GEOMETRY);
 	test_ram_free(&small);
 	test_ram_init(&odd, 96, 1000); /* not a power of two */
 	assert_int_equal(slot_store_format(&f->store, &odd.ram.dev, 96 * 4, 0), OTA_E_GEOMETRY);
@@ -156,9 +169,7 @@ static void test_update_and_rollback_target(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(install(f, "hello", 0, 1, 3), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 3);
 	assert_int_equal(install(f, "hello", 1, 2, 4), OTA_OK);
 	assert_int_equal(state_of(f, "hello", 1), SLOT_READY);
 	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
@@ -180,12 +191,8 @@ static void test_activate_previous_same_counter(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(install(f, "hello", 0, 1, 3), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
-	assert_int_equal(install(f, "hello", 1, 2, 3), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 3);
+	live(f, "hello", 1, 2, 3);
 	assert_int_equal(slot_store_activate_slot(&f->store, "hello", 0), OTA_OK);
 	assert_int_equal(slot_store_boot_slot(&f->store, "hello"), 0);
 }
@@ -194,9 +201,7 @@ static void test_revert(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(install(f, "hello", 0, 1, 3), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 3);
 	assert_int_equal(install(f, "hello", 1, 2, 4), OTA_OK);
 	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
 	assert_int_equal(slot_store_revert(&f->store, "hello"), OTA_OK);
@@ -219,9 +224,7 @@ static void test_refusals_change_nothing(void **state)
 	uint8_t *before = malloc(f->ram.size);
 	struct ota_manifest m;
 
-	assert_int_equal(install(f, "hello", 0, 1, 5), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 5);
 	assert_int_equal(install(f, "hello", 1, 2, 6), OTA_OK);
 	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
 	assert_int_equal(install(f, "two", 2, 1, 1), OTA_OK);
@@ -252,9 +255,7 @@ static void test_counter_equal_is_accepted(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(install(f, "hello", 0, 1, 5), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 5);
 	assert_int_equal(install(f, "hello", 1, 1, 5), OTA_OK);
 }
 
@@ -263,9 +264,7 @@ static void test_hash_mismatch_at_finish(void **state)
 	struct fixture *f = *state;
 	struct ota_manifest m;
 
-	assert_int_equal(install(f, "hello", 0, 1, 1), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 1);
 	m = describe(f, "hello", 3, 2, 2);
 	m.image_sha256[0] ^= 1;
 	assert_int_equal(test_install_raw(&f->store, &m, f->image[3]), OTA_E_HASH_MISMATCH);
@@ -299,9 +298,7 @@ static void test_reopen_abandons_install(void **state)
 	struct fixture *f = *state;
 	struct ota_manifest m;
 
-	assert_int_equal(install(f, "hello", 0, 1, 1), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 1);
 	m = describe(f, "hello", 1, 2, 2);
 	assert_int_equal(slot_store_begin_install(&f->store, &m), OTA_OK);
 	assert_int_equal(slot_store_write(&f->store, f->image[1], 4096), OTA_OK);
@@ -317,9 +314,7 @@ static void test_install_over_trial(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(install(f, "hello", 0, 1, 1), OTA_OK);
-	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
-	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	live(f, "hello", 0, 1, 1);
 	assert_int_equal(install(f, "hello", 1, 2, 2), OTA_OK);
 	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
 	assert_int_equal(install(f, "hello", 3, 3, 3), OTA_OK);
@@ -387,10 +382,13 @@ static void test_read_image_unaligned(void **state)
 	uint8_t buf[2000];
 
 	assert_int_equal(install(f, "hello", 1, 1, 1), OTA_OK);
-	assert_int_equal(slot_store_read_image(&f->store, "hello", 0, 511, buf, sizeof(buf)), OTA_OK);
+	assert_int_equal(slot_store_read_image(&f->store, "hello", 0, 511, buf, sizeof(buf)),
+			 OTA_OK);
 	assert_memory_equal(buf, f->image[1] + 511, sizeof(buf));
-	assert_int_equal(slot_store_read_image(&f->store, "hello", 0, SLOT_SIZE - 1, buf, 2), OTA_E_INVALID);
-	assert_int_equal(slot_store_read_image(&f->store, "hello", 0, SLOT_SIZE - 1, buf, 1), OTA_OK);
+	assert_int_equal(slot_store_read_image(&f->store, "hello", 0, SLOT_SIZE - 1, buf, 2),
+			 OTA_E_INVALID);
+	assert_int_equal(slot_store_read_image(&f->store, "hello", 0, SLOT_SIZE - 1, buf, 1),
+			 OTA_OK);
 	assert_int_equal(buf[0], f->image[1][SLOT_SIZE - 1]);
 }
 
@@ -402,7 +400,9 @@ static void test_many_updates(void **state)
 
 	for (uint32_t round = 1; round <= 20; round++) {
 		for (int g = 0; g < GUESTS; g++) {
-			assert_int_equal(install(f, names[g], (int)(round + (unsigned)g) % 4, round, round), OTA_OK);
+			assert_int_equal(
+			    install(f, names[g], (int)(round + (unsigned)g) % 4, round, round),
+			    OTA_OK);
 			assert_int_equal(slot_store_activate(&f->store, names[g]), OTA_OK);
 			if ((round + (unsigned)g) % 3 == 0)
 				assert_int_equal(slot_store_revert(&f->store, names[g]), OTA_OK);
@@ -415,7 +415,8 @@ static void test_many_updates(void **state)
 		int boot = slot_store_boot_slot(&f->store, names[g]);
 
 		assert_true(boot >= 0);
-		assert_int_equal(slot_store_check_slot(&f->store, names[g], (unsigned)boot), OTA_OK);
+		assert_int_equal(slot_store_check_slot(&f->store, names[g], (unsigned)boot),
+				 OTA_OK);
 	}
 	assert_true(f->store.seq > 200);
 }
@@ -424,23 +425,23 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_unformatted_device),
-		T(test_format_geometry),
-		T(test_install_activate_confirm),
-		T(test_update_and_rollback_target),
-		T(test_activate_previous_same_counter),
-		T(test_revert),
-		T(test_refusals_change_nothing),
-		T(test_counter_equal_is_accepted),
-		T(test_hash_mismatch_at_finish),
-		T(test_truncated_and_oversize_writes),
-		T(test_reopen_abandons_install),
-		T(test_install_over_trial),
-		T(test_first_trial_is_kept),
-		T(test_torn_copy_falls_back),
-		T(test_check_slot_detects_corruption),
-		T(test_read_image_unaligned),
-		T(test_many_updates),
+	    T(test_unformatted_device),
+	    T(test_format_geometry),
+	    T(test_install_activate_confirm),
+	    T(test_update_and_rollback_target),
+	    T(test_activate_previous_same_counter),
+	    T(test_revert),
+	    T(test_refusals_change_nothing),
+	    T(test_counter_equal_is_accepted),
+	    T(test_hash_mismatch_at_finish),
+	    T(test_truncated_and_oversize_writes),
+	    T(test_reopen_abandons_install),
+	    T(test_install_over_trial),
+	    T(test_first_trial_is_kept),
+	    T(test_torn_copy_falls_back),
+	    T(test_check_slot_detects_corruption),
+	    T(test_read_image_unaligned),
+	    T(test_many_updates),
 	};
 
 	return cmocka_run_group_tests_name("ota_slot_store", tests, NULL, NULL);

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int bundle_build(struct ota_manifest *m, const uint8_t *image, size_t image_len, mbedtls_pk_context *key,
-		 uint8_t **out, size_t *out_len)
+int bundle_build(struct ota_manifest *m, const uint8_t *image, size_t image_len,
+		 mbedtls_pk_context *key, uint8_t **out, size_t *out_len)
 {
 	uint8_t manifest[OTA_MANIFEST_SIZE_MAX];
 	uint8_t point[OTA_P256_PUBKEY_SIZE];
@@ -44,7 +44,8 @@ int bundle_build(struct ota_manifest *m, const uint8_t *image, size_t image_len,
 		free(buf);
 		return rc;
 	}
-	memcpy(buf + OTA_BUNDLE_HEADER_SIZE + manifest_len + OTA_P256_SIGNATURE_SIZE, image, image_len);
+	memcpy(buf + OTA_BUNDLE_HEADER_SIZE + manifest_len + OTA_P256_SIGNATURE_SIZE, image,
+	       image_len);
 	*out = buf;
 	*out_len = total;
 	return OTA_OK;

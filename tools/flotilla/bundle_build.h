@@ -18,7 +18,7 @@
 
 /* *out is malloc'd. Returns OTA_OK, OTA_E_INVALID (a field out of range),
  * OTA_E_OVERSIZE (image too large) or OTA_E_CRYPTO. */
-int bundle_build(struct ota_manifest *m, const uint8_t *image, size_t image_len, mbedtls_pk_context *key,
-		 uint8_t **out, size_t *out_len);
+int bundle_build(struct ota_manifest *m, const uint8_t *image, size_t image_len,
+		 mbedtls_pk_context *key, uint8_t **out, size_t *out_len);
 
 #endif

@@ -16,8 +16,8 @@
 
 struct ota_trusted_key;
 
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 struct cli_verb {
@@ -66,6 +66,6 @@ int cli_write_file(const char *path, const void *data, size_t len, unsigned mode
 
 /* util.c: output */
 void cli_hex(char *out, const uint8_t *data, size_t len); /* out: 2*len+1 */
-void cli_json_string(const char *s);			   /* quoted, escaped, to stdout */
+void cli_json_string(const char *s);                      /* quoted, escaped, to stdout */
 
 #endif

@@ -36,8 +36,8 @@ static int rng_init(void)
 		return 0;
 	mbedtls_entropy_init(&entropy);
 	mbedtls_ctr_drbg_init(&drbg);
-	if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)personal,
-				  sizeof(personal) - 1) != 0)
+	if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+				  (const unsigned char *)personal, sizeof(personal) - 1) != 0)
 		return -1;
 	drbg_ready = 1;
 	return 0;
@@ -55,7 +55,8 @@ int keys_generate(mbedtls_pk_context *pk)
 
 static int is_p256(mbedtls_pk_context *pk)
 {
-	return mbedtls_pk_get_type(pk) == MBEDTLS_PK_ECKEY && mbedtls_pk_ec(*pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
+	return mbedtls_pk_get_type(pk) == MBEDTLS_PK_ECKEY &&
+	       mbedtls_pk_ec(*pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
 }
 
 int keys_public_point(mbedtls_pk_context *pk, uint8_t point[OTA_P256_PUBKEY_SIZE])
@@ -66,14 +67,15 @@ int keys_public_point(mbedtls_pk_context *pk, uint8_t point[OTA_P256_PUBKEY_SIZE
 	if (!is_p256(pk))
 		return OTA_E_INVALID;
 	ec = mbedtls_pk_ec(*pk);
-	if (mbedtls_ecp_point_write_binary(&ec->grp, &ec->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &len, point,
-					   OTA_P256_PUBKEY_SIZE) != 0 ||
+	if (mbedtls_ecp_point_write_binary(&ec->grp, &ec->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &len,
+					   point, OTA_P256_PUBKEY_SIZE) != 0 ||
 	    len != OTA_P256_PUBKEY_SIZE)
 		return OTA_E_CRYPTO;
 	return OTA_OK;
 }
 
-int keys_sign(mbedtls_pk_context *pk, const uint8_t hash[OTA_SHA256_SIZE], uint8_t sig[OTA_P256_SIGNATURE_SIZE])
+int keys_sign(mbedtls_pk_context *pk, const uint8_t hash[OTA_SHA256_SIZE],
+	      uint8_t sig[OTA_P256_SIGNATURE_SIZE])
 {
 	mbedtls_ecp_keypair *ec;
 	mbedtls_mpi r, s;
@@ -85,9 +87,10 @@ int keys_sign(mbedtls_pk_context *pk, const uint8_t hash[OTA_SHA256_SIZE], uint8
 	mbedtls_mpi_init(&r);
 	mbedtls_mpi_init(&s);
 	/* Deterministic k: the same key, header and manifest give the same bundle. */
-	if (mbedtls_ecdsa_sign_det_ext(&ec->grp, &r, &s, &ec->d, hash, OTA_SHA256_SIZE, MBEDTLS_MD_SHA256, rng,
-				       NULL) == 0 &&
-	    mbedtls_mpi_write_binary(&r, sig, 32) == 0 && mbedtls_mpi_write_binary(&s, sig + 32, 32) == 0)
+	if (mbedtls_ecdsa_sign_det_ext(&ec->grp, &r, &s, &ec->d, hash, OTA_SHA256_SIZE,
+				       MBEDTLS_MD_SHA256, rng, NULL) == 0 &&
+	    mbedtls_mpi_write_binary(&r, sig, 32) == 0 &&
+	    mbedtls_mpi_write_binary(&s, sig + 32, 32) == 0)
 		rc = OTA_OK;
 	mbedtls_mpi_free(&r);
 	mbedtls_mpi_free(&s);
@@ -102,7 +105,9 @@ static int write_new_file(const char *path, const char *text, mode_t mode)
 
 	if (fd < 0) {
 		if (errno == EEXIST)
-			return cli_error("%s already exists: remove it or choose another --out", path), -1;
+			return cli_error("%s already exists: remove it or choose another --out",
+					 path),
+			       -1;
 		return cli_error("%s: %s", path, strerror(errno)), -1;
 	}
 	if (fchmod(fd, mode) != 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
@@ -146,8 +151,9 @@ int keys_load_private_file(const char *path, mbedtls_pk_context *pk)
 	if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR)
 		return cli_error("%s: cannot read the key file", path), -1;
 	if (err != 0)
-		return cli_error("%s: not a private key (%s); give the .key file made by 'flotilla keygen'", path,
-				 mbedtls_message(err, msg, sizeof(msg))),
+		return cli_error("%s: not a private key (%s); give the .key file made by 'flotilla "
+				 "keygen'",
+				 path, mbedtls_message(err, msg, sizeof(msg))),
 		       -1;
 	if (!is_p256(pk))
 		return cli_error("%s: not an ECDSA P-256 key", path), -1;
@@ -165,8 +171,8 @@ int keys_load_public_file(const char *path, uint8_t point[OTA_P256_PUBKEY_SIZE])
 	if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR)
 		cli_error("%s: cannot read the key file", path);
 	else if (err != 0)
-		cli_error("%s: not a public key (%s); give the .pub file made by 'flotilla keygen'", path,
-			  mbedtls_message(err, msg, sizeof(msg)));
+		cli_error("%s: not a public key (%s); give the .pub file made by 'flotilla keygen'",
+			  path, mbedtls_message(err, msg, sizeof(msg)));
 	else if (keys_public_point(&pk, point) != OTA_OK)
 		cli_error("%s: not an ECDSA P-256 key", path);
 	else

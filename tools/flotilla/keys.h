@@ -21,7 +21,8 @@ int keys_generate(mbedtls_pk_context *pk);
 /* The public point (uncompressed, 65 bytes) of a private or public key. */
 int keys_public_point(mbedtls_pk_context *pk, uint8_t point[OTA_P256_PUBKEY_SIZE]);
 /* Deterministic ECDSA (RFC 6979) of a SHA-256 digest, raw r || s. */
-int keys_sign(mbedtls_pk_context *pk, const uint8_t hash[OTA_SHA256_SIZE], uint8_t sig[OTA_P256_SIGNATURE_SIZE]);
+int keys_sign(mbedtls_pk_context *pk, const uint8_t hash[OTA_SHA256_SIZE],
+	      uint8_t sig[OTA_P256_SIGNATURE_SIZE]);
 
 /* NAME.key (0600, refuses to overwrite) and NAME.pub. */
 int keys_write_files(mbedtls_pk_context *pk, const char *base);

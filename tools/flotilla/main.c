@@ -17,13 +17,14 @@ static int verb_help(int argc, char **argv);
 static const char usage_help[] = "usage: flotilla help [VERB]\n";
 
 static const struct cli_verb verbs[] = {
-	{"keygen", verb_keygen, "create a P-256 signing key pair (NAME.key, NAME.pub)", usage_keygen},
-	{"sign", verb_sign, "wrap a guest image in a signed bundle", usage_sign},
-	{"inspect", verb_inspect, "show a bundle's header and manifest (--json)", usage_inspect},
-	{"verify", verb_verify, "check a bundle as a device would, against public keys", usage_verify},
-	{"store", verb_store, "format, install into and inspect a slot store in a file", usage_store},
-	{"embed-keys", verb_embed_keys, "write the C table of trusted keys (used by the build)", usage_embed_keys},
-	{"help", verb_help, "show this list, or a verb's usage", usage_help},
+    {"keygen", verb_keygen, "create a P-256 signing key pair (NAME.key, NAME.pub)", usage_keygen},
+    {"sign", verb_sign, "wrap a guest image in a signed bundle", usage_sign},
+    {"inspect", verb_inspect, "show a bundle's header and manifest (--json)", usage_inspect},
+    {"verify", verb_verify, "check a bundle as a device would, against public keys", usage_verify},
+    {"store", verb_store, "format, install into and inspect a slot store in a file", usage_store},
+    {"embed-keys", verb_embed_keys, "write the C table of trusted keys (used by the build)",
+     usage_embed_keys},
+    {"help", verb_help, "show this list, or a verb's usage", usage_help},
 };
 
 #define VERB_COUNT (sizeof(verbs) / sizeof(verbs[0]))

@@ -12,34 +12,34 @@
 #include <time.h>
 
 const char usage_sign[] =
-	"usage: flotilla sign --key NAME.key --name GUEST --version X.Y.Z --counter N\n"
-	"                     --board BOARD[,BOARD...] [--memory MIB] [--vcpus N]\n"
-	"                     [--build-time SECONDS] IMAGE -o FILE\n"
-	"\n"
-	"Wraps a guest image in a signed bundle (docs/bundle-format.md).\n"
-	"  --key         private key from 'flotilla keygen'\n"
-	"  --name        guest name: a-z first, then a-z 0-9 - _ (at most 31)\n"
-	"  --version     semantic version X.Y.Z\n"
-	"  --counter     security counter: a device refuses a bundle whose counter is\n"
-	"                lower than the highest it has confirmed for this guest\n"
-	"  --board       board(s) the image may run on (repeat or comma-separate, max 4)\n"
-	"  --memory      guest RAM in MiB (default 16)\n"
-	"  --vcpus       virtual CPUs (default 1)\n"
-	"  --build-time  seconds since 1970 (default $SOURCE_DATE_EPOCH, else now)\n"
-	"  -o, --out     bundle file to write\n";
+    "usage: flotilla sign --key NAME.key --name GUEST --version X.Y.Z --counter N\n"
+    "                     --board BOARD[,BOARD...] [--memory MIB] [--vcpus N]\n"
+    "                     [--build-time SECONDS] IMAGE -o FILE\n"
+    "\n"
+    "Wraps a guest image in a signed bundle (docs/bundle-format.md).\n"
+    "  --key         private key from 'flotilla keygen'\n"
+    "  --name        guest name: a-z first, then a-z 0-9 - _ (at most 31)\n"
+    "  --version     semantic version X.Y.Z\n"
+    "  --counter     security counter: a device refuses a bundle whose counter is\n"
+    "                lower than the highest it has confirmed for this guest\n"
+    "  --board       board(s) the image may run on (repeat or comma-separate, max 4)\n"
+    "  --memory      guest RAM in MiB (default 16)\n"
+    "  --vcpus       virtual CPUs (default 1)\n"
+    "  --build-time  seconds since 1970 (default $SOURCE_DATE_EPOCH, else now)\n"
+    "  -o, --out     bundle file to write\n";
 
 const char usage_inspect[] =
-	"usage: flotilla inspect [--json] FILE\n"
-	"\n"
-	"Shows a bundle's header and manifest and whether the image matches its\n"
-	"SHA-256. Does not check the signature: use 'flotilla verify' for that.\n";
+    "usage: flotilla inspect [--json] FILE\n"
+    "\n"
+    "Shows a bundle's header and manifest and whether the image matches its\n"
+    "SHA-256. Does not check the signature: use 'flotilla verify' for that.\n";
 
 const char usage_verify[] =
-	"usage: flotilla verify --pub KEY.pub [--pub KEY.pub ...] [--board BOARD] FILE\n"
-	"\n"
-	"Runs the device's streaming verifier on a bundle: format, manifest,\n"
-	"signature by one of the given public keys, board (with --board), image\n"
-	"size and SHA-256. Exit status 0 when the device would accept it.\n";
+    "usage: flotilla verify --pub KEY.pub [--pub KEY.pub ...] [--board BOARD] FILE\n"
+    "\n"
+    "Runs the device's streaming verifier on a bundle: format, manifest,\n"
+    "signature by one of the given public keys, board (with --board), image\n"
+    "size and SHA-256. Exit status 0 when the device would accept it.\n";
 
 static int parse_version(const char *s, uint32_t v[3])
 {
@@ -75,7 +75,8 @@ static int add_board(char *boards, const char *value)
 
 int verb_sign(int argc, char **argv)
 {
-	const char *key = NULL, *name = NULL, *version = NULL, *counter = NULL, *out = NULL, *image_path = NULL;
+	const char *key = NULL, *name = NULL, *version = NULL, *counter = NULL, *out = NULL,
+		   *image_path = NULL;
 	const char *memory = "16", *vcpus = "1", *build_time = getenv("SOURCE_DATE_EPOCH"), *board;
 	struct ota_manifest m;
 	mbedtls_pk_context pk;
@@ -92,13 +93,15 @@ int verb_sign(int argc, char **argv)
 			fputs(usage_sign, stdout);
 			return CLI_EXIT_OK;
 		}
-		if ((k = cli_option(argc, argv, &i, "--key", &key)) || (k = cli_option(argc, argv, &i, "--name", &name)) ||
+		if ((k = cli_option(argc, argv, &i, "--key", &key)) ||
+		    (k = cli_option(argc, argv, &i, "--name", &name)) ||
 		    (k = cli_option(argc, argv, &i, "--version", &version)) ||
 		    (k = cli_option(argc, argv, &i, "--counter", &counter)) ||
 		    (k = cli_option(argc, argv, &i, "--memory", &memory)) ||
 		    (k = cli_option(argc, argv, &i, "--vcpus", &vcpus)) ||
 		    (k = cli_option(argc, argv, &i, "--build-time", &build_time)) ||
-		    (k = cli_option(argc, argv, &i, "--out", &out)) || (k = cli_option(argc, argv, &i, "-o", &out))) {
+		    (k = cli_option(argc, argv, &i, "--out", &out)) ||
+		    (k = cli_option(argc, argv, &i, "-o", &out))) {
 			if (k < 0)
 				return CLI_EXIT_USAGE;
 			continue;
@@ -107,33 +110,43 @@ int verb_sign(int argc, char **argv)
 			if (k < 0)
 				return CLI_EXIT_USAGE;
 			if (add_board(m.boards, board) != 0)
-				return cli_usage_error("too many boards (at most %d bytes in all)", OTA_BOARDS_MAX);
+				return cli_usage_error("too many boards (at most %d bytes in all)",
+						       OTA_BOARDS_MAX);
 			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return cli_usage_error("unknown option '%s'", argv[i]);
 		if (image_path)
-			return cli_usage_error("more than one IMAGE ('%s' and '%s')", image_path, argv[i]);
+			return cli_usage_error("more than one IMAGE ('%s' and '%s')", image_path,
+					       argv[i]);
 		image_path = argv[i];
 	}
 	if (!key || !name || !version || !counter || !m.boards[0] || !image_path || !out)
-		return cli_usage_error("missing %s", !key ? "--key" : !name ? "--name" : !version ? "--version" :
-						     !counter ? "--counter" : !m.boards[0] ? "--board" :
-						     !image_path ? "IMAGE" : "-o FILE");
+		return cli_usage_error("missing %s", !key           ? "--key"
+						     : !name        ? "--name"
+						     : !version     ? "--version"
+						     : !counter     ? "--counter"
+						     : !m.boards[0] ? "--board"
+						     : !image_path  ? "IMAGE"
+								    : "-o FILE");
 	if (!ota_name_valid(name, strlen(name)))
-		return cli_usage_error("bad --name '%s': use a-z first, then a-z 0-9 - _ (at most %d)", name,
-				       OTA_NAME_MAX);
+		return cli_usage_error(
+		    "bad --name '%s': use a-z first, then a-z 0-9 - _ (at most %d)", name,
+		    OTA_NAME_MAX);
 	memcpy(m.name, name, strlen(name) + 1);
 	if (parse_version(version, m.version) != 0)
 		return cli_usage_error("bad --version '%s': expected X.Y.Z", version);
 	if (cli_parse_u32(counter, &m.security_counter) != 0)
 		return cli_usage_error("bad --counter '%s': expected 0..4294967295", counter);
-	if (cli_parse_u32(memory, &m.memory_mib) != 0 || m.memory_mib == 0 || m.memory_mib > OTA_MEMORY_MIB_MAX)
-		return cli_usage_error("bad --memory '%s': expected 1..%d MiB", memory, OTA_MEMORY_MIB_MAX);
+	if (cli_parse_u32(memory, &m.memory_mib) != 0 || m.memory_mib == 0 ||
+	    m.memory_mib > OTA_MEMORY_MIB_MAX)
+		return cli_usage_error("bad --memory '%s': expected 1..%d MiB", memory,
+				       OTA_MEMORY_MIB_MAX);
 	if (cli_parse_u32(vcpus, &m.vcpus) != 0 || m.vcpus == 0 || m.vcpus > OTA_VCPUS_MAX)
 		return cli_usage_error("bad --vcpus '%s': expected 1..%d", vcpus, OTA_VCPUS_MAX);
 	if (build_time && cli_parse_u64(build_time, &when) != 0)
-		return cli_usage_error("bad --build-time '%s': expected seconds since 1970", build_time);
+		return cli_usage_error("bad --build-time '%s': expected seconds since 1970",
+				       build_time);
 	m.build_time = build_time ? when : (uint64_t)time(NULL);
 	{
 		/* Every other field was checked above: a failure here is the boards. */
@@ -141,8 +154,9 @@ int verb_sign(int argc, char **argv)
 
 		probe.image_size = 1;
 		if (ota_manifest_validate(&probe) != OTA_OK)
-			return cli_usage_error("bad --board '%s': names use a-z 0-9 - _, at most %d boards", m.boards,
-					       OTA_BOARD_COUNT_MAX);
+			return cli_usage_error(
+			    "bad --board '%s': names use a-z 0-9 - _, at most %d boards", m.boards,
+			    OTA_BOARD_COUNT_MAX);
 	}
 
 	mbedtls_pk_init(&pk);
@@ -157,8 +171,8 @@ int verb_sign(int argc, char **argv)
 		goto out;
 	}
 	if (image_len > OTA_BUNDLE_IMAGE_MAX) {
-		cli_error("%s: image is %zu bytes, the format allows at most %lu", image_path, image_len,
-			  (unsigned long)OTA_BUNDLE_IMAGE_MAX);
+		cli_error("%s: image is %zu bytes, the format allows at most %lu", image_path,
+			  image_len, (unsigned long)OTA_BUNDLE_IMAGE_MAX);
 		goto out;
 	}
 	rc = bundle_build(&m, image, image_len, &pk, &bundle, &bundle_len);
@@ -169,8 +183,8 @@ int verb_sign(int argc, char **argv)
 	}
 	rc = cli_write_file(out, bundle, bundle_len, 0644) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	if (rc == CLI_EXIT_OK)
-		printf("wrote %s: %s %u.%u.%u counter %u, %zu bytes\n", out, m.name, m.version[0], m.version[1],
-		       m.version[2], m.security_counter, bundle_len);
+		printf("wrote %s: %s %u.%u.%u counter %u, %zu bytes\n", out, m.name, m.version[0],
+		       m.version[1], m.version[2], m.security_counter, bundle_len);
 out:
 	free(bundle);
 	free(image);
@@ -183,7 +197,8 @@ static void format_time(uint64_t t, char *buf, size_t len)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if ((uint64_t)tt != t || !gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if ((uint64_t)tt != t || !gmtime_r(&tt, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, len, "?");
 }
 
@@ -212,8 +227,8 @@ static void print_boards_json(const char *boards)
 
 /* What inspect learnt about the image part of the file. */
 struct image_check {
-	size_t present;	 /* image bytes in the file */
-	int hash_ok;	 /* SHA-256 of a complete image matches */
+	size_t present;  /* image bytes in the file */
+	int hash_ok;     /* SHA-256 of a complete image matches */
 	const char *why; /* NULL when consistent */
 };
 
@@ -236,11 +251,12 @@ static void print_inspect_text(const char *path, size_t file_len, const struct o
 	printf("vcpus:            %u\n", m->vcpus);
 	printf("key id:           %s\n", kid);
 	printf("build time:       %s (%llu)\n", when, (unsigned long long)m->build_time);
-	printf("signature:        ecdsa-p256-sha256, not checked (use 'flotilla verify --pub KEY.pub')\n");
+	printf("signature:        ecdsa-p256-sha256, not checked (use 'flotilla verify --pub "
+	       "KEY.pub')\n");
 }
 
-static void print_inspect_json(size_t file_len, const struct ota_bundle_header *h, const struct ota_manifest *m,
-			       const struct image_check *ic)
+static void print_inspect_json(size_t file_len, const struct ota_bundle_header *h,
+			       const struct ota_manifest *m, const struct image_check *ic)
 {
 	char sha[2 * OTA_SHA256_SIZE + 1], kid[2 * OTA_KEY_ID_SIZE + 1], ver[40];
 
@@ -291,13 +307,15 @@ int verb_inspect(int argc, char **argv)
 	data = cli_read_file(path, &len);
 	if (!data)
 		return CLI_EXIT_FAIL;
-	rc = len < OTA_BUNDLE_HEADER_SIZE ? (len >= 4 && memcmp(data, OTA_BUNDLE_MAGIC, 4) != 0 ? OTA_E_BAD_MAGIC
-											: OTA_E_TRUNCATED)
-					  : ota_bundle_header_decode(data, &h);
+	rc = len < OTA_BUNDLE_HEADER_SIZE
+		 ? (len >= 4 && memcmp(data, OTA_BUNDLE_MAGIC, 4) != 0 ? OTA_E_BAD_MAGIC
+								       : OTA_E_TRUNCATED)
+		 : ota_bundle_header_decode(data, &h);
 	if (rc == OTA_OK) {
 		head = OTA_BUNDLE_HEADER_SIZE + h.manifest_size + h.signature_size;
-		rc = len < head ? OTA_E_TRUNCATED
-				: ota_manifest_decode(data + OTA_BUNDLE_HEADER_SIZE, h.manifest_size, &m);
+		rc = len < head
+			 ? OTA_E_TRUNCATED
+			 : ota_manifest_decode(data + OTA_BUNDLE_HEADER_SIZE, h.manifest_size, &m);
 	}
 	if (rc == OTA_OK && m.image_size != h.image_size)
 		rc = OTA_E_MALFORMED_MANIFEST;
@@ -438,9 +456,9 @@ int verb_verify(int argc, char **argv)
 		char kid[2 * OTA_KEY_ID_SIZE + 1];
 
 		cli_hex(kid, m->key_id, OTA_KEY_ID_SIZE);
-		printf("%s: OK: %s %u.%u.%u counter %u for %s, signed by key %s (%s)\n", path, m->name, m->version[0],
-		       m->version[1], m->version[2], m->security_counter, m->boards, kid,
-		       pubs[v->key - keys]);
+		printf("%s: OK: %s %u.%u.%u counter %u for %s, signed by key %s (%s)\n", path,
+		       m->name, m->version[0], m->version[1], m->version[2], m->security_counter,
+		       m->boards, kid, pubs[v->key - keys]);
 	}
 	rc = CLI_EXIT_OK;
 out:

@@ -16,21 +16,21 @@
 #endif
 
 const char usage_store[] =
-	"usage: flotilla store ACTION --file STORE [options]\n"
-	"\n"
-	"Works on a slot store in a file (or the raw OTA partition of an SD card)\n"
-	"with the same code the board runs.\n"
-	"  format   --file STORE [--size MIB] [--slot-size KIB] [--guests N]\n"
-	"           creates an empty store (defaults: CONFIG_OTA_STORE_SIZE_MB,\n"
-	"           CONFIG_OTA_SLOT_SIZE_KB, as many guests as fit)\n"
-	"  install  --file STORE --pub KEY.pub [--pub ...] [--board BOARD] BUNDLE\n"
-	"           verifies and installs a bundle into the guest's free slot (READY)\n"
-	"  activate --file STORE GUEST   newest installed image -> trial\n"
-	"  confirm  --file STORE GUEST   trial -> confirmed\n"
-	"  revert   --file STORE GUEST   trial -> bad; the confirmed image boots again\n"
-	"  check    --file STORE GUEST   re-hashes the guest's images\n"
-	"  list     --file STORE [--json]\n"
-	"Every action also takes --block-size BYTES (default 512, as on SD cards).\n";
+    "usage: flotilla store ACTION --file STORE [options]\n"
+    "\n"
+    "Works on a slot store in a file (or the raw OTA partition of an SD card)\n"
+    "with the same code the board runs.\n"
+    "  format   --file STORE [--size MIB] [--slot-size KIB] [--guests N]\n"
+    "           creates an empty store (defaults: CONFIG_OTA_STORE_SIZE_MB,\n"
+    "           CONFIG_OTA_SLOT_SIZE_KB, as many guests as fit)\n"
+    "  install  --file STORE --pub KEY.pub [--pub ...] [--board BOARD] BUNDLE\n"
+    "           verifies and installs a bundle into the guest's free slot (READY)\n"
+    "  activate --file STORE GUEST   newest installed image -> trial\n"
+    "  confirm  --file STORE GUEST   trial -> confirmed\n"
+    "  revert   --file STORE GUEST   trial -> bad; the confirmed image boots again\n"
+    "  check    --file STORE GUEST   re-hashes the guest's images\n"
+    "  list     --file STORE [--json]\n"
+    "Every action also takes --block-size BYTES (default 512, as on SD cards).\n";
 
 static struct slot_store store;
 static struct ota_file_blockdev file_dev;
@@ -88,7 +88,8 @@ static int open_device(const struct store_args *a, uint64_t create_size)
 		return cli_usage_error("bad --block-size '%s'", a->block_size);
 	if (ota_file_blockdev_open(&file_dev, a->file, bs, create_size) != 0)
 		return cli_error("%s: %s", a->file,
-				 errno == EINVAL ? "not a whole number of blocks" : strerror(errno));
+				 errno == EINVAL ? "not a whole number of blocks"
+						 : strerror(errno));
 	return CLI_EXIT_OK;
 }
 
@@ -99,7 +100,8 @@ static int store_format(const struct store_args *a)
 
 	if ((a->size && cli_parse_u32(a->size, &size_mb) != 0) || size_mb == 0)
 		return cli_usage_error("bad --size '%s' (MiB)", a->size);
-	if ((a->slot_size && cli_parse_u32(a->slot_size, &slot_kb) != 0) || slot_kb == 0 || slot_kb > (1u << 20))
+	if ((a->slot_size && cli_parse_u32(a->slot_size, &slot_kb) != 0) || slot_kb == 0 ||
+	    slot_kb > (1u << 20))
 		return cli_usage_error("bad --slot-size '%s' (KiB)", a->slot_size);
 	if (a->guests && cli_parse_u32(a->guests, &guests) != 0)
 		return cli_usage_error("bad --guests '%s'", a->guests);
@@ -154,8 +156,8 @@ static int store_install(const struct store_args *a)
 	if (rc != OTA_OK)
 		return store_error(a->guest, rc);
 	m = ota_install_manifest(&install);
-	printf("installed %s %u.%u.%u (counter %u) into slot %c: ready, activate it next\n", m->name, m->version[0],
-	       m->version[1], m->version[2], m->security_counter,
+	printf("installed %s %u.%u.%u (counter %u) into slot %c: ready, activate it next\n",
+	       m->name, m->version[0], m->version[1], m->version[2], m->security_counter,
 	       'A' + slot_store_guest(&store, m->name)->newest);
 	return CLI_EXIT_OK;
 }
@@ -167,7 +169,8 @@ static void print_slot_json(unsigned k, const struct slot_info *info)
 	cli_hex(sha, info->image_sha256, OTA_SHA256_SIZE);
 	printf("{\"slot\":\"%c\",\"state\":\"%s\"", 'A' + k, slot_state_name(info->state));
 	if (info->state != SLOT_EMPTY)
-		printf(",\"version\":\"%u.%u.%u\",\"security_counter\":%u,\"image_size\":%u,\"image_sha256\":\"%s\","
+		printf(",\"version\":\"%u.%u.%u\",\"security_counter\":%u,\"image_size\":%u,"
+		       "\"image_sha256\":\"%s\","
 		       "\"memory_mib\":%u,\"vcpus\":%u",
 		       info->version[0], info->version[1], info->version[2], info->security_counter,
 		       info->image_size, sha, info->memory_mib, info->vcpus);
@@ -207,15 +210,17 @@ static int store_list(const struct store_args *a)
 			}
 			printf("]}");
 		} else {
-			printf("guest %s: highest counter %u, boots %s%c\n", guest->name, guest->highest_counter,
-			       boot >= 0 ? "slot " : "nothing", boot >= 0 ? 'A' + boot : ' ');
+			printf("guest %s: highest counter %u, boots %s%c\n", guest->name,
+			       guest->highest_counter, boot >= 0 ? "slot " : "nothing",
+			       boot >= 0 ? 'A' + boot : ' ');
 			for (unsigned k = 0; k < SLOT_STORE_SLOTS; k++) {
 				const struct slot_info *info = &guest->slot[k];
 
 				printf("  slot %c: %s", 'A' + k, slot_state_name(info->state));
 				if (info->state != SLOT_EMPTY)
-					printf(" %u.%u.%u counter %u, %u bytes", info->version[0], info->version[1],
-					       info->version[2], info->security_counter, info->image_size);
+					printf(" %u.%u.%u counter %u, %u bytes", info->version[0],
+					       info->version[1], info->version[2],
+					       info->security_counter, info->image_size);
 				putchar('\n');
 			}
 		}
@@ -254,9 +259,10 @@ static int store_transition(const struct store_args *a)
 		int (*fn)(struct slot_store *, const char *);
 		const char *done;
 	} ops[] = {
-		{"activate", slot_store_activate, "on trial: confirm or revert it after its health checks"},
-		{"confirm", slot_store_confirm, "confirmed"},
-		{"revert", slot_store_revert, "reverted: the confirmed image boots again"},
+	    {"activate", slot_store_activate,
+	     "on trial: confirm or revert it after its health checks"},
+	    {"confirm", slot_store_confirm, "confirmed"},
+	    {"revert", slot_store_revert, "reverted: the confirmed image boots again"},
 	};
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
