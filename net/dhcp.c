@@ -202,11 +202,18 @@ static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t
 		dhcp_bind(s, yiaddr, &o);
 		break;
 	case DHCPNAK:
-		if (d->state == DHCP_REQUESTING || d->state == DHCP_RENEWING || d->state == DHCP_REBINDING) {
-			if (d->state == DHCP_REQUESTING)
-				dhcp_discover(s);
-			else
-				dhcp_lost(s);
+		if (o.server != 0 && o.server != (d->state == DHCP_REQUESTING ? d->offer.server : d->lease.server))
+			return;
+		if (d->state == DHCP_REQUESTING) {
+			/* Start over after a pause: a server that refuses every
+			 * request must not make us spin (RFC 2131 §3.1 step 5). */
+			d->state = DHCP_SELECTING;
+			d->xid = net_random32(s);
+			d->tries = 0;
+			d->start_ms = s->now;
+			d->retry_at = dhcp_backoff(s);
+		} else if (d->state == DHCP_RENEWING || d->state == DHCP_REBINDING) {
+			dhcp_lost(s);
 		}
 		break;
 	default:
