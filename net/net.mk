@@ -10,11 +10,11 @@ ALL_TARGETS += net-size
 
 $(O)/target/net/%.o: $(SRC)/net/%.c $(NET_HDRS)
 	@mkdir -p $(dir $@)
-	$(TARGET_CC) $(TARGET_CFLAGS) -I$(SRC)/net -c $< -o $@
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -I$(SRC)/net -c $< -o $@
 
 $(NET_LIB): $(NET_TARGET_OBJS)
-	@rm -f $@
-	$(CROSS)ar rcs $@ $^
+	@rm -f $@ && $(CROSS)ar rcs $@ $^
+	@echo "  AR      $@"
 
 .PHONY: net-size
 net-size: $(NET_LIB)
@@ -28,7 +28,8 @@ NET_UNIT_TESTS := $(notdir $(basename $(filter-out %/test_net_wire.c,$(wildcard 
 
 $(NET_HOST_DIR)/%: $(SRC)/tests/unit/%.c $(NET_TEST_SUPPORT) $(SRC)/tests/unit/test_net_wire.h $(NET_SRCS) $(NET_HDRS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(NET_HOST_CFLAGS) -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(NET_HOST_CFLAGS) -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
 
 TEST_SUITES += net-unit
 .PHONY: test-net-unit

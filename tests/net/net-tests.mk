@@ -1,0 +1,35 @@
+# Interop (TAP + network namespace) and fuzz suites for net/. Included by net/net.mk.
+
+NET_TAP := $(NET_HOST_DIR)/net_tap
+NET_FUZZ := $(NET_HOST_DIR)/fuzz_net
+NET_FUZZ_CORPUS := $(O)/fuzz/net-corpus
+
+$(NET_TAP): $(SRC)/tests/net/net_tap.c $(NET_SRCS) $(NET_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(NET_HOST_CFLAGS) $< $(NET_SRCS) -o $@
+
+TEST_SUITES += net-interop
+.PHONY: test-net-interop
+test-net-interop: $(NET_TAP)
+	@$(RUN_SUITE) net-interop sh $(SRC)/tests/net/interop.sh $(NET_TAP) $(O)/host/net/interop
+
+$(NET_FUZZ): $(SRC)/tests/fuzz/fuzz_net.c $(NET_SRCS) $(NET_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$(O)/include -I$(SRC)/net \
+		$< $(NET_SRCS) -o $@
+
+# A short bounded run in `make test`; `make fuzz` runs longer (NET_FUZZ_SECONDS).
+NET_FUZZ_TEST_SECONDS ?= 15
+NET_FUZZ_SECONDS ?= 600
+TEST_SUITES += net-fuzz
+.PHONY: test-net-fuzz fuzz-net
+test-net-fuzz: $(NET_FUZZ)
+	@mkdir -p $(NET_FUZZ_CORPUS)
+	@$(RUN_SUITE) net-fuzz sh $(SRC)/tests/fuzz/run_fuzz_net.sh $(NET_FUZZ) $(NET_FUZZ_CORPUS) $(NET_FUZZ_TEST_SECONDS)
+
+FUZZ_TARGETS += fuzz-net
+fuzz-net: $(NET_FUZZ)
+	@mkdir -p $(NET_FUZZ_CORPUS)
+	$(Q)sh $(SRC)/tests/fuzz/run_fuzz_net.sh $(NET_FUZZ) $(NET_FUZZ_CORPUS) $(NET_FUZZ_SECONDS)
