@@ -37,3 +37,4 @@ test-net-unit: $(addprefix $(NET_HOST_DIR)/,$(NET_UNIT_TESTS))
 	@$(RUN_SUITE) net-unit sh -c 'rc=0; for t in $^; do CMOCKA_MESSAGE_OUTPUT=TAP $$t || rc=1; done; exit $$rc'
 
 include $(wildcard $(SRC)/tests/net/net-tests.mk)
+include $(wildcard $(SRC)/tests/bench/bench-net.mk)

@@ -1,28 +1,48 @@
 #include "wire.h"
 
+#include <string.h>
+
+static inline uint32_t load32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v)); /* one load where the target allows it */
+	return v;
+}
+
 uint32_t net_checksum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
 	/*
-	 * Sum big-endian 16-bit words two at a time in a 64-bit accumulator;
-	 * carries are folded once at the end (RFC 1071 §2).
+	 * RFC 1071 §2(B): the one's complement sum does not depend on byte
+	 * order. Sum 32-bit words in host order into 64 bits, fold to 16 bits,
+	 * and swap once at the end on a little-endian host.
 	 */
-	uint64_t acc = sum;
-	while (len >= 8) {
-		acc += ((uint32_t)p[0] << 8 | p[1]) + ((uint32_t)p[2] << 8 | p[3]) +
-		       ((uint32_t)p[4] << 8 | p[5]) + ((uint32_t)p[6] << 8 | p[7]);
-		p += 8;
-		len -= 8;
+	uint64_t acc = 0;
+	while (len >= 16) {
+		acc += (uint64_t)load32(p) + load32(p + 4) + load32(p + 8) + load32(p + 12);
+		p += 16;
+		len -= 16;
 	}
-	while (len >= 2) {
-		acc += (uint32_t)p[0] << 8 | p[1];
+	while (len >= 4) {
+		acc += load32(p);
+		p += 4;
+		len -= 4;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	acc = ((acc & 0xff) << 8) | (acc >> 8);
+#endif
+	uint64_t total = (uint64_t)sum + acc;
+	if (len >= 2) {
+		total += (uint32_t)p[0] << 8 | p[1];
 		p += 2;
 		len -= 2;
 	}
 	if (len)
-		acc += (uint32_t)p[0] << 8;
-	while (acc >> 32)
-		acc = (acc & 0xffffffffu) + (acc >> 32);
-	return (uint32_t)acc;
+		total += (uint32_t)p[0] << 8;
+	while (total >> 32)
+		total = (total & 0xffffffffu) + (total >> 32);
+	return (uint32_t)total;
 }
 
 uint16_t net_checksum_finish(uint32_t sum)
