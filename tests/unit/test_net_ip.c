@@ -17,21 +17,11 @@ static const uint8_t *captured(struct test_wire *w, int i)
 	return i < w->captured ? w->capture[i].data : NULL;
 }
 
+static const uint8_t no_mac[6];
+
 static size_t build_arp(uint8_t *f, uint16_t op, uint32_t spa, uint32_t tpa, const uint8_t *dst)
 {
-	memset(f, 0, 60);
-	memcpy(f, dst, 6);
-	memcpy(f + 6, wire_mac[1], 6);
-	net_put16(f + 12, 0x0806);
-	net_put16(f + 14, 1);
-	net_put16(f + 16, 0x0800);
-	f[18] = 6;
-	f[19] = 4;
-	net_put16(f + 20, op);
-	memcpy(f + 22, wire_mac[1], 6);
-	net_put32(f + 28, spa);
-	net_put32(f + 38, tpa);
-	return 60;
+	return wire_build_arp(f, op, spa, no_mac, tpa, dst);
 }
 
 static void test_arp_reply_and_gratuitous(void **state)
@@ -326,6 +316,23 @@ static void test_checksum_known_values(void **state)
 	/* Odd length pads with zero. */
 	const uint8_t o[] = {0x12, 0x34, 0x56};
 	assert_int_equal(net_checksum_finish(net_checksum_add(0, o, 3)), (uint16_t)~(0x1234 + 0x5600));
+	/* The word-at-a-time sum equals the RFC 1071 definition at any length
+	 * and alignment (deterministic random buffers). */
+	uint8_t buf[2100];
+	uint32_t seed = 7;
+	for (int t = 0; t < 2000; t++) {
+		size_t off = (size_t)t % 8, n = (size_t)(t * 37) % 2000;
+		for (size_t i = 0; i < off + n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = (uint8_t)(seed >> 16);
+		}
+		uint32_t ref = (uint32_t)t;
+		for (size_t i = 0; i + 1 < n; i += 2)
+			ref += (uint32_t)buf[off + i] << 8 | buf[off + i + 1];
+		if (n & 1)
+			ref += (uint32_t)buf[off + n - 1] << 8;
+		assert_int_equal(net_checksum_finish(net_checksum_add((uint32_t)t, buf + off, n)), net_checksum_finish(ref));
+	}
 	assert_string_equal(net_counter_name(NET_CNT_TCP_RX), "TCP_RX");
 	assert_string_equal(net_result_text(NET_EREFUSED), "connection refused");
 }

@@ -195,16 +195,23 @@ static int established(void *arg)
 	return a[0].connected && a[1].accepted;
 }
 
+/* A client on A connected to a server on B (port 7); apps[0] client, apps[1] server. */
+static void establish(struct test_wire *w, uint32_t seed, struct app apps[2])
+{
+	wire_init(w, seed, 0);
+	memset(apps, 0, 2 * sizeof(*apps));
+	apps[1].listener = tcp_listen(w->stack[1], 7, 1, app_event, &apps[1]);
+	apps[0].conn = tcp_connect(w->stack[0], WIRE_IP_B, 7, app_event, &apps[0]);
+	assert_true(wire_run_until(w, established, apps, 10000));
+}
+
 static void test_simultaneous_close(void **state)
 {
 	(void)state;
 	struct test_wire w;
-	wire_init(&w, 7, 0);
+	struct app apps[2];
+	establish(&w, 7, apps);
 	w.faults.latency_ms = 10;
-	struct app apps[2] = {{0}, {0}};
-	apps[1].listener = tcp_listen(w.stack[1], 7, 1, app_event, &apps[1]);
-	apps[0].conn = tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &apps[0]);
-	assert_true(wire_run_until(&w, established, apps, 10000));
 	struct tcp_conn *c[2] = {apps[0].conn, apps[1].conn};
 	tcp_shutdown(c[0]);
 	tcp_shutdown(c[1]);
@@ -409,11 +416,8 @@ static void test_keepalive_and_rto_give_up(void **state)
 {
 	(void)state;
 	struct test_wire w;
-	wire_init(&w, 13, 0);
-	struct app apps[2] = {{0}, {0}};
-	apps[1].listener = tcp_listen(w.stack[1], 7, 1, app_event, &apps[1]);
-	apps[0].conn = tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &apps[0]);
-	assert_true(wire_run_until(&w, established, apps, 10000));
+	struct app apps[2];
+	establish(&w, 13, apps);
 	tcp_set_keepalive(apps[0].conn, 1);
 	/* Idle but alive: probes are answered, nothing breaks. */
 	wire_run(&w, (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S + 3 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) * 1000);

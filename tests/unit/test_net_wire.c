@@ -28,33 +28,37 @@ static uint64_t wire_now(void *ctx)
 	return ((struct wire_ctx *)ctx)->w->now;
 }
 
+size_t wire_build_arp(uint8_t *f, uint16_t op, uint32_t spa, const uint8_t tha[6], uint32_t tpa, const uint8_t dst[6])
+{
+	memset(f, 0, 60);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, wire_mac[1], 6);
+	net_put16(f + 12, 0x0806);
+	net_put16(f + 14, 1);
+	net_put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	net_put16(f + 20, op);
+	memcpy(f + 22, wire_mac[1], 6);
+	net_put32(f + 28, spa);
+	memcpy(f + 32, tha, 6);
+	net_put32(f + 38, tpa);
+	return 60;
+}
+
 static void wire_answer_arp(struct test_wire *w, const uint8_t *frame, size_t len)
 {
 	/* A raw peer still answers ARP, so tests need not. */
 	if (len < 42 || net_get16(frame + 12) != 0x0806 || net_get16(frame + 20) != 1 ||
-	    net_get32(frame + 38) != WIRE_IP_B)
+	    net_get32(frame + 38) != WIRE_IP_B || w->queued >= WIRE_QUEUE)
 		return;
-	uint8_t r[60];
-	memset(r, 0, sizeof(r));
-	memcpy(r, wire_mac[0], 6);
-	memcpy(r + 6, wire_mac[1], 6);
-	net_put16(r + 12, 0x0806);
-	net_put16(r + 14, 1);
-	net_put16(r + 16, 0x0800);
-	r[18] = 6;
-	r[19] = 4;
-	net_put16(r + 20, 2);
-	memcpy(r + 22, wire_mac[1], 6);
-	net_put32(r + 28, WIRE_IP_B);
-	memcpy(r + 32, frame + 22, 6);
-	net_put32(r + 38, net_get32(frame + 28));
 	struct wire_frame *f = &w->queue[w->queued++];
 	f->due = w->now;
 	f->order = w->order++;
-	f->len = sizeof(r);
 	f->to = 0;
-	memcpy(f->data, r, sizeof(r));
+	f->len = (uint16_t)wire_build_arp(f->data, 2, WIRE_IP_B, frame + 22, net_get32(frame + 28), wire_mac[0]);
 }
+
 static struct wire_ctx ctxs[16][2];
 static int nctx;
 

@@ -61,6 +61,7 @@ void wire_clear_capture(struct test_wire *w);
 /* Raw frame building (for a raw B), checksums filled in. */
 size_t wire_build_tcp(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
 		      uint16_t wnd, const uint8_t *opts, size_t optlen, const uint8_t *data, size_t len);
+size_t wire_build_arp(uint8_t *f, uint16_t op, uint32_t spa, const uint8_t tha[6], uint32_t tpa, const uint8_t dst[6]);
 size_t wire_build_udp(uint8_t *f, uint16_t sport, uint16_t dport, const uint8_t *data, size_t len);
 size_t wire_build_ipv4(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint16_t frag,
 		       const uint8_t *payload, size_t len);
