@@ -43,6 +43,8 @@ trap cleanup EXIT INT TERM
 # Background jobs call `ip netns exec` directly so that $! is the process itself.
 in_ns() { ip netns exec "$NS" "$@"; }
 
+# Stale outputs would satisfy the readiness checks below: start clean.
+rm -rf "$WORK"
 mkdir -p "$WORK"
 in_ns ip link set lo up
 in_ns ip link add br0 type bridge
