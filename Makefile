@@ -118,6 +118,20 @@ BENCH_TARGETS :=
 FUZZ_TARGETS :=
 ALL_TARGETS :=
 
+# Signing: the fleet's key from Kconfig, or a development key made in the
+# build directory (never committed) that the board then trusts alone.
+ifdef NEED_CONFIG
+ifeq ($(strip $(CONFIG_OTA_SIGNING_KEY)),)
+DEV_KEY := $(O)/keys/dev
+SIGNING_KEY := $(DEV_KEY).key
+ifeq ($(strip $(CONFIG_OTA_TRUSTED_KEYS)),)
+CONFIG_OTA_TRUSTED_KEYS := $(DEV_KEY).pub
+endif
+else
+SIGNING_KEY := $(if $(filter /%,$(CONFIG_OTA_SIGNING_KEY)),$(CONFIG_OTA_SIGNING_KEY),$(SRC)/$(CONFIG_OTA_SIGNING_KEY))
+endif
+endif
+
 ifdef NEED_CONFIG
 include $(SRC)/guests/runtime/runtime.mk
 include $(SRC)/guests/control/control.mk

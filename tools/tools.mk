@@ -14,24 +14,50 @@ PLAN_ARGS := --ram-mb $(BOARD_RAM_SIZE_MB) --cpus $(BOARD_CPUS)
 COMMON_BOOT_FILES := $(IMAGE_OUT)/uboot.env $(IMAGE_OUT)/xen $(IMAGE_OUT)/$(BOARD_DTB) \
 	$(IMAGE_OUT)/control.img
 
+FLOTILLA_CLI := $(O)/host/flotilla
+
+ifdef DEV_KEY
+$(DEV_KEY).key $(DEV_KEY).pub: | $(FLOTILLA_CLI)
+	@mkdir -p $(dir $(DEV_KEY))
+	@$(FLOTILLA_CLI) keygen --out $(DEV_KEY) >/dev/null
+	@echo "  KEYGEN  $(patsubst $(O)/%,%,$(DEV_KEY)).key: a development signing key. Images signed"
+	@echo "          with it are for development only: set OTA_SIGNING_KEY for a fleet."
+endif
+
+# $(call plan_guests,PLAN): the guest applications a plan uses.
+plan_guests = $(shell $(PLAN_TOOL) files $(1) $(PLAN_ARGS))
+# $(call plan_has_guests,PLAN): non-empty if the control domain builds guests.
+plan_has_guests = $(filter-out [],$(shell $(PLAN_TOOL) guests $(1) $(PLAN_ARGS)))
+
 # $(call board_image,WORK_DIR,PLAN,OUTPUT): an SD image that boots PLAN.
 define board_image
+$(1)/guests.bnd: $(2) $$(SRC)/tools/mkbootbundle.py $$(FLOTILLA_CLI) $$(SIGNING_KEY) \
+		$$(foreach g,$$(call plan_guests,$(2)),$$(O)/guests/$$(g).img)
+	@mkdir -p $$(@D)
+	@echo "  BUNDLE  $$(patsubst $$(O)/%,%,$$@)"
+	$$(Q)$$(PYTHON) $$(SRC)/tools/mkbootbundle.py $(2) $$(PLAN_ARGS) --flotilla $$(FLOTILLA_CLI) \
+		--key $$(SIGNING_KEY) --board $$(BOARD) --version $$(FLOTILLA_VERSION) \
+		--guests-dir $$(O)/guests -o $$@ >/dev/null
+
 $(1)/boot.cmd: $(2) $$(SRC)/hypervisor-cfg/plan.py $$(CONFIG_MK) $$(SRC)/boards/$$(BOARD)/board.mk
 	@mkdir -p $$(@D)
 	@echo "  PLAN    $$(patsubst $$(SRC)/%,%,$(2))"
 	$$(Q)$$(PLAN_TOOL) bootcmd $(2) $$(PLAN_ARGS) --console '$$(BOARD_XEN_CONSOLE)' \
-		--dtb $$(BOARD_DTB) $$(if $$(BOOT_BUNDLE),--ramdisk) -o $$@
+		--dtb $$(BOARD_DTB) -o $$@
 
 $(1)/boot.scr: $(1)/boot.cmd
 	@echo "  MKIMAGE $$(patsubst $$(O)/%,%,$$@)"
 	$$(Q)mkimage -A arm -O linux -T script -C none -n "Flotilla boot" -d $$< $$@ >/dev/null
 
-$(3): $(1)/boot.scr $$(COMMON_BOOT_FILES) $$(SRC)/tools/mkimage.sh $$(CONFIG_MK) \
-		$$(foreach g,$$(shell $$(PLAN_TOOL) files $(2) $$(PLAN_ARGS)),$$(O)/guests/$$(g).img)
+# Boot-time (dom0less) domains need their images on the FAT; guests the
+# control domain builds travel signed in guests.bnd.
+$(1)_FAT := $(1)/boot.scr $$(COMMON_BOOT_FILES) \
+	$$(foreach g,$$(shell $$(PLAN_TOOL) files $(2) $$(PLAN_ARGS)),$$(O)/guests/$$(g).img) \
+	$$(if $$(call plan_has_guests,$(2)),$(1)/guests.bnd)
+$(3): $$($(1)_FAT) $$(SRC)/tools/mkimage.sh $$(CONFIG_MK)
 	@$$(PLAN_TOOL) check $(2) $$(PLAN_ARGS)
 	@sh $$(SRC)/tools/mkimage.sh $$@ $$(CONFIG_SDCARD_SIZE_MB) $$(CONFIG_BOOT_PART_SIZE_MB) \
-		$$(CONFIG_OTA_STORE_SIZE_MB) $$(UBOOT_SPL) $(1)/boot.scr $$(COMMON_BOOT_FILES) \
-		$$(foreach g,$$(shell $$(PLAN_TOOL) files $(2) $$(PLAN_ARGS)),$$(O)/guests/$$(g).img)
+		$$(CONFIG_OTA_STORE_SIZE_MB) $$(UBOOT_SPL) $$($(1)_FAT)
 endef
 
 $(eval $(call board_image,$(IMAGE_OUT),$(PLAN),$(SDCARD)))

@@ -3,15 +3,19 @@
 
 CONTROL_DIR := $(SRC)/guests/control
 CONTROL_OUT := $(O)/target/control
-CONTROL_OBJS := $(CONTROL_OUT)/main.o $(CONTROL_OUT)/domain.o
+CONTROL_MODULES := main domain builder boot_bundle supervisor
+CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
+# The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.
+CONTROL_OTA_LIBS := $(O)/target/ota/libota.a $(O)/target/mbedtls/libmbedcrypto-min.a
 
-$(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
+$(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(wildcard $(CONTROL_DIR)/*.h) $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
 	@mkdir -p $(@D)
 	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
-	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -std=gnu11 -D__XEN_TOOLS__ -DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -I$(SRC)/ota -std=gnu11 -D__XEN_TOOLS__ \
+		-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@
 
-$(CONTROL_IMAGE): $(CONTROL_OBJS) $(RUNTIME_START) $(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a $(RUNTIME_LDSCRIPT)
-	$(call link_xen_image,$(CONTROL_OUT)/control.elf,$@,$(CONTROL_OBJS))
+$(CONTROL_IMAGE): $(CONTROL_OBJS) $(RUNTIME_START) $(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a $(RUNTIME_LDSCRIPT) $(CONTROL_OTA_LIBS)
+	$(call link_xen_image,$(CONTROL_OUT)/control.elf,$@,$(CONTROL_OBJS) $(CONTROL_OTA_LIBS))
 
 ALL_TARGETS += $(CONTROL_IMAGE)

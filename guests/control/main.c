@@ -13,6 +13,9 @@
 #include "flotilla.h"
 #include "hypercall.h"
 #include "domain.h"
+#include "boot_bundle.h"
+#include "supervisor.h"
+#include "runtime.h"
 
 #include <generated/autoconf.h>
 
@@ -118,6 +121,68 @@ static void report_domains(void)
 	}
 }
 
+static unsigned bootarg_number(const char *bootargs, const char *key)
+{
+	const char *p = strstr(bootargs, key);
+	return p ? (unsigned)strtoul(p + strlen(key), NULL, 10) : 0;
+}
+
+static uint64_t read_u64_prop(const void *dtb, int node, const char *name)
+{
+	int len;
+	const fdt32_t *p = fdt_getprop(dtb, node, name, &len);
+	if (!p || (len != 4 && len != 8))
+		return 0;
+	return len == 8 ? read_cells(p, 2) : fdt32_to_cpu(p[0]);
+}
+
+/* The boot bundle is our initrd: Xen passes its place in /chosen. */
+static int load_boot_bundle(const void *dtb)
+{
+	int chosen = fdt_path_offset(dtb, "/chosen");
+	uint64_t start = chosen >= 0 ? read_u64_prop(dtb, chosen, "linux,initrd-start") : 0;
+	uint64_t end = chosen >= 0 ? read_u64_prop(dtb, chosen, "linux,initrd-end") : 0;
+	if (!start || end <= start) {
+		printf("control: no boot bundle (no initrd from Xen): no guests to start\n");
+		return 0;
+	}
+	static struct boot_entry entries[BOOT_BUNDLE_ENTRIES_MAX];
+	const char *error = NULL;
+	int count = boot_bundle_parse((const uint8_t *)(uintptr_t)start, (size_t)(end - start), entries,
+				      BOOT_BUNDLE_ENTRIES_MAX, &error);
+	if (count < 0) {
+		printf("control: boot bundle refused: %s\n", error);
+		return 0;
+	}
+	printf("control: boot bundle at %#" PRIx64 ": %d guest(s), %" PRIu64 " bytes\n", start, count,
+	       end - start);
+	return supervisor_load(entries, count);
+}
+
+static volatile bool console_input;
+
+static void on_console_input(evtchn_port_t port, void *arg)
+{
+	(void)port;
+	(void)arg;
+	console_input = true;
+	events_wake_application();
+}
+
+/* Keys typed on the serial console (Xen gives dom0 the input): 's' prints
+ * the status. */
+static void read_console_input(void)
+{
+	char keys[16];
+	long n;
+	while ((n = xen_hypercall(__HYPERVISOR_console_io, CONSOLEIO_read, sizeof(keys),
+				  (unsigned long)keys, 0, 0)) > 0) {
+		for (long i = 0; i < n; i++)
+			if (keys[i] == 's')
+				supervisor_print_status();
+	}
+}
+
 int flotilla_main(const struct flotilla_start_info *info)
 {
 	const void *dtb = flotilla_devicetree();
@@ -127,18 +192,35 @@ int flotilla_main(const struct flotilla_start_info *info)
 	print_memory(dtb);
 	print_devices(dtb, "ethernet", "ethernet");
 	print_devices(dtb, "mmc", "mmc");
+	if (supervisor_init(dtb) == 0)
+		load_boot_bundle(dtb);
+	struct evtchn_bind_virq bind = {.virq = VIRQ_CONSOLE, .vcpu = 0};
+	if (xen_event_channel_op(EVTCHNOP_bind_virq, &bind) == 0)
+		events_bind(bind.port, on_console_input, NULL);
+	unsigned bench_runs = bootarg_number(info->bootargs, "bench=");
+	if (bench_runs)
+		supervisor_bench_build(bench_runs);
+	unsigned cycles = bootarg_number(info->bootargs, "cycles=");
+	if (cycles)
+		supervisor_bench_cycles(cycles);
 	printf("flotilla: control domain %s ready\n", FLOTILLA_VERSION);
 	fflush(stdout);
 
 	unsigned interval = cpu_report_interval(info->bootargs);
-	uint64_t next_report = flotilla_clock_monotonic();
+	uint64_t next_report = interval ? flotilla_clock_monotonic() : UINT64_MAX;
 	for (;;) {
-		if (interval) {
+		if (flotilla_clock_monotonic() >= next_report) {
 			next_report += (uint64_t)interval * 1000000000u;
 			report_domains();
 		}
-		/* Blocks in Xen until an event or the next report is due. */
-		while (flotilla_clock_monotonic() < next_report || !interval)
-			flotilla_yield(interval ? next_report : UINT64_MAX);
+		if (console_input) {
+			console_input = false;
+			read_console_input();
+		}
+		uint64_t deadline = supervisor_poll();
+		if (next_report < deadline)
+			deadline = next_report;
+		/* Blocks in Xen until an event (console, domain death) or a deadline. */
+		flotilla_yield(deadline);
 	}
 }

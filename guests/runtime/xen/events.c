@@ -199,12 +199,14 @@ void events_mask(evtchn_port_t port)
 
 void events_unmask(evtchn_port_t port)
 {
-	__atomic_fetch_and(&shared->evtchn_mask[port / 64], ~(1ull << (port % 64)), __ATOMIC_SEQ_CST);
-	/* If it became pending while masked, Xen must re-raise the upcall. */
-	if (__atomic_load_n(&shared->evtchn_pending[port / 64], __ATOMIC_SEQ_CST) & (1ull << (port % 64))) {
-		struct evtchn_unmask unmask = {.port = port};
-		xen_event_channel_op(EVTCHNOP_unmask, &unmask);
-	}
+	/*
+	 * Let Xen clear the mask: it then re-raises the upcall if the port went
+	 * pending while masked (bind_interdomain, for one, raises the new port
+	 * at once). Clearing the bit here first would hide that from Xen and the
+	 * event would stay pending, unseen, until some other event came.
+	 */
+	struct evtchn_unmask unmask = {.port = port};
+	xen_event_channel_op(EVTCHNOP_unmask, &unmask);
 }
 
 int events_notify(evtchn_port_t port)

@@ -20,6 +20,9 @@ struct arch_registers {
 /* mmu.c: identity map, RAM cacheable, everything else device memory */
 int mmu_init(const void *dtb);
 int mmu_banks_unmapped(void);
+/* Map [base, base+size) as Normal cacheable memory (2 MiB granules): for a
+ * window where the control domain maps other domains' pages. */
+int mmu_map_normal(uintptr_t base, size_t size);
 
 /* arch.c: start-up and fatal exceptions */
 extern uintptr_t arch_load_address;

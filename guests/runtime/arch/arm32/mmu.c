@@ -122,6 +122,23 @@ static int map_memory_nodes(const void *dtb)
 	return banks;
 }
 
+int mmu_map_normal(uintptr_t base, size_t size)
+{
+	/* After start-up: changing live entries needs a TLB flush. */
+	uint64_t start = base & ~((1ull << BLOCK_SHIFT) - 1);
+	for (uint64_t block = start >> BLOCK_SHIFT; (block << BLOCK_SHIFT) < (uint64_t)base + size; block++) {
+		uint64_t *table = level2_for((unsigned)(block >> (GIB_SHIFT - BLOCK_SHIFT)));
+		if (!table)
+			return -1;
+		table[block % L2_ENTRIES] = (block << BLOCK_SHIFT) | BLOCK_NORMAL;
+	}
+	arch_dsb();
+	__asm__ volatile("mcr p15, 0, %0, c8, c7, 0" ::"r"(0u)); /* TLBIALL */
+	arch_dsb();
+	arch_isb();
+	return 0;
+}
+
 int mmu_banks_unmapped(void)
 {
 	return banks_unmapped;

@@ -1,0 +1,51 @@
+/*
+ * The boot bundle: the guests the control domain starts at boot, handed
+ * over by U-Boot and Xen as domain 0's initrd (a multiboot,ramdisk module)
+ * before any storage driver exists. Written by tools/mkbootbundle.py.
+ *
+ *   offset size
+ *   0      8    magic "FLOTBOOT"
+ *   8      4    format version (1), little-endian like every field
+ *   12     4    entry count (1..BOOT_BUNDLE_ENTRIES_MAX)
+ *   16     4    total size in bytes
+ *   20     4    reserved, 0
+ *   24     64   entry[0]: name[32] (NUL-padded), bundle offset, bundle
+ *               size, memory MiB, vCPUs, bootargs offset, bootargs size,
+ *               8 reserved bytes
+ *   ...         bootargs strings, then the signed bundles (4-aligned)
+ *
+ * The table is the domain plan (hypervisor-cfg/), not signed: it decides
+ * what a guest gets, never what runs. Each bundle is a signed OTA bundle
+ * (docs/bundle-format.md) checked before its guest is built; the manifest's
+ * name must match the entry's and the plan must give at least the memory
+ * and vCPUs the manifest asks for.
+ */
+#ifndef FLOTILLA_CONTROL_BOOT_BUNDLE_H
+#define FLOTILLA_CONTROL_BOOT_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BOOT_BUNDLE_MAGIC "FLOTBOOT"
+#define BOOT_BUNDLE_VERSION 1
+#define BOOT_BUNDLE_ENTRIES_MAX 16
+#define BOOT_BUNDLE_HEADER_SIZE 24
+#define BOOT_BUNDLE_ENTRY_SIZE 64
+#define BOOT_BUNDLE_NAME_MAX 31
+#define BOOT_BUNDLE_BOOTARGS_MAX 255
+
+struct boot_entry {
+	char name[BOOT_BUNDLE_NAME_MAX + 1];
+	const uint8_t *bundle;
+	size_t bundle_size;
+	unsigned memory_mb;
+	unsigned vcpus;
+	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
+};
+
+/* boot_bundle.c: parse and bounds-check the whole table. Returns the number
+ * of entries, or -1 with *error set to a one-line reason. */
+int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entries, int max,
+		      const char **error);
+
+#endif

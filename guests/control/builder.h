@@ -1,0 +1,46 @@
+/*
+ * The domain builder: what xl + libxl do for an ARM guest, in-process,
+ * with domctl / memory_op / event-channel hypercalls (Xen 4.17, domctl
+ * interface 0x15). The OTA hot swap reuses it.
+ *
+ *   dom_build()   create, populate, load kernel + device tree, set up the
+ *                 vpl011 console with us as backend, unpause
+ *   dom_destroy() unmap, close the console channel, destroy, wait until gone
+ */
+#ifndef FLOTILLA_CONTROL_BUILDER_H
+#define FLOTILLA_CONTROL_BUILDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+#include <xen/event_channel.h>
+#include <xen/io/console.h>
+
+struct dom_spec {
+	const char *name;
+	const uint8_t *kernel; /* a zImage (position independent or not) */
+	size_t kernel_size;
+	unsigned memory_mb;
+	unsigned vcpus;
+	const char *bootargs;
+};
+
+struct dom_handle {
+	uint16_t domid;
+	evtchn_port_t console_port;       /* our end of the vpl011 channel */
+	struct xencons_interface *console; /* the guest's vpl011 ring, mapped here */
+	unsigned console_slot;
+	uint64_t build_started;            /* runtime_counter() at dom_build() entry */
+	uint64_t build_finished;           /* ... at unpause */
+};
+
+/* builder.c */
+int dom_builder_init(const void *dtb);
+/* 0 or a negative errno-style code; *error gets a one-line reason. */
+int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char **error);
+int dom_destroy(struct dom_handle *handle);
+/* Xen's free memory in pages (sysctl physinfo), or 0 if unknown. */
+uint64_t dom_xen_free_pages(void);
+
+#endif

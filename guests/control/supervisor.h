@@ -1,0 +1,66 @@
+/*
+ * The supervisor: runs the guests of the boot plan and keeps them running.
+ * It verifies each guest's signed bundle, builds its domain, serves its
+ * console (prefixing lines with the guest's name, keeping the last lines
+ * in memory), learns of deaths through VIRQ_DOM_EXC, restarts crashed
+ * guests with exponential backoff and marks a guest failed after
+ * CONFIG_CONTROL_CRASH_LIMIT crashes within CONFIG_CONTROL_CRASH_WINDOW_S.
+ */
+#ifndef FLOTILLA_CONTROL_SUPERVISOR_H
+#define FLOTILLA_CONTROL_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot_bundle.h"
+#include "builder.h"
+
+enum guest_state {
+	GUEST_REFUSED,  /* its bundle failed verification: never built */
+	GUEST_RUNNING,
+	GUEST_EXITED,   /* powered off by itself (exit status 0) */
+	GUEST_BACKOFF,  /* crashed; waiting to be restarted */
+	GUEST_FAILED,   /* crashed too often: left stopped */
+};
+
+struct guest {
+	char name[BOOT_BUNDLE_NAME_MAX + 1];
+	enum guest_state state;
+	const char *refused_reason;
+	const uint8_t *image;
+	size_t image_size;
+	unsigned memory_mb;
+	unsigned vcpus;
+	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
+	char version[16];
+	struct dom_handle dom;
+	uint64_t started_ns;
+	unsigned restarts;
+	unsigned crashes_in_window;
+	uint64_t window_start_ns;
+	uint64_t restart_at_ns;
+	unsigned backoff_ms;
+	bool quiet;           /* benchmarks: do not forward console lines */
+	volatile bool console_pending;
+	bool first_output_seen;
+	uint64_t first_output_ticks;
+	/* console line assembly and the last lines, for `flotilla logs` */
+	char line[160];
+	unsigned line_len;
+	char (*log)[160];
+	unsigned log_next;
+	unsigned log_count;
+};
+
+/* supervisor.c */
+int supervisor_init(const void *dtb);
+/* Verify every entry and start the ones that pass. Returns guests known. */
+int supervisor_load(const struct boot_entry *entries, int count);
+/* One pass of work; returns the monotonic deadline of the next timed work. */
+uint64_t supervisor_poll(void);
+void supervisor_print_status(void);
+/* Benchmarks used by `make bench` and tests (boot arguments bench=, cycles=). */
+void supervisor_bench_build(unsigned runs);
+void supervisor_bench_cycles(unsigned cycles);
+
+#endif

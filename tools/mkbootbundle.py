@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Sign the plan's guests and pack them into a boot bundle (guests.bnd).
+
+    mkbootbundle.py PLAN --ram-mb N --cpus N --flotilla CLI --key KEY.key
+                    --board BOARD --version X.Y.Z --guests-dir DIR -o OUT
+
+Each [[guest]] of the plan (hypervisor-cfg/) is signed with `flotilla sign`
+(its memory and vCPUs go into the signed manifest), then the bundles are
+packed with the plan's table in front; the layout is documented in
+guests/control/boot_bundle.h. U-Boot loads the result and Xen hands it to
+the control domain as its initrd.
+
+"tamper" in a guest entry (tests only) damages that guest's bundle after
+signing: "image" flips a byte of the image (hash mismatch), "signature" a
+byte of the signature.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAGIC = b"FLOTBOOT"
+VERSION = 1
+HEADER = 24
+ENTRY = 64
+
+
+def die(message):
+    print(f"mkbootbundle: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def plan_guests(args):
+    out = subprocess.run([sys.executable, os.path.join(HERE, "..", "hypervisor-cfg", "plan.py"), "guests",
+                          args.plan, "--ram-mb", str(args.ram_mb), "--cpus", str(args.cpus)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        die(out.stderr.strip())
+    return json.loads(out.stdout)
+
+
+def sign(args, guest, workdir):
+    image = os.path.join(args.guests_dir, guest["image"] + ".img")
+    out = os.path.join(workdir, guest["name"] + ".fbnd")
+    cmd = [args.flotilla, "sign", "--key", args.key, "--name", guest["name"],
+           "--version", guest.get("version", args.version), "--counter", str(guest.get("counter", 1)),
+           "--board", args.board, "--memory", str(guest["memory_mb"]), "--vcpus", str(guest["vcpus"]),
+           image, "-o", out]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        die(f"signing {guest['name']}: {run.stderr.strip()}")
+    with open(out, "rb") as f:
+        data = bytearray(f.read())
+    tamper = guest.get("tamper", "")
+    if tamper:
+        header_size = struct.unpack_from("<H", data, 6)[0]
+        manifest_size, image_size = struct.unpack_from("<II", data, 8)
+        signature_size = struct.unpack_from("<H", data, 18)[0]
+        head = header_size + manifest_size + signature_size
+        where = head + image_size // 2 if tamper == "image" else head - signature_size // 2
+        data[where] ^= 0x40
+    return bytes(data)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("plan")
+    ap.add_argument("--ram-mb", type=int, required=True)
+    ap.add_argument("--cpus", type=int, required=True)
+    ap.add_argument("--flotilla", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--board", required=True)
+    ap.add_argument("--version", required=True)
+    ap.add_argument("--guests-dir", required=True)
+    ap.add_argument("-o", "--output", required=True)
+    args = ap.parse_args()
+    guests = plan_guests(args)
+    if not guests:
+        die(f"{args.plan} has no [[guest]] entries")
+    if len(guests) > 16:
+        die("at most 16 guests fit in a boot bundle")
+    with tempfile.TemporaryDirectory() as workdir:
+        bundles = [sign(args, g, workdir) for g in guests]
+    args_blob = b""
+    args_offsets = []
+    base = HEADER + ENTRY * len(guests)
+    for g in guests:
+        text = g.get("bootargs", "").encode()
+        args_offsets.append((base + len(args_blob), len(text)))
+        args_blob += text + b"\0"
+    offset = (base + len(args_blob) + 3) & ~3
+    body = bytearray(args_blob + b"\0" * (offset - base - len(args_blob)))
+    entries = b""
+    for g, bundle, (a_off, a_len) in zip(guests, bundles, args_offsets):
+        name = g["name"].encode()
+        entries += struct.pack("<32sIIIIII8x", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
+                               a_off, a_len)
+        padded = bundle + b"\0" * ((-len(bundle)) % 4)
+        body += padded
+        offset += len(padded)
+    total = HEADER + len(entries) + len(body)
+    blob = MAGIC + struct.pack("<IIII", VERSION, len(guests), total, 0) + entries + bytes(body)
+    assert len(blob) == total
+    with open(args.output, "wb") as f:
+        f.write(blob)
+    print(f"guests.bnd: {len(guests)} signed guest(s), {total} bytes")
+
+
+if __name__ == "__main__":
+    main()
