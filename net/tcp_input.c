@@ -248,6 +248,20 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 	c->rexmit_at = c->snd_una == c->snd_max ? 0 : s->now + c->rto;
 }
 
+static void tcp_limited_transmit(struct tcp_conn *c)
+{
+	/*
+	 * RFC 3042: on the first two duplicate ACKs send one new segment each
+	 * (the receiver's window permitting), without growing cwnd, so that a
+	 * small window still produces the three duplicates fast retransmit
+	 * needs instead of waiting for the retransmission timer.
+	 */
+	uint32_t cwnd = c->cwnd;
+	c->cwnd = c->snd_max - c->snd_una + c->mss;
+	tcp_output(c);
+	c->cwnd = cwnd;
+}
+
 static void tcp_fast_retransmit(struct tcp_conn *c)
 {
 	/* RFC 5681 §3.2 steps 2-3, with RFC 6582's recover point. */
@@ -452,12 +466,19 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		c->retries = 0; /* RFC 9293 §3.8.6.1: probe for as long as the peer answers */
 	if (SEQ_GT(seg.ack, c->snd_una)) {
 		tcp_new_ack(c, seg.ack);
-	} else if (seg.ack == c->snd_una && seg.len == 0 && !(seg.flags & TCP_FLAG_FIN) && wnd == c->snd_wnd &&
+	} else if (seg.ack == c->snd_una && seg.len == 0 && !(seg.flags & TCP_FLAG_FIN) && wnd >= c->snd_wnd &&
 		   c->snd_max != c->snd_una) {
+		/*
+		 * A duplicate ACK (RFC 5681 §2), except that a window that grew
+		 * still counts: receivers that auto-tune their buffer (Linux)
+		 * open the window on the very ACKs that report a hole.
+		 */
 		if (++c->dupacks == 3)
 			tcp_fast_retransmit(c);
 		else if (c->dupacks > 3 && (c->flags & TCPF_RECOVERY))
 			c->cwnd += c->mss; /* inflate for each segment that left the network */
+		else if (c->dupacks < 3 && !(c->flags & TCPF_RECOVERY))
+			tcp_limited_transmit(c);
 	}
 	if (SEQ_LT(c->snd_wl1, seg.seq) || (c->snd_wl1 == seg.seq && SEQ_LEQ(c->snd_wl2, seg.ack))) {
 		c->snd_wnd = wnd;

@@ -4,9 +4,13 @@
 #
 #   [ namespace flnetN:  br0 10.99.0.1/24 ── tap0 ── net_tap (our stack, 10.99.0.2) ]
 #
-# 1. Linux pings the stack.           3. the stack downloads 16 MiB from a Linux
-# 2. curl fetches a page from it.        TCP server under loss 2% + reordering.
-# 4. the stack gets a lease from dnsmasq and resolves a name through it.
+# 1. Linux pings the stack.
+# 2. curl fetches a page from its HTTP server.
+# 3. curl fetches 16 MiB from it while the frames it sends are lost (2%) and
+#    reordered (the stack as a sender against Linux's receiver).
+# 4. it downloads 16 MiB from a Linux TCP server under loss 2% + reordering
+#    (tc netem; the harness's own impairment when the kernel lacks netem).
+# 5. it gets a lease from dnsmasq and 6. resolves a name through it.
 #
 # Only addresses inside the namespace are used. Prints TAP. Skips (with the
 # reason) when not root or when namespaces/TAP are unavailable.
@@ -20,7 +24,8 @@ N=0
 ok() { N=$((N + 1)); echo "ok $N - $*"; }
 notok() { N=$((N + 1)); echo "not ok $N - $*"; }
 skip_all() {
-	for t in "ping from Linux" "curl fetches a page" "16 MiB download under loss and reordering" \
+	for t in "ping from Linux" "curl fetches a page" "curl fetches 16 MiB sent under loss and reordering" \
+		"16 MiB download under loss and reordering" \
 		"DHCP lease from dnsmasq" "DNS lookup through dnsmasq"; do
 		N=$((N + 1))
 		echo "ok $N - $t # SKIP $1"
@@ -47,6 +52,8 @@ in_ns() { ip netns exec "$NS" "$@"; }
 rm -rf "$WORK"
 mkdir -p "$WORK"
 in_ns ip link set lo up
+# Each test starts from Linux's defaults, not from what the previous one taught it.
+in_ns sh -c 'echo 1 >/proc/sys/net/ipv4/tcp_no_metrics_save' 2>/dev/null
 in_ns ip link add br0 type bridge
 in_ns ip addr add 10.99.0.1/24 dev br0
 in_ns ip link set br0 up
@@ -88,8 +95,25 @@ fi
 kill "$SERVE" 2>/dev/null
 wait "$SERVE" 2>/dev/null
 
-# --- 3: 16 MiB download under loss and reordering -------------------------
 head -c $((16 * 1024 * 1024)) /dev/urandom >"$WORK/blob"
+
+# --- 3: the stack sends 16 MiB under loss and reordering --------------------
+ip netns exec "$NS" "$BIN" --tap tap0 --ip 10.99.0.2/24 --timeout 150 --serve-file "$WORK/blob" \
+	--impair-tx loss=2,reorder=10,seed=$$ serve >"$WORK/serve2.out" 2>"$WORK/serve2.err" &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_for "$WORK/serve2.out" serving 10
+start=$(date +%s)
+if in_ns curl -s -m 140 -o "$WORK/sent" http://10.99.0.2/file 2>"$WORK/curl2.err" && cmp -s "$WORK/blob" "$WORK/sent"; then
+	ok "curl fetches 16 MiB sent under loss 2% and reordering 10%, byte-identical in $(($(date +%s) - start)) s"
+else
+	notok "curl fetches 16 MiB sent under loss and reordering (see $WORK/curl2.err, $WORK/serve2.err)"
+fi
+kill "$SERVE" 2>/dev/null
+wait "$SERVE" 2>/dev/null
+sed 's/^/# sender counters: /' "$WORK/serve2.err" | tail -n 1
+
+# --- 4: 16 MiB download under loss and reordering -------------------------
 cat >"$WORK/server.py" <<'PY'
 import socket, sys
 data = open(sys.argv[1], "rb").read()
@@ -126,7 +150,7 @@ else
 fi
 in_ns tc qdisc del dev tap0 root 2>/dev/null
 
-# --- 4, 5: DHCP and DNS against dnsmasq -----------------------------------
+# --- 5, 6: DHCP and DNS against dnsmasq -----------------------------------
 if ! command -v dnsmasq >/dev/null; then
 	N=$((N + 1)); echo "ok $N - DHCP lease from dnsmasq # SKIP dnsmasq not installed"
 	N=$((N + 1)); echo "ok $N - DNS lookup through dnsmasq # SKIP dnsmasq not installed"

@@ -3,15 +3,19 @@
  * so that real Linux tools can talk to it (tests/net/interop.sh).
  *
  *   net_tap --tap NAME [--ip A.B.C.D/PREFIX] [--gw A.B.C.D] [--dhcp]
- *           [--impair loss=PCT,reorder=PCT,seed=N] [--timeout SECONDS] MODE...
+ *           [--impair loss=PCT,reorder=PCT,seed=N] [--impair-tx ...same...]
+ *           [--serve-file PATH] [--timeout SECONDS] MODE...
  *
  * Modes (one or more, run in this order):
- *   serve                    HTTP/1.0 on port 80 (ICMP echo always works) until the timeout
+ *   serve                    HTTP/1.0 on port 80 (ICMP echo always works) until the timeout:
+ *                            GET /file sends the --serve-file contents, anything else a greeting
  *   download IP PORT FILE    connect, write every byte received until EOF to FILE
  *   resolve NAME             DNS A lookup through the configured/DHCP server
  *
  * --impair drops and reorders frames read from the TAP (a stand-in for
- * tc netem on kernels built without sch_netem), with a seeded generator.
+ * tc netem on kernels built without sch_netem), --impair-tx the frames the
+ * stack sends (netem on the TAP only reaches the other direction); both
+ * with a seeded generator.
  * Prints "bound ADDR", "resolved NAME ADDR", "downloaded N bytes" and the
  * stack's non-zero counters on exit. Exit status 0 when every mode succeeded.
  */
@@ -48,18 +52,39 @@ static uint64_t now_ms(void *ctx)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int tap_transmit(void *ctx, const uint8_t *frame, size_t len)
-{
-	(void)ctx;
-	return write(tap_fd, frame, len) == (ssize_t)len ? 0 : -1;
-}
-
 static uint32_t next_random(void)
 {
 	rng ^= rng << 13;
 	rng ^= rng >> 17;
 	rng ^= rng << 5;
 	return rng;
+}
+
+static unsigned tx_loss, tx_reorder;
+static uint8_t tx_held[2048];
+static size_t tx_held_len;
+
+static int tap_write(const uint8_t *frame, size_t len)
+{
+	return write(tap_fd, frame, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int tap_transmit(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	if (tx_loss && next_random() % 1000 < tx_loss * 10)
+		return 0;
+	if (tx_reorder && tx_held_len == 0 && len <= sizeof(tx_held) && next_random() % 100 < tx_reorder) {
+		memcpy(tx_held, frame, len);
+		tx_held_len = len;
+		return 0;
+	}
+	int rc = tap_write(frame, len);
+	if (tx_held_len) {
+		tap_write(tx_held, tx_held_len); /* overtaken by the frame just sent */
+		tx_held_len = 0;
+	}
+	return rc;
 }
 
 static int tap_open(const char *name)
@@ -101,7 +126,7 @@ static void run_once(int max_wait_ms)
 {
 	int64_t t = net_next_timeout_ms(stack);
 	int wait = t < 0 || t > max_wait_ms ? max_wait_ms : (int)t;
-	if (held_len && wait > 5)
+	if ((held_len || tx_held_len) && wait > 5)
 		wait = 5;
 	struct pollfd p = {.fd = tap_fd, .events = POLLIN};
 	poll(&p, 1, wait);
@@ -117,6 +142,10 @@ static void run_once(int max_wait_ms)
 		held_len = 0;
 	}
 	net_poll(stack);
+	if (tx_held_len) {
+		tap_write(tx_held, tx_held_len);
+		tx_held_len = 0;
+	}
 }
 
 /* ------------------------------------------------------------ HTTP server */
@@ -132,6 +161,8 @@ static struct http_conn http_conns[8];
 static unsigned http_served;
 static const char http_body[] = "Hello from Flotilla net\n";
 static char http_response[256];
+static char *file_response; /* header + --serve-file contents */
+static size_t file_response_len;
 
 static void http_push(struct http_conn *h)
 {
@@ -173,8 +204,13 @@ static void http_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
 			h->req_len += (size_t)n;
 		h->req[h->req_len] = '\0';
 		if (h->resp == NULL && (strstr(h->req, "\r\n\r\n") || h->req_len == sizeof(h->req) - 1 || ev == TCP_EVENT_PEER_CLOSED)) {
-			h->resp = http_response;
-			h->resp_len = strlen(http_response);
+			if (file_response != NULL && strncmp(h->req, "GET /file ", 10) == 0) {
+				h->resp = file_response;
+				h->resp_len = file_response_len;
+			} else {
+				h->resp = http_response;
+				h->resp_len = strlen(http_response);
+			}
 			http_push(h);
 		}
 		break;
@@ -291,6 +327,7 @@ int main(int argc, char **argv)
 	const char *tap = NULL;
 	uint32_t addr = 0, mask = 0, gw = 0;
 	int use_dhcp = 0, timeout_s = 60, i;
+	const char *serve_file = NULL;
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (!strcmp(argv[i], "--tap") && i + 1 < argc) {
 			tap = argv[++i];
@@ -307,13 +344,16 @@ int main(int argc, char **argv)
 			use_dhcp = 1;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout_s = atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--impair") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "--serve-file") && i + 1 < argc) {
+			serve_file = argv[++i];
+		} else if ((!strcmp(argv[i], "--impair") || !strcmp(argv[i], "--impair-tx")) && i + 1 < argc) {
+			int tx = !strcmp(argv[i], "--impair-tx");
 			char *opt = argv[++i], *tok;
 			while ((tok = strsep(&opt, ",")) != NULL) {
 				if (!strncmp(tok, "loss=", 5))
-					impair_loss = (unsigned)atoi(tok + 5);
+					*(tx ? &tx_loss : &impair_loss) = (unsigned)atoi(tok + 5);
 				else if (!strncmp(tok, "reorder=", 8))
-					impair_reorder = (unsigned)atoi(tok + 8);
+					*(tx ? &tx_reorder : &impair_reorder) = (unsigned)atoi(tok + 8);
 				else if (!strncmp(tok, "seed=", 5))
 					rng = (uint32_t)atoi(tok + 5) | 1;
 			}
@@ -337,6 +377,24 @@ int main(int argc, char **argv)
 		 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
 		 strlen(http_body), http_body);
 
+	if (serve_file != NULL) {
+		FILE *f = fopen(serve_file, "rb");
+		if (f == NULL || fseek(f, 0, SEEK_END) != 0) {
+			fprintf(stderr, "net_tap: cannot read %s\n", serve_file);
+			return 2;
+		}
+		long size = ftell(f);
+		rewind(f);
+		file_response = malloc((size_t)size + 256);
+		int hl = snprintf(file_response, 256,
+				  "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %ld\r\n\r\n", size);
+		if (fread(file_response + hl, 1, (size_t)size, f) != (size_t)size) {
+			fprintf(stderr, "net_tap: short read on %s\n", serve_file);
+			return 2;
+		}
+		fclose(f);
+		file_response_len = (size_t)hl + (size_t)size;
+	}
 	struct net_port port = {.transmit = tap_transmit, .now_ms = now_ms};
 	const uint8_t mac[6] = {0x02, 0x46, 0x4c, 0x54, 0x00, 0x02}; /* locally administered */
 	memcpy(port.mac, mac, 6);
@@ -413,6 +471,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "net_tap counters:");
 	print_counters();
 	free(mem);
+	free(file_response);
 	close(tap_fd);
 	return failed;
 }
