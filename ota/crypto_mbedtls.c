@@ -23,7 +23,7 @@
 #include <mbedtls/memory_buffer_alloc.h>
 
 #ifndef CONFIG_OTA_CRYPTO_HEAP_SIZE
-#define CONFIG_OTA_CRYPTO_HEAP_SIZE 4096
+#define CONFIG_OTA_CRYPTO_HEAP_SIZE 8192
 #endif
 static unsigned char ota_crypto_heap[CONFIG_OTA_CRYPTO_HEAP_SIZE];
 static int ota_crypto_heap_ready;
@@ -102,7 +102,11 @@ int ota_ecdsa_p256_verify(const uint8_t pubkey[OTA_P256_PUBKEY_SIZE],
 
 	switch (mbedtls_ecdsa_verify(&grp, hash, OTA_SHA256_SIZE, &q, &r, &s)) {
 	case 0: rc = OTA_OK; break;
-	case MBEDTLS_ERR_ECP_ALLOC_FAILED: rc = OTA_E_CRYPTO; break;
+	case MBEDTLS_ERR_ECP_ALLOC_FAILED:
+	case MBEDTLS_ERR_MPI_ALLOC_FAILED:
+		/* Out of arena: a configuration problem, not a forged bundle. */
+		rc = OTA_E_CRYPTO;
+		break;
 	default:
 		/* Out-of-range r or s and a failed check both mean "not signed by this key". */
 		rc = OTA_E_BAD_SIGNATURE;

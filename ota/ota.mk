@@ -59,7 +59,9 @@ $(OTA_T)/libota.a: $(OTA_TARGET_OBJS)
 
 # Size probes: minimal programs linked with --gc-sections, so the figures are
 # what a control domain pays for the verifier and for the slot store.
-OTA_PROBE_LDFLAGS := -nostartfiles -Wl,--gc-sections -Wl,-e,ota_probe_main -Wl,--no-warn-rwx-segments
+# Generous regions: the probes are measured, never run.
+OTA_PROBE_LDFLAGS := -nostartfiles -Wl,--gc-sections -Wl,-e,ota_probe_main -Wl,--no-warn-rwx-segments \
+	-Wl,--defsym=__flash_size=0x100000 -Wl,--defsym=__ram_size=0x100000
 $(OTA_T)/probe_%.o: $(OTA_SRC)/probe/%.c $(OTA_HEADERS) $(CONFIG_H)
 	@mkdir -p $(@D)
 	@$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@

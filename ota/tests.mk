@@ -114,4 +114,13 @@ bench-ota: $(OTA_BN)/bench_ota_sys $(OTA_BN)/bench_ota_min $(OTA_BN)/bundle-1m.f
 	   cat $(OTA_SIZE_REPORT); } | tee $(O)/bench/ota.txt
 BENCH_TARGETS += bench-ota
 
+# The board's mbedTLS configuration, built for the host: it verifies a real
+# bundle, refuses a forged signature, and its arena is large enough.
+TEST_SUITES += ota-board-crypto
+.PHONY: test-ota-board-crypto
+test-ota-board-crypto: $(OTA_BN)/bench_ota_min $(OTA_BN)/bundle-1m.fbl
+	@$(RUN_SUITE) ota-board-crypto sh -c '$(OTA_BN)/bench_ota_min "board mbedTLS config" $(OTA_BN)/bundle-1m.fbl && \
+		echo "ok 1 - board mbedTLS config: verifies a 1 MiB bundle, refuses a forged one, arena fits" || \
+		echo "not ok 1 - board mbedTLS config (see above)"'
+
 -include $(wildcard $(OTA_TB)/*.d)

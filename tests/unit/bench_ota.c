@@ -165,14 +165,36 @@ int main(int argc, char **argv)
 	       " fixed, whatever the image size\n",
 	       sizeof(install), sizeof(store), sizeof(install) + sizeof(store));
 	printf("  stack high-water of install (host x86-64): %zu bytes\n", stack);
+	/* This crypto build must still tell a forged bundle from a good one. */
+	bundle[OTA_BUNDLE_HEADER_SIZE + verifier.header.manifest_size] ^= 1;
+	if (ota_bundle_verify(&verifier, &policy, bundle, len) != OTA_E_BAD_SIGNATURE) {
+		fprintf(stderr, "bench_ota: an altered signature was not refused\n");
+		rc = OTA_E_CRYPTO;
+	}
+	bundle[OTA_BUNDLE_HEADER_SIZE + verifier.header.manifest_size] ^= 1;
 #if defined(OTA_MBEDTLS_MEMORY_DEBUG)
 	{
-		size_t max_used, max_blocks;
+		static unsigned char arena[64 * 1024];
+		size_t max_used, max_blocks, need = 0;
 
 		mbedtls_memory_buffer_alloc_max_get(&max_used, &max_blocks);
-		printf("  crypto arena peak: %zu bytes in %zu blocks (arena "
-		       "CONFIG_OTA_CRYPTO_HEAP_SIZE = %d)\n",
-		       max_used, max_blocks, CONFIG_OTA_CRYPTO_HEAP_SIZE);
+		/* The smallest arena that verifies, allocator headers and fragmentation
+		 * included (host headers are larger than the board's: errs on the safe side). */
+		for (size_t size = 1024; size <= sizeof(arena) && !need; size += 64) {
+			mbedtls_memory_buffer_alloc_init(arena, size);
+			ota_verifier_init(&verifier, &policy);
+			if (ota_verifier_feed_head(&verifier, bundle, len, &used) == OTA_OK)
+				need = size;
+			mbedtls_memory_buffer_alloc_free();
+		}
+		printf(
+		    "  crypto arena: peak %zu bytes requested in %zu blocks; smallest arena that "
+		    "verifies: %zu bytes (CONFIG_OTA_CRYPTO_HEAP_SIZE = %d)\n",
+		    max_used, max_blocks, need, CONFIG_OTA_CRYPTO_HEAP_SIZE);
+		if (need == 0 || need > CONFIG_OTA_CRYPTO_HEAP_SIZE) {
+			fprintf(stderr, "bench_ota: CONFIG_OTA_CRYPTO_HEAP_SIZE is too small\n");
+			rc = OTA_E_CRYPTO;
+		}
 	}
 #endif
 	free(mem);
