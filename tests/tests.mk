@@ -51,3 +51,20 @@ $(O)/host/tests/test_runtime_wire: $(SRC)/tests/unit/test_runtime_wire.c $(RUNTI
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
 	$(Q)$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(HOST_SANITIZE) -o $@ $< $(RUNTIME_UNIX_SRCS)
+
+# ---------------------------------------------------------------- control domain
+ifeq ($(BOARD),orangepi-pc)
+CONTROL_TEST_IMAGE := $(O)/test-images/control/sdcard.img
+$(eval $(call board_image,$(O)/test-images/control,$(SRC)/hypervisor-cfg/test/orangepi-pc-control.toml,$(CONTROL_TEST_IMAGE)))
+BENCH_IMAGE := $(O)/test-images/bench/sdcard.img
+$(eval $(call board_image,$(O)/test-images/bench,$(SRC)/hypervisor-cfg/test/orangepi-pc-bench.toml,$(BENCH_IMAGE)))
+
+TEST_SUITES += control
+test-control: $(CONTROL_TEST_IMAGE) $(BENCH_IMAGE)
+	@O=$(O) $(RUN_SUITE) control $(PYTHON) $(INTEGRATION)/test_control.py $(CONTROL_TEST_IMAGE) \
+		--cycles-image $(BENCH_IMAGE)
+
+BENCH_TARGETS += bench-control
+bench-control: $(BENCH_IMAGE) $(SDCARD)
+	@O=$(O) $(PYTHON) $(INTEGRATION)/bench_control.py $(BENCH_IMAGE) $(SDCARD)
+endif

@@ -40,6 +40,10 @@ static unsigned window_pages;
 static unsigned copy_pages;
 static uint32_t console_slots_used;
 
+const char *const dom_build_phase_names[DOM_BUILD_PHASES] = {
+	"create", "populate", "load", "console", "start",
+};
+
 static long domctl(struct xen_domctl *op)
 {
 	op->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
@@ -357,6 +361,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		goto failed;
 	}
 
+	handle->phase_end[DOM_PHASE_CREATE] = runtime_counter();
 	/* RAM in 2 MiB extents, then the vpl011 ring page. */
 	{
 		static xen_pfn_t extents[512];
@@ -385,6 +390,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		}
 	}
 
+	handle->phase_end[DOM_PHASE_POPULATE] = runtime_counter();
 	if ((rc = copy_to_guest(domid, kernel_load, spec->kernel, spec->kernel_size)) != 0) {
 		why = "copying the kernel failed";
 		goto failed;
@@ -411,6 +417,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		goto failed;
 	}
 
+	handle->phase_end[DOM_PHASE_LOAD] = runtime_counter();
 	/* Console: keep the ring mapped in a slot of our window for the backend. */
 	{
 		unsigned slot = 0;
@@ -446,6 +453,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		handle->console_port = bind.local_port;
 	}
 
+	handle->phase_end[DOM_PHASE_CONSOLE] = runtime_counter();
 	{
 		static vcpu_guest_context_t context;
 		memset(&context, 0, sizeof(context));
@@ -475,6 +483,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		goto failed;
 	}
 	handle->build_finished = runtime_counter();
+	handle->phase_end[DOM_PHASE_START] = handle->build_finished;
 	return 0;
 
 failed:

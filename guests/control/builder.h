@@ -17,6 +17,17 @@
 #include <xen/event_channel.h>
 #include <xen/io/console.h>
 
+/* Phases of dom_build(), timed separately. */
+enum dom_build_phase {
+	DOM_PHASE_CREATE,   /* createdomain, vCPUs, paging pool, max_mem */
+	DOM_PHASE_POPULATE, /* RAM and the console ring page */
+	DOM_PHASE_LOAD,     /* kernel + device tree copied, caches cleaned */
+	DOM_PHASE_CONSOLE,  /* vpl011 + event channel */
+	DOM_PHASE_START,    /* vCPU context + unpause */
+	DOM_BUILD_PHASES
+};
+extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
+
 struct dom_spec {
 	const char *name;
 	const uint8_t *kernel; /* a zImage (position independent or not) */
@@ -33,6 +44,8 @@ struct dom_handle {
 	unsigned console_slot;
 	uint64_t build_started;            /* runtime_counter() at dom_build() entry */
 	uint64_t build_finished;           /* ... at unpause */
+	/* runtime_counter() after each phase, for `make bench`'s breakdown */
+	uint64_t phase_end[DOM_BUILD_PHASES];
 };
 
 /* builder.c */

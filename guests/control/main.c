@@ -203,6 +203,7 @@ int flotilla_main(const struct flotilla_start_info *info)
 	unsigned cycles = bootarg_number(info->bootargs, "cycles=");
 	if (cycles)
 		supervisor_bench_cycles(cycles);
+	supervisor_start_all();
 	printf("flotilla: control domain %s ready\n", FLOTILLA_VERSION);
 	fflush(stdout);
 

@@ -218,6 +218,8 @@ static void verify_entry(const struct boot_entry *e, struct guest *g)
 
 int supervisor_load(const struct boot_entry *entries, int count)
 {
+	/* Verify all first: benchmarks then run on a quiet machine, before
+	 * supervisor_start_all() starts the verified guests. */
 	for (int i = 0; i < count && guest_count < BOOT_BUNDLE_ENTRIES_MAX; i++) {
 		struct guest *g = &guests[guest_count++];
 		memset(g, 0, sizeof(*g));
@@ -228,13 +230,18 @@ int supervisor_load(const struct boot_entry *entries, int count)
 		g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
 		g->log = calloc(CONFIG_CONTROL_LOG_LINES, sizeof(*g->log));
 		verify_entry(&entries[i], g);
-		if (!g->image)
-			continue; /* refused */
-		if (start_guest(g) != 0)
+	}
+	return guest_count;
+}
+
+void supervisor_start_all(void)
+{
+	for (int i = 0; i < guest_count; i++) {
+		struct guest *g = &guests[i];
+		if (g->image && start_guest(g) != 0)
 			g->state = GUEST_FAILED;
 	}
 	supervisor_print_status();
-	return guest_count;
 }
 
 static void handle_death(struct guest *g, int reason)
@@ -264,9 +271,9 @@ static void handle_death(struct guest *g, int reason)
 	}
 	g->state = GUEST_BACKOFF;
 	g->restart_at_ns = now + g->backoff_ms * MS;
-	printf("control: %s: %s; restarting in %u ms (crash %u of %u allowed in %u s)\n", g->name,
-	       dom_shutdown_reason_name(reason), g->backoff_ms, g->crashes_in_window,
-	       CONFIG_CONTROL_CRASH_LIMIT - 1, CONFIG_CONTROL_CRASH_WINDOW_S);
+	printf("control: %s: %s; restarting in %u ms (crash %u; marked failed at %u within %u s)\n",
+	       g->name, dom_shutdown_reason_name(reason), g->backoff_ms, g->crashes_in_window,
+	       CONFIG_CONTROL_CRASH_LIMIT, CONFIG_CONTROL_CRASH_WINDOW_S);
 	g->backoff_ms *= 2;
 }
 
@@ -333,7 +340,7 @@ static struct guest *bench_guest(void)
 void supervisor_bench_build(unsigned runs)
 {
 	struct guest *model = bench_guest();
-	static uint64_t first_line[64], cycle[64];
+	static uint64_t first_line[64], cycle[64], phase[DOM_BUILD_PHASES][64], boot[64];
 	if (!model || runs == 0 || runs > 64) {
 		printf("control: bench: needs a verified guest and 1..64 runs\n");
 		return;
@@ -359,6 +366,12 @@ void supervisor_bench_build(unsigned runs)
 		if (!g.first_output_seen)
 			break;
 		first_line[done] = g.first_output_ticks - g.dom.build_started;
+		uint64_t previous = g.dom.build_started;
+		for (int p = 0; p < DOM_BUILD_PHASES; p++) {
+			phase[p][done] = g.dom.phase_end[p] - previous;
+			previous = g.dom.phase_end[p];
+		}
+		boot[done] = g.first_output_ticks - g.dom.build_finished;
 		cycle[done] = destroyed_at - g.dom.build_started;
 		done++;
 	}
@@ -373,8 +386,35 @@ void supervisor_bench_build(unsigned runs)
 	if (done)
 		printf("control: bench: build + first line + destroy cycle: median %.3f ms (n=%u)\n",
 		       ticks_to_ms(cycle[done / 2]), done);
+	for (int p = 0; p < DOM_BUILD_PHASES && done; p++) {
+		qsort(phase[p], done, sizeof(phase[p][0]), compare_u64);
+		printf("control: bench:   phase %-9s median %.3f ms\n", dom_build_phase_names[p],
+		       ticks_to_ms(phase[p][done / 2]));
+	}
+	if (done) {
+		qsort(boot, done, sizeof(boot[0]), compare_u64);
+		printf("control: bench:   unpause to first console line median %.3f ms\n",
+		       ticks_to_ms(boot[done / 2]));
+	}
 	if (done != runs)
 		printf("control: bench: only %u of %u runs completed\n", done, runs);
+}
+
+/* Xen's free memory once it stops moving: pages of a destroyed domain
+ * reach the free pool a little after the domain is gone. */
+static uint64_t settled_free_pages(void)
+{
+	uint64_t previous = dom_xen_free_pages();
+	for (int i = 0; i < 40; i++) {
+		uint64_t wake = flotilla_clock_monotonic() + 50 * MS;
+		while (flotilla_clock_monotonic() < wake)
+			flotilla_yield(wake);
+		uint64_t now = dom_xen_free_pages();
+		if (now == previous)
+			break;
+		previous = now;
+	}
+	return previous;
 }
 
 void supervisor_bench_cycles(unsigned cycles)
@@ -387,7 +427,7 @@ void supervisor_bench_cycles(unsigned cycles)
 	struct guest g = *model;
 	g.quiet = true;
 	g.log = NULL;
-	uint64_t before = dom_xen_free_pages();
+	uint64_t before = settled_free_pages();
 	uint64_t started = runtime_counter();
 	unsigned done = 0;
 	for (; done < cycles; done++) {
@@ -398,7 +438,7 @@ void supervisor_bench_cycles(unsigned cycles)
 	}
 	uint64_t elapsed = runtime_counter() - started;
 	domain_exception = false;
-	uint64_t after = dom_xen_free_pages();
+	uint64_t after = settled_free_pages();
 	printf("control: cycles: %u create/destroy cycles of %s, %.3f ms each; Xen free pages "
 	       "before %" PRIu64 ", after %" PRIu64 "\n",
 	       done, model->name, done ? ticks_to_ms(elapsed) / done : 0.0, before, after);

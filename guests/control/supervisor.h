@@ -54,8 +54,11 @@ struct guest {
 
 /* supervisor.c */
 int supervisor_init(const void *dtb);
-/* Verify every entry and start the ones that pass. Returns guests known. */
+/* Verify every entry (refusing, with a logged reason, those that fail).
+ * Returns the number of guests known. */
 int supervisor_load(const struct boot_entry *entries, int count);
+/* Build every verified guest. */
+void supervisor_start_all(void);
 /* One pass of work; returns the monotonic deadline of the next timed work. */
 uint64_t supervisor_poll(void);
 void supervisor_print_status(void);

@@ -43,6 +43,11 @@ def boot_once(image, workdir, tap, detailed):
             # dom0_mem=64M comes from hypervisor-cfg/orangepi-pc.toml through boot.scr.
             tap.check("Xen applied the plan's dom0_mem from the generated boot.scr",
                       re.search(r"Allocating 1:1 mappings totalling 64MB for dom0", out), out[-4000:])
+            board.expect(r"control: hello: exited \(poweroff\)", 30)
+            out = board.output
+            tap.check("the default image runs hello under the control domain, its lines prefixed [hello]",
+                      re.search(r'^\[hello\] hello: boot arguments "from the orangepi-pc plan"$', out, re.M) and
+                      re.search(r"^\[hello\] hello: goodbye$", out, re.M), out[-2000:])
             tap.check("U-Boot ran with bootdelay=0 from uboot.env (no autoboot countdown)",
                       "Hit any key to stop autoboot:  2" not in out and "Hit any key to stop autoboot: 2" not in out)
             # After "ready" the control domain blocks in Xen: nothing else
