@@ -14,6 +14,7 @@
 #define DHCP_MSG_LEN 300 /* BOOTP minimum */
 #define DHCP_MAX_BACKOFF_MS 64000
 #define DHCP_MIN_RENEW_RETRY_MS 60000
+#define DHCP_RELEASE_MS 2000
 
 enum { DHCPDISCOVER = 1, DHCPOFFER, DHCPREQUEST, DHCPDECLINE, DHCPACK, DHCPNAK, DHCPRELEASE };
 
@@ -28,7 +29,7 @@ static void dhcp_send(struct net_stack *s, uint8_t type)
 	net_put32(m + 4, d->xid);
 	uint64_t secs = (s->now - d->start_ms) / 1000;
 	net_put16(m + 8, (uint16_t)(secs > 0xffff ? 0xffff : secs));
-	int renewing = d->state == DHCP_RENEWING || d->state == DHCP_REBINDING;
+	int renewing = d->state == DHCP_RENEWING || d->state == DHCP_REBINDING || type == DHCPRELEASE;
 	if (renewing)
 		net_put32(m + 12, d->lease.addr); /* ciaddr */
 	else
@@ -44,6 +45,12 @@ static void dhcp_send(struct net_stack *s, uint8_t type)
 	*o++ = 1;
 	memcpy(o, s->port.mac, 6);
 	o += 6;
+	if (type == DHCPRELEASE) {
+		*o++ = 54;
+		*o++ = 4;
+		net_put32(o, d->lease.server);
+		o += 4;
+	}
 	if (type == DHCPREQUEST && d->state == DHCP_REQUESTING) {
 		*o++ = 50;
 		*o++ = 4;
@@ -59,7 +66,7 @@ static void dhcp_send(struct net_stack *s, uint8_t type)
 	o += sizeof(params);
 	*o++ = 255;
 	net_count(s, NET_CNT_DHCP_TX);
-	uint32_t dst = d->state == DHCP_RENEWING ? d->lease.server : 0xffffffffu;
+	uint32_t dst = d->state == DHCP_RENEWING || type == DHCPRELEASE ? d->lease.server : 0xffffffffu;
 	udp_sendto(d->sock, dst, DHCP_SERVER_PORT, m, sizeof(m));
 }
 
@@ -238,8 +245,17 @@ int dhcp_start(struct net_stack *s, dhcp_event_fn *fn, void *arg)
 void dhcp_stop(struct net_stack *s)
 {
 	struct dhcp_state *d = &s->dhcp;
-	if (d->state == DHCP_OFF)
+	if (d->state == DHCP_OFF || d->state == DHCP_RELEASING)
 		return;
+	if (d->state == DHCP_BOUND || d->state == DHCP_RENEWING || d->state == DHCP_REBINDING) {
+		/* RFC 2131 §4.4.6: give the address back. It stays ours for a
+		 * moment, so that the release can still resolve the server's MAC. */
+		dhcp_send(s, DHCPRELEASE);
+		d->state = DHCP_RELEASING;
+		d->retry_at = s->now + DHCP_RELEASE_MS;
+		d->t1_at = d->t2_at = d->expire_at = 0;
+		return;
+	}
 	udp_close(d->sock);
 	d->sock = NULL;
 	d->state = DHCP_OFF;
@@ -252,6 +268,16 @@ void dhcp_poll(struct net_stack *s)
 	uint64_t now = s->now;
 	if (d->state == DHCP_OFF)
 		return;
+	if (d->state == DHCP_RELEASING) {
+		if (d->retry_at <= now) {
+			net_set_ipv4(s, 0, 0, 0);
+			udp_close(d->sock);
+			d->sock = NULL;
+			d->state = DHCP_OFF;
+			d->retry_at = 0;
+		}
+		return;
+	}
 	if ((d->state == DHCP_BOUND || d->state == DHCP_RENEWING || d->state == DHCP_REBINDING) &&
 	    d->expire_at <= now) {
 		net_count(s, NET_CNT_DHCP_LEASE_EXPIRED);
@@ -310,6 +336,7 @@ uint64_t dhcp_next_deadline(const struct net_stack *s)
 	switch (d->state) {
 	case DHCP_SELECTING:
 	case DHCP_REQUESTING:
+	case DHCP_RELEASING:
 		return d->retry_at;
 	case DHCP_BOUND:
 		return net_earliest(d->t1_at, d->expire_at);

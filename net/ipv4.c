@@ -221,6 +221,10 @@ void ipv4_poll(struct net_stack *s)
 		struct ipv4_reass *r = &s->ipv4.reass[i];
 		if (r->in_use && r->deadline <= s->now) {
 			net_count(s, NET_CNT_IP_REASS_TIMEOUT);
+			/* RFC 792/1122: time exceeded, when fragment zero arrived. */
+			if (r->header_len != 0 && (r->have[0] & 1) && r->dst == s->addr)
+				icmp_send_error(s, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, r->src, r->header, r->header_len,
+						r->data, 8);
 			reass_free(s, r);
 		}
 	}

@@ -201,6 +201,8 @@ typedef void dhcp_event_fn(void *arg, enum dhcp_event event, const struct dhcp_l
 /* Start the RFC 2131 client (discover/request/renew/rebind; the lease is
  * applied with net_set_ipv4() and removed on expiry). */
 int dhcp_start(struct net_stack *s, dhcp_event_fn *fn, void *arg);
+/* Stop the client. A lease held is released (DHCPRELEASE) and its address
+ * removed two seconds later (the release may need an ARP exchange first). */
 void dhcp_stop(struct net_stack *s);
 
 /* ------------------------------------------------------------ DNS */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "icmp.h"
 #include "stack.h"
 #include "wire.h"
 
@@ -348,6 +349,41 @@ void tcp_remote(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 {
 	*addr = c->remote_addr;
 	*port = c->remote_port;
+}
+
+/* ------------------------------------------------------------ ICMP errors */
+
+void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, uint32_t seq,
+			  uint8_t code, uint16_t mtu)
+{
+	struct tcp_conn *c = NULL;
+	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++) {
+		struct tcp_conn *x = &s->tcp.conns[i];
+		if (x->in_use && x->state != TCP_CLOSED && x->remote_addr == raddr && x->local_port == lport &&
+		    x->remote_port == rport)
+			c = x;
+	}
+	/* RFC 5927 §4.1: only for a segment in flight, so that a blind
+	 * attacker must guess the sequence space as for a reset. */
+	if (c == NULL || SEQ_LT(seq, c->snd_una) || SEQ_GEQ(seq, c->snd_max)) {
+		net_count(s, NET_CNT_ICMP_DROP_MALFORMED);
+		return;
+	}
+	if (code == ICMP_UNREACH_NEEDFRAG) {
+		/* RFC 1191: shrink segments to the next hop's MTU. Values under 576
+		 * are ignored (RFC 5927 §7.2: a forged tiny MTU is an attack). */
+		if (mtu >= 576 && mtu - 40 < c->mss) {
+			c->mss = (uint16_t)(mtu - 40);
+			c->snd_nxt = c->snd_una; /* resend what was too big */
+			tcp_output(c);
+		}
+		return;
+	}
+	/* Protocol or port unreachable are hard errors (RFC 1122 §4.2.3.9), acted
+	 * on only while connecting (RFC 5927 §5.2); network and host unreachable
+	 * are soft: retransmission goes on. */
+	if ((code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_PORT) && c->state == TCP_SYN_SENT)
+		tcp_conn_abort(c, NET_EREFUSED);
 }
 
 /* ------------------------------------------------------------ timers */

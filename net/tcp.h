@@ -126,6 +126,9 @@ uint32_t tcp_isn(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t r
 void tcp_enter_time_wait(struct tcp_conn *c);
 void tcp_report_events(struct tcp_conn *c);
 void tcp_poll(struct net_stack *s);
+/* An ICMP destination unreachable quoting one of our segments. */
+void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, uint32_t seq,
+			  uint8_t code, uint16_t mtu);
 uint64_t tcp_next_deadline(const struct net_stack *s);
 
 /* tcp_input.c */

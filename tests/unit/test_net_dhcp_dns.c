@@ -16,7 +16,7 @@
 
 struct server {
 	struct udp_socket *sock;
-	int discovers, requests, renew_requests, silent, nak;
+	int discovers, requests, renew_requests, releases, silent, nak;
 	uint32_t lease_s;
 };
 
@@ -61,6 +61,8 @@ static void server_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16
 	struct server *sv = arg;
 	uint8_t r[300];
 	int type = dhcp_type(m, len);
+	if (type == 7)
+		sv->releases++;
 	if (sv->silent)
 		return;
 	if (type == 1) {
@@ -133,7 +135,13 @@ static void test_dhcp_lifecycle(void **state)
 	c.bound = 0;
 	assert_true(wire_run_until(&w, is_bound, &c, 120000));
 	assert_int_equal(net_ipv4_addr(w.stack[0]), OFFERED);
+	/* Stopping releases the lease. */
 	dhcp_stop(w.stack[0]);
+	wire_run(&w, 100);
+	assert_int_equal(sv.releases, 1);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), OFFERED);
+	wire_run(&w, 3000);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), 0);
 	wire_free(&w);
 }
 

@@ -257,9 +257,18 @@ static void test_reassembly(void **state)
 	send_fragments(&w, 102, udp, 8 + plen, 1480, part, 1);
 	/* (the tail of the overlapping datagram holds the other slot) */
 	assert_int_equal(net_pool_stats(w.stack[0], NET_POOL_REASS).in_use, 2);
+	wire_clear_capture(&w);
 	wire_run(&w, (CONFIG_NET_IP_REASS_TIMEOUT_S + 1) * 1000);
 	assert_int_equal(net_pool_stats(w.stack[0], NET_POOL_REASS).in_use, 0);
 	assert_int_equal(net_counter(w.stack[0], NET_CNT_IP_REASS_TIMEOUT), 2);
+	/* Fragment zero had arrived for one of them: ICMP time exceeded (code 1). */
+	int exceeded = 0;
+	for (int i = 0; i < w.captured; i++) {
+		const uint8_t *r = w.capture[i].data;
+		if (net_get16(r + 12) == 0x0800 && r[23] == 1 && r[34] == 11 && r[35] == 1 && net_get16(r + 34 + 8 + 4) == 102)
+			exceeded++;
+	}
+	assert_int_equal(exceeded, 1);
 	/* More datagrams in flight than slots: the excess is counted and dropped. */
 	for (int i = 0; i < CONFIG_NET_IP_REASS_SLOTS + 2; i++)
 		send_fragments(&w, (uint16_t)(200 + i), udp, 8 + plen, 1480, part, 1);

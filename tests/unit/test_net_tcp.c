@@ -524,6 +524,73 @@ static void test_out_of_order_reassembly(void **state)
 	wire_free(&w);
 }
 
+/* An ICMP error from B quoting the IP header of `f` (a frame A sent) and 8 bytes. */
+static size_t build_icmp_error(uint8_t *out, const uint8_t *f, uint8_t type, uint8_t code, uint16_t mtu)
+{
+	uint8_t icmp[8 + 28];
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = type;
+	icmp[1] = code;
+	net_put16(icmp + 6, mtu);
+	memcpy(icmp + 8, f + 14, 28);
+	net_put16(icmp + 2, net_checksum_finish(net_checksum_add(0, icmp, sizeof(icmp))));
+	return wire_build_ipv4(out, WIRE_IP_B, WIRE_IP_A, 1, 77, 0, icmp, sizeof(icmp));
+}
+
+static const uint8_t *captured_frame(struct test_wire *w, int nth_tcp)
+{
+	for (int i = 0; i < w->captured; i++)
+		if (w->capture[i].data[23] == 6 && nth_tcp-- == 0)
+			return w->capture[i].data;
+	return NULL;
+}
+
+static void test_icmp_errors(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 17, 1);
+	struct app a = {0};
+	uint8_t f[1600];
+	/* Port unreachable for our SYN: the connect fails at once. A forged
+	 * error with a sequence number outside the window is ignored first. */
+	a.conn = tcp_connect(w.stack[0], WIRE_IP_B, 5000, app_event, &a);
+	wire_run(&w, 1);
+	const uint8_t *syn = captured_frame(&w, 0);
+	assert_non_null(syn);
+	uint8_t forged[64];
+	memcpy(forged, syn, 64);
+	net_put32(forged + 34 + 4, net_get32(syn + 34 + 4) + 100000);
+	wire_inject(&w, f, build_icmp_error(f, forged, 3, 3, 0));
+	assert_int_equal(a.aborted, 0);
+	wire_inject(&w, f, build_icmp_error(f, syn, 3, 1, 0)); /* host unreachable: soft */
+	assert_int_equal(a.aborted, 0);
+	wire_inject(&w, f, build_icmp_error(f, syn, 3, 3, 0));
+	assert_int_equal(a.aborted, 1);
+	assert_int_equal(a.error, NET_EREFUSED);
+	/* Fragmentation needed: segments shrink to the next hop's MTU. */
+	struct app server = {0};
+	raw_handshake(&w, &server, 4003, 1000);
+	uint8_t *data = pattern(4000, 3);
+	tcp_set_nodelay(server.conn, 1);
+	assert_int_equal(tcp_send(server.conn, data, 4000), 4000);
+	const uint8_t *big = captured_frame(&w, 0);
+	assert_non_null(big);
+	memcpy(f + 1000, big, 64);
+	wire_clear_capture(&w);
+	wire_inject(&w, f, build_icmp_error(f, f + 1000, 3, 4, 1000));
+	assert_int_equal(server.conn->mss, 960);
+	struct wire_tcp t;
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.len, 960);
+	/* A forged tiny MTU is ignored. */
+	wire_inject(&w, f, build_icmp_error(f, f + 1000, 3, 4, 100));
+	assert_int_equal(server.conn->mss, 960);
+	free(data);
+	free(server.rx);
+	wire_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_and_rto_give_up),
 		cmocka_unit_test(test_isn_and_window_scale),
 		cmocka_unit_test(test_out_of_order_reassembly),
+		cmocka_unit_test(test_icmp_errors),
 	};
 	return cmocka_run_group_tests_name("net_tcp", tests, NULL, NULL);
 }
