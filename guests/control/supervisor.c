@@ -404,14 +404,16 @@ void supervisor_bench_build(unsigned runs)
  * reach the free pool a little after the domain is gone. */
 static uint64_t settled_free_pages(void)
 {
+	/* A destroyed domain's last pages (p2m, paging pool) come back after an
+	 * RCU grace period: wait for three equal readings 100 ms apart. */
 	uint64_t previous = dom_xen_free_pages();
-	for (int i = 0; i < 40; i++) {
-		uint64_t wake = flotilla_clock_monotonic() + 50 * MS;
+	int stable = 0;
+	for (int i = 0; i < 50 && stable < 3; i++) {
+		uint64_t wake = flotilla_clock_monotonic() + 100 * MS;
 		while (flotilla_clock_monotonic() < wake)
 			flotilla_yield(wake);
 		uint64_t now = dom_xen_free_pages();
-		if (now == previous)
-			break;
+		stable = now == previous ? stable + 1 : 0;
 		previous = now;
 	}
 	return previous;

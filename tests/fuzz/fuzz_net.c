@@ -3,7 +3,9 @@
  * (Ethernet, ARP, IPv4 + reassembly, ICMP, UDP, TCP with a listener that
  * echoes, DHCP client, DNS stub), with the clock advanced between frames
  * so that timers run too. Input: records of [len u16][flags u8][frame].
- * flags bit 0: force our MAC as destination; bits 1-7: ms to advance × 16.
+ * flags bit 0: force our MAC as destination; bit 1: make the IPv4 header
+ * and transport checksums right (so that mutations reach past them);
+ * bits 2-7: ms to advance × 16. Seeds: tests/fuzz/fuzz_net_seeds.py.
  * The clock and the secret are fixed, so ISNs, DHCP xids and DNS ids are
  * reproducible and the fuzzer can learn them from comparisons.
  */
@@ -13,6 +15,7 @@
 
 #include "net.h"
 #include "stack.h"
+#include "wire.h"
 
 static uint64_t fuzz_now;
 static uint8_t stack_mem[1 << 22] __attribute__((aligned(64)));
@@ -75,6 +78,28 @@ static void dhcp_done(void *arg, enum dhcp_event ev, const struct dhcp_lease *l)
 	(void)l;
 }
 
+static void fix_checksums(uint8_t *f, size_t len)
+{
+	if (len < 34 || net_get16(f + 12) != 0x0800 || (f[14] >> 4) != 4)
+		return;
+	uint8_t *ip = f + 14;
+	size_t hlen = (size_t)(ip[0] & 0xf) * 4, total = net_get16(ip + 2);
+	if (hlen < 20 || 14 + hlen > len)
+		return;
+	net_put16(ip + 10, 0);
+	net_put16(ip + 10, net_checksum_finish(net_checksum_add(0, ip, hlen)));
+	if (total < hlen || 14 + total > len || (net_get16(ip + 6) & 0x3fff) != 0)
+		return;
+	uint8_t *l4 = ip + hlen;
+	size_t l4len = total - hlen;
+	size_t at = ip[9] == 6 ? 16 : ip[9] == 17 ? 6 : ip[9] == 1 ? 2 : 0;
+	if (at == 0 || l4len < at + 2)
+		return;
+	net_put16(l4 + at, 0);
+	uint32_t sum = ip[9] == 1 ? 0 : net_checksum_pseudo(net_get32(ip + 12), net_get32(ip + 16), ip[9], l4len);
+	net_put16(l4 + at, net_checksum_finish(net_checksum_add(sum, l4, l4len)));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (net_stack_size() > sizeof(stack_mem))
@@ -106,7 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(frame, data, len);
 		if ((flags & 1) && len >= 6)
 			memcpy(frame, our_mac, 6);
-		fuzz_now += (uint64_t)(flags >> 1) * 16;
+		if (flags & 2)
+			fix_checksums(frame, len);
+		fuzz_now += (uint64_t)(flags >> 2) * 16;
 		net_input(s, frame, len);
 		net_poll(s);
 		data += len;

@@ -27,9 +27,11 @@ TEST_SUITES += net-fuzz
 .PHONY: test-net-fuzz fuzz-net
 test-net-fuzz: $(NET_FUZZ)
 	@mkdir -p $(NET_FUZZ_CORPUS)
+	@/usr/bin/python3 $(SRC)/tests/fuzz/fuzz_net_seeds.py $(NET_FUZZ_CORPUS)
 	@$(RUN_SUITE) net-fuzz sh $(SRC)/tests/fuzz/run_fuzz_net.sh $(NET_FUZZ) $(NET_FUZZ_CORPUS) $(NET_FUZZ_TEST_SECONDS)
 
 FUZZ_TARGETS += fuzz-net
 fuzz-net: $(NET_FUZZ)
 	@mkdir -p $(NET_FUZZ_CORPUS)
+	@/usr/bin/python3 $(SRC)/tests/fuzz/fuzz_net_seeds.py $(NET_FUZZ_CORPUS)
 	$(Q)sh $(SRC)/tests/fuzz/run_fuzz_net.sh $(NET_FUZZ) $(NET_FUZZ_CORPUS) $(NET_FUZZ_SECONDS)
