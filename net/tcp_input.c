@@ -445,7 +445,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 			c->listener->pending--;
 			c->listener = NULL;
 		}
-		c->flags &= (uint16_t)~TCPF_APP_CLOSED;
+		if (c->flags & TCPF_PASSIVE)
+			c->flags &= (uint16_t)~TCPF_APP_CLOSED; /* handed to the application now */
 		c->snd_wnd = (uint32_t)seg.wnd << c->snd_wscale;
 		c->max_snd_wnd = MAX(c->max_snd_wnd, c->snd_wnd);
 		c->snd_wl1 = seg.seq;
