@@ -1,23 +1,32 @@
 #!/bin/sh
-# Runs the ota bundle fuzz target for a bounded time and reports TAP.
+# Runs the ota fuzz targets for a bounded time each and reports TAP.
 #
-#   run_fuzz_ota.sh FUZZER WORKDIR SECONDS
+#   run_fuzz_ota.sh WORKDIR SECONDS
 #
-# The corpus grows in WORKDIR/corpus (kept between runs); seeds come from
-# WORKDIR/seeds. Crashes are written to WORKDIR/artifacts.
+# WORKDIR holds the targets (fuzz_ota_bundle, fuzz_ota_store) and their
+# seeds (seeds/, store-seeds/). Corpora grow in WORKDIR/corpus-NAME and are
+# kept between runs; crashes are written to WORKDIR/artifacts-NAME/.
 set -u
-fuzzer=$1 work=$2 seconds=$3
-mkdir -p "$work/corpus" "$work/artifacts"
-log="$work/fuzz.log"
-"$fuzzer" -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 \
-	-artifact_prefix="$work/artifacts/" "$work/corpus" "$work/seeds" >"$log" 2>&1
-status=$?
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
-if [ "$status" -eq 0 ]; then
-	echo "ok 1 - fuzz ota bundle parser: ${runs:-?} inputs in ${seconds}s, ${cov:-cov ?}, no crash"
-else
-	tail -n 30 "$log" | sed 's/^/# /'
-	echo "not ok 1 - fuzz ota bundle parser: crash or leak (see $log, inputs in $work/artifacts)"
-fi
-exit "$status"
+work=$1 seconds=$2
+n=0 failed=0
+run() { # name seeds-dir max-len description
+	name=$1 seeds=$2 max_len=$3 what=$4
+	n=$((n + 1))
+	mkdir -p "$work/corpus-$name" "$work/artifacts-$name"
+	log="$work/fuzz-$name.log"
+	"$work/fuzz_ota_$name" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$work/artifacts-$name/" "$work/corpus-$name" "$work/$seeds" >"$log" 2>&1
+	status=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+	if [ "$status" -eq 0 ]; then
+		echo "ok $n - fuzz $what: ${runs:-?} inputs in ${seconds}s, ${cov:-cov ?}, no crash"
+	else
+		tail -n 30 "$log" | sed 's/^/# /'
+		echo "not ok $n - fuzz $what: crash or leak (see $log, inputs in $work/artifacts-$name)"
+		failed=$((failed + 1))
+	fi
+}
+run bundle seeds 8192 "bundle header, manifest and streaming verifier"
+run store store-seeds 16385 "slot store metadata (open, queries, install)"
+[ "$failed" -eq 0 ]
