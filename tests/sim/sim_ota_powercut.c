@@ -248,9 +248,10 @@ static const struct scenario scenarios[] = {
      7},
 };
 
-#define GUESTS      4
-#define SLOT_SIZE   8192
-#define IMAGE_LEN   5000
+#define GUESTS    4
+#define SLOT_SIZE 8192
+/* Image size of the run: a partial last block, or exactly one full slot. */
+static uint32_t image_len = 5000;
 #define WRITE_CHUNK 1460
 
 static unsigned image_seed(const char *guest, uint32_t minor)
@@ -317,19 +318,19 @@ static size_t run_ops(struct slot_store *s, const struct op *ops, size_t n, stru
 		switch (op->kind) {
 		case OP_INSTALL: {
 			struct ota_manifest m = test_manifest(op->guest, op->minor, op->counter);
-			uint8_t *image = test_image(IMAGE_LEN, image_seed(op->guest, op->minor));
+			uint8_t *image = test_image(image_len, image_seed(op->guest, op->minor));
 
-			test_describe_image(&m, image, IMAGE_LEN);
+			test_describe_image(&m, image, image_len);
 			rc = slot_store_begin_install(s, &m);
 			if (rc == OTA_OK) {
 				calls++;
 				if (snaps)
 					snapshot_take(s, &snaps[calls]);
 			}
-			for (uint32_t done = 0; rc == OTA_OK && done < IMAGE_LEN;
+			for (uint32_t done = 0; rc == OTA_OK && done < image_len;
 			     done += WRITE_CHUNK) {
 				uint32_t len =
-				    IMAGE_LEN - done < WRITE_CHUNK ? IMAGE_LEN - done : WRITE_CHUNK;
+				    image_len - done < WRITE_CHUNK ? image_len - done : WRITE_CHUNK;
 
 				rc = slot_store_write(s, image + done, len);
 				if (rc == OTA_OK) {
@@ -365,7 +366,7 @@ static size_t max_calls(const struct op *ops, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		calls +=
-		    ops[i].kind == OP_INSTALL ? 2 + (IMAGE_LEN + WRITE_CHUNK - 1) / WRITE_CHUNK : 1;
+		    ops[i].kind == OP_INSTALL ? 2 + (image_len + WRITE_CHUNK - 1) / WRITE_CHUNK : 1;
 	return calls;
 }
 
@@ -539,19 +540,27 @@ out:
 
 int main(void)
 {
-	static const uint32_t block_sizes[] = {512, 4096};
+	static const uint32_t block_sizes[] = {512, 1024, 4096};
+	static const uint32_t image_lens[] = {5000, SLOT_SIZE};
+	const size_t nsc = sizeof(scenarios) / sizeof(scenarios[0]);
 	unsigned n = 0, failed = 0;
 
-	printf("1..%zu\n", sizeof(scenarios) / sizeof(scenarios[0]) * 2 + 1);
-	for (size_t b = 0; b < 2; b++) {
-		for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-			unsigned long points;
-			int ok = run_scenario(&scenarios[i], block_sizes[b], &points);
+	printf("1..%zu\n", nsc * 3 * 2 + 1);
+	for (size_t b = 0; b < 3; b++) {
+		for (size_t l = 0; l < 2; l++) {
+			image_len = image_lens[l];
+			for (size_t i = 0; i < nsc; i++) {
+				unsigned long points;
+				int ok = run_scenario(&scenarios[i], block_sizes[b], &points);
 
-			total_cut_points += points;
-			failed += !ok;
-			printf("%sok %u - power cut: %s, %u-byte blocks: %lu cut points\n",
-			       ok ? "" : "not ", ++n, scenarios[i].name, block_sizes[b], points);
+				total_cut_points += points;
+				failed += !ok;
+				printf("%sok %u - power cut: %s, %u-byte blocks, %u-byte images: "
+				       "%lu cut "
+				       "points\n",
+				       ok ? "" : "not ", ++n, scenarios[i].name, block_sizes[b],
+				       image_len, points);
+			}
 		}
 	}
 	printf(
