@@ -17,6 +17,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/platform_util.h>
 
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
@@ -123,14 +124,17 @@ int keys_write_files(mbedtls_pk_context *pk, const char *base)
 {
 	unsigned char pem[1024];
 	char path[4096];
+	int rc;
 
 	if (snprintf(path, sizeof(path), "%s.key", base) >= (int)sizeof(path))
 		return cli_error("--out name too long"), -1;
 	if (mbedtls_pk_write_key_pem(pk, pem, sizeof(pem)) != 0)
 		return cli_error("cannot encode the private key"), -1;
-	if (write_new_file(path, (const char *)pem, 0600) != 0)
-		return -1;
+	rc = write_new_file(path, (const char *)pem, 0600);
+	/* The private key does not linger on the stack, whatever happened. */
 	mbedtls_platform_zeroize(pem, sizeof(pem));
+	if (rc != 0)
+		return -1;
 	snprintf(path, sizeof(path), "%s.pub", base);
 	if (mbedtls_pk_write_pubkey_pem(pk, pem, sizeof(pem)) != 0)
 		return cli_error("cannot encode the public key"), -1;
