@@ -31,9 +31,17 @@ $(NET_HOST_DIR)/%: $(SRC)/tests/unit/%.c $(NET_TEST_SUPPORT) $(SRC)/tests/unit/t
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) $(NET_HOST_CFLAGS) -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
 
+# The TCP suite again with buffers above 64 KiB, so that RFC 7323 window
+# scaling carries every transfer (the Kconfig defaults do not need it).
+NET_WSCALE_FLAGS := -DNET_NO_AUTOCONF -DCONFIG_NET_TCP_RCV_BUF=262144 -DCONFIG_NET_TCP_SND_BUF=131072
+$(NET_HOST_DIR)/test_net_tcp_wscale: $(SRC)/tests/unit/test_net_tcp.c $(NET_TEST_SUPPORT) $(SRC)/tests/unit/test_net_wire.h $(NET_SRCS) $(NET_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) $(NET_WSCALE_FLAGS) -I$(SRC)/net -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
+
 TEST_SUITES += net-unit
 .PHONY: test-net-unit
-test-net-unit: $(addprefix $(NET_HOST_DIR)/,$(NET_UNIT_TESTS))
+test-net-unit: $(addprefix $(NET_HOST_DIR)/,$(NET_UNIT_TESTS) test_net_tcp_wscale)
 	@$(RUN_SUITE) net-unit sh -c 'rc=0; for t in $^; do CMOCKA_MESSAGE_OUTPUT=TAP $$t || rc=1; done; exit $$rc'
 
 include $(wildcard $(SRC)/tests/net/net-tests.mk)
