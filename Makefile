@@ -132,7 +132,10 @@ SIGNING_KEY := $(if $(filter /%,$(CONFIG_OTA_SIGNING_KEY)),$(CONFIG_OTA_SIGNING_
 endif
 endif
 
+# Fragments need the board's data: skip them on make's first pass, before
+# config.mk exists (make then restarts with it).
 ifdef NEED_CONFIG
+ifneq ($(BOARD),)
 include $(SRC)/guests/runtime/runtime.mk
 include $(SRC)/guests/control/control.mk
 include $(wildcard $(SRC)/guests/*/guest.mk)
@@ -141,6 +144,7 @@ include $(wildcard $(SRC)/net/net.mk)
 include $(SRC)/tools/tools.mk
 include $(wildcard $(SRC)/tools/flotilla/flotilla.mk)
 include $(SRC)/tests/tests.mk
+endif
 endif
 
 # ---------------------------------------------------------------- top level
