@@ -154,7 +154,7 @@ def run(args):
     shutil.copyfile(args.image, disk)
     print(f"Booting {disk} (a copy: {args.image} stays pristine) on QEMU orangepi-pc.")
     print(f"Host port 127.0.0.1:{args.port} is forwarded to the board's TCP port {GUEST_PORT}.")
-    print("Quit: Ctrl-a x.  Xen console input: Ctrl-a three times in Xen's own console.")
+    print("Quit: Ctrl-a x.  Type s for the control domain's status of its guests.")
     sys.stdout.flush()
     cmd = qemu_args(disk, args.port)
     os.execvp(cmd[0], cmd)
