@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <libfdt.h>
+#include "devicetree.h"
 
 #include "builder.h"
 #include "domain.h"
@@ -69,15 +69,9 @@ int dom_builder_init(const void *dtb)
 	int node = fdt_node_offset_by_compatible(dtb, -1, "xen,xen");
 	if (node < 0)
 		return -ENOENT;
-	int len, address_cells = fdt_address_cells(dtb, 0), size_cells = fdt_size_cells(dtb, 0);
-	const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
-	if (!reg || len < (address_cells + size_cells) * 4)
+	uint64_t base, size;
+	if (dt_read_reg(dtb, node, 0, &base, &size) != 0)
 		return -ENOENT;
-	uint64_t base = 0, size = 0;
-	for (int i = 0; i < address_cells; i++)
-		base = (base << 32) | fdt32_to_cpu(reg[i]);
-	for (int i = 0; i < size_cells; i++)
-		size = (size << 32) | fdt32_to_cpu(reg[address_cells + i]);
 	if (size < (WINDOW_CONSOLE_SLOTS + 8) * PAGE_SIZE)
 		return -ENOSPC;
 	window_base = (uintptr_t)base;

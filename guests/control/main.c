@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libfdt.h>
+#include "devicetree.h"
 
 #include "flotilla.h"
 #include "hypercall.h"
@@ -23,14 +23,6 @@
 #error "FLOTILLA_VERSION must be defined by the build"
 #endif
 
-static uint64_t read_cells(const fdt32_t *cell, int count)
-{
-	uint64_t value = 0;
-	for (int i = 0; i < count; i++)
-		value = (value << 32) | fdt32_to_cpu(cell[i]);
-	return value;
-}
-
 static void print_xen_version(void)
 {
 	long version = xen_version(XENVER_version, NULL);
@@ -42,25 +34,18 @@ static void print_xen_version(void)
 	printf("control: Xen %ld.%ld%s\n", version >> 16, version & 0xffff, extra);
 }
 
+static void print_bank(uint64_t base, uint64_t size, void *arg)
+{
+	uint64_t *total = arg;
+	printf("control: memory %#010" PRIx64 "-%#010" PRIx64 " (%" PRIu64 " MiB)\n", base, base + size - 1,
+	       size >> 20);
+	*total += size;
+}
+
 static void print_memory(const void *dtb)
 {
-	int address_cells = fdt_address_cells(dtb, 0);
-	int size_cells = fdt_size_cells(dtb, 0);
 	uint64_t total = 0;
-	int node = -1;
-	while ((node = fdt_node_offset_by_prop_value(dtb, node, "device_type", "memory",
-						     sizeof("memory"))) >= 0) {
-		int len;
-		const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
-		int stride = address_cells + size_cells;
-		for (int i = 0; reg && (i + stride) * 4 <= len; i += stride) {
-			uint64_t base = read_cells(reg + i, address_cells);
-			uint64_t size = read_cells(reg + i + address_cells, size_cells);
-			printf("control: memory %#010" PRIx64 "-%#010" PRIx64 " (%" PRIu64 " MiB)\n", base,
-			       base + size - 1, size >> 20);
-			total += size;
-		}
-	}
+	dt_for_each_memory_bank(dtb, print_bank, &total);
 	printf("control: memory total %" PRIu64 " MiB\n", total >> 20);
 }
 
@@ -127,21 +112,12 @@ static unsigned bootarg_number(const char *bootargs, const char *key)
 	return p ? (unsigned)strtoul(p + strlen(key), NULL, 10) : 0;
 }
 
-static uint64_t read_u64_prop(const void *dtb, int node, const char *name)
-{
-	int len;
-	const fdt32_t *p = fdt_getprop(dtb, node, name, &len);
-	if (!p || (len != 4 && len != 8))
-		return 0;
-	return len == 8 ? read_cells(p, 2) : fdt32_to_cpu(p[0]);
-}
-
 /* The boot bundle is our initrd: Xen passes its place in /chosen. */
 static int load_boot_bundle(const void *dtb)
 {
 	int chosen = fdt_path_offset(dtb, "/chosen");
-	uint64_t start = chosen >= 0 ? read_u64_prop(dtb, chosen, "linux,initrd-start") : 0;
-	uint64_t end = chosen >= 0 ? read_u64_prop(dtb, chosen, "linux,initrd-end") : 0;
+	uint64_t start = chosen >= 0 ? dt_read_u64(dtb, chosen, "linux,initrd-start", NULL) : 0;
+	uint64_t end = chosen >= 0 ? dt_read_u64(dtb, chosen, "linux,initrd-end", NULL) : 0;
 	if (!start || end <= start) {
 		printf("control: no boot bundle (no initrd from Xen): no guests to start\n");
 		return 0;

@@ -14,16 +14,17 @@ LIBFDT_MODULES := fdt fdt_ro fdt_wip fdt_sw fdt_rw fdt_strerror fdt_empty_tree f
 LIBFDT_OBJS := $(LIBFDT_MODULES:%=$(LIBFDT_OUT)/%.o)
 
 # The latest Xen interface: older ones alias sched_op to the ARM-less sched_op_compat.
-RUNTIME_INCLUDES := -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/xen -I$(LIBFDT_INC) \
+RUNTIME_INCLUDES := -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/xen -I$(RUNTIME_DIR)/lib -I$(LIBFDT_INC) \
 	-I$(LIBFDT_OUT)/include -isystem $(XEN_PUBLIC)
 
 RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/mmu.o \
+	$(RUNTIME_OUT)/lib/devicetree.o \
 	$(RUNTIME_OUT)/xen/events.o $(RUNTIME_OUT)/xen/memory.o \
 	$(RUNTIME_OUT)/xen/hypercall.o $(RUNTIME_OUT)/xen/console.o $(RUNTIME_OUT)/xen/runtime.o
 RUNTIME_START := $(RUNTIME_OUT)/arch/arm32/start.o
 RUNTIME_LIB := $(RUNTIME_OUT)/libruntime-xen.a
 RUNTIME_LDSCRIPT := $(RUNTIME_DIR)/arch/arm32/link.ld
-RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h $(RUNTIME_DIR)/arch/arm32/*.h) $(RUNTIME_DIR)/runtime.mk
+RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/lib/*.h $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h $(RUNTIME_DIR)/arch/arm32/*.h) $(RUNTIME_DIR)/runtime.mk
 
 $(LIBFDT_INC)/.stamp: $(DEPS_STAMP) $(RUNTIME_DIR)/lib/libfdt_env.h
 	@mkdir -p $(LIBFDT_INC)

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <libfdt.h>
+#include "devicetree.h"
 
 #include "flotilla.h"
 #include "hypercall.h"
@@ -63,14 +63,6 @@ static inline void mmio_write32(volatile uint8_t *base, unsigned offset, uint32_
 	*(volatile uint32_t *)(base + offset) = value;
 }
 
-static uint64_t read_cells(const fdt32_t *cell, int count)
-{
-	uint64_t value = 0;
-	for (int i = 0; i < count; i++)
-		value = (value << 32) | fdt32_to_cpu(cell[i]);
-	return value;
-}
-
 /* A PPI from a 3-cell GIC interrupt specifier <type number flags>. */
 static int ppi_from_property(const void *dtb, int node, int index)
 {
@@ -93,16 +85,12 @@ static int gic_init(const void *dtb)
 		node = fdt_node_offset_by_compatible(dtb, -1, compatibles[i]);
 	if (node < 0)
 		return -1;
-	int parent = fdt_parent_offset(dtb, node);
-	int address_cells = fdt_address_cells(dtb, parent);
-	int size_cells = fdt_size_cells(dtb, parent);
-	int len;
-	const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
-	if (!reg || len < 2 * (address_cells + size_cells) * 4)
+	uint64_t dist_base, cpu_base, size;
+	if (dt_read_reg(dtb, node, 0, &dist_base, &size) != 0 ||
+	    dt_read_reg(dtb, node, 1, &cpu_base, &size) != 0)
 		return -1;
-	gic_dist = (volatile uint8_t *)(uintptr_t)read_cells(reg, address_cells);
-	gic_cpu = (volatile uint8_t *)(uintptr_t)read_cells(reg + address_cells + size_cells,
-							     address_cells);
+	gic_dist = (volatile uint8_t *)(uintptr_t)dist_base;
+	gic_cpu = (volatile uint8_t *)(uintptr_t)cpu_base;
 	mmio_write32(gic_cpu, GICC_PMR, 0xff);
 	mmio_write32(gic_cpu, GICC_CTLR, 1);
 	mmio_write32(gic_dist, GICD_CTLR, 1);

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <libfdt.h>
+#include "devicetree.h"
 
 #include "runtime.h"
 #include "../arch/arm32/arch.h"
@@ -30,46 +30,19 @@ struct range {
 	uint64_t start, end;
 };
 
-static uint64_t read_cells(const fdt32_t *cell, int count)
-{
-	uint64_t value = 0;
-	for (int i = 0; i < count; i++)
-		value = (value << 32) | fdt32_to_cpu(cell[i]);
-	return value;
-}
+struct bank_search {
+	uint64_t addr;
+	struct range bank;
+	bool found;
+};
 
-static uint64_t read_u64_prop(const void *dtb, int node, const char *name, bool *found)
+static void match_bank(uint64_t base, uint64_t size, void *arg)
 {
-	int len;
-	const fdt32_t *p = fdt_getprop(dtb, node, name, &len);
-	*found = p && (len == 4 || len == 8);
-	if (!*found)
-		return 0;
-	return len == 8 ? read_cells(p, 2) : fdt32_to_cpu(p[0]);
-}
-
-/* The RAM bank containing addr, from the memory nodes. */
-static int find_bank(const void *dtb, uint64_t addr, struct range *bank)
-{
-	int address_cells = fdt_address_cells(dtb, 0);
-	int size_cells = fdt_size_cells(dtb, 0);
-	int node = -1;
-	while ((node = fdt_node_offset_by_prop_value(dtb, node, "device_type", "memory",
-						     sizeof("memory"))) >= 0) {
-		int len;
-		const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
-		int stride = address_cells + size_cells;
-		for (int i = 0; reg && (i + stride) * 4 <= len; i += stride) {
-			uint64_t base = read_cells(reg + i, address_cells);
-			uint64_t size = read_cells(reg + i + address_cells, size_cells);
-			if (addr >= base && addr < base + size) {
-				bank->start = base;
-				bank->end = base + size;
-				return 0;
-			}
-		}
+	struct bank_search *search = arg;
+	if (search->addr >= base && search->addr < base + size) {
+		search->bank = (struct range){base, base + size};
+		search->found = true;
 	}
-	return -1;
 }
 
 static uint64_t align_up(uint64_t v) { return (v + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1); }
@@ -77,8 +50,10 @@ static uint64_t align_down(uint64_t v) { return v & ~(uint64_t)(PAGE_SIZE - 1); 
 
 void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 {
-	struct range bank;
-	if (find_bank(dtb, image_start, &bank) != 0) {
+	struct bank_search search = {.addr = image_start};
+	dt_for_each_memory_bank(dtb, match_bank, &search);
+	struct range bank = search.bank;
+	if (!search.found) {
 		printf("runtime: warning: the image is in no memory node: no heap\n");
 		return;
 	}
@@ -90,8 +65,8 @@ void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 	int chosen = fdt_path_offset(dtb, "/chosen");
 	if (chosen >= 0) {
 		bool has_start, has_end;
-		uint64_t start = read_u64_prop(dtb, chosen, "linux,initrd-start", &has_start);
-		uint64_t end = read_u64_prop(dtb, chosen, "linux,initrd-end", &has_end);
+		uint64_t start = dt_read_u64(dtb, chosen, "linux,initrd-start", &has_start);
+		uint64_t end = dt_read_u64(dtb, chosen, "linux,initrd-end", &has_end);
 		if (has_start && has_end && end > start)
 			reserved[2] = (struct range){start, end};
 	}

@@ -17,7 +17,7 @@
  */
 #include <stdint.h>
 
-#include <libfdt.h>
+#include "devicetree.h"
 
 #include "arch.h"
 
@@ -60,14 +60,6 @@ static uint64_t level2[L2_TABLES][L2_ENTRIES] __attribute__((aligned(4096)));
 static int level2_used;
 static int banks_unmapped;
 
-static uint64_t read_cells(const fdt32_t *cell, int count)
-{
-	uint64_t value = 0;
-	for (int i = 0; i < count; i++)
-		value = (value << 32) | fdt32_to_cpu(cell[i]);
-	return value;
-}
-
 /* The second-level table for a gigabyte, made on first use (all Device). */
 static uint64_t *level2_for(unsigned gib)
 {
@@ -100,26 +92,10 @@ static void map_ram_bank(uint64_t base, uint64_t size)
 	}
 }
 
-static int map_memory_nodes(const void *dtb)
+static void map_bank(uint64_t base, uint64_t size, void *arg)
 {
-	int banks = 0;
-	int address_cells = fdt_address_cells(dtb, 0);
-	int size_cells = fdt_size_cells(dtb, 0);
-	if (address_cells < 1 || address_cells > 2 || size_cells < 1 || size_cells > 2)
-		return 0;
-	int node = -1;
-	while ((node = fdt_node_offset_by_prop_value(dtb, node, "device_type", "memory",
-						     sizeof("memory"))) >= 0) {
-		int len;
-		const fdt32_t *reg = fdt_getprop(dtb, node, "reg", &len);
-		int stride = address_cells + size_cells;
-		for (int i = 0; reg && (i + stride) * 4 <= len; i += stride) {
-			map_ram_bank(read_cells(reg + i, address_cells),
-				     read_cells(reg + i + address_cells, size_cells));
-			banks++;
-		}
-	}
-	return banks;
+	(void)arg;
+	map_ram_bank(base, size);
 }
 
 int mmu_map_normal(uintptr_t base, size_t size)
@@ -150,7 +126,7 @@ int mmu_init(const void *dtb)
 		level1[gib] = ((uint64_t)gib << GIB_SHIFT) | BLOCK_DEVICE;
 	/* The image must stay executable whatever the DTB says. */
 	map_ram_bank(arch_load_address & ~((1u << BLOCK_SHIFT) - 1), 1u << BLOCK_SHIFT);
-	int banks = fdt_check_header(dtb) == 0 ? map_memory_nodes(dtb) : 0;
+	int banks = fdt_check_header(dtb) == 0 ? dt_for_each_memory_bank(dtb, map_bank, NULL) : 0;
 
 	uint32_t ttbcr = TTBCR_EAE | TTBCR_EPD1 | TTBCR_SH0_INNER | TTBCR_ORGN0_WBWA | TTBCR_IRGN0_WBWA;
 	uint64_t ttbr0 = (uint64_t)(uintptr_t)level1;
