@@ -11,6 +11,7 @@ turns it into the Xen command line and the module layout U-Boot hands Xen.
 Errors are one line on stderr and exit status 1.
 """
 import argparse
+import re
 import sys
 import tomllib
 
@@ -29,6 +30,24 @@ XEN_RESERVED_MB = 32
 
 class PlanError(Exception):
     pass
+
+
+def check_domain(path, kind, g, names, cpus):
+    """What every domain entry needs: a unique name, an image, memory, vCPUs."""
+    name = g.get("name")
+    if not isinstance(name, str) or not name.isidentifier() or len(name) > 31:
+        raise PlanError(f"{path}: {kind} name {name!r} must be 1-31 letters, digits or _")
+    if name in names:
+        raise PlanError(f"{path}: name {name!r} is used twice")
+    names.add(name)
+    if not isinstance(g.get("image"), str) or not g["image"].isidentifier():
+        raise PlanError(f"{path}: {kind} {name}: image must name a guest application (guests/<image>)")
+    for key in ("memory_mb", "vcpus"):
+        if not isinstance(g.get(key), int) or g[key] < 1:
+            raise PlanError(f"{path}: {kind} {name}: {key} must be a positive integer")
+    if g["vcpus"] > cpus:
+        raise PlanError(f"{path}: {kind} {name}: vcpus = {g['vcpus']} but the board has {cpus} CPUs")
+    return name
 
 
 def load(path, ram_mb, cpus):
@@ -53,21 +72,13 @@ def load(path, ram_mb, cpus):
     names = set()
     total = control["memory_mb"]
     for g in plan.get("guest", []):
-        name = g.get("name")
-        if not isinstance(name, str) or not name.isidentifier() or len(name) > 31:
-            raise PlanError(f"{path}: guest name {name!r} must be 1-31 letters, digits or _")
-        if name in names:
-            raise PlanError(f"{path}: guest name {name!r} is used twice")
-        names.add(name)
-        for key in ("memory_mb", "vcpus"):
-            if not isinstance(g.get(key), int) or g[key] < 1:
-                raise PlanError(f"{path}: guest {name}: {key} must be a positive integer")
-        if g["vcpus"] > cpus:
-            raise PlanError(f"{path}: guest {name}: vcpus = {g['vcpus']} but the board has {cpus} CPUs")
+        # Guests the control domain verifies and builds. Their names go into
+        # the signed manifest: lower case first, then a-z 0-9 _ (ota/).
+        name = check_domain(path, "guest", g, names, cpus)
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", name):
+            raise PlanError(f"{path}: guest name {name!r} must start with a-z, then a-z 0-9 _ (at most 31)")
         if g["memory_mb"] < 4 or g["memory_mb"] % 2:
             raise PlanError(f"{path}: guest {name}: memory_mb must be even and at least 4")
-        if not isinstance(g.get("image"), str) or not g["image"].isidentifier():
-            raise PlanError(f"{path}: guest {name}: image must name a guest application (guests/<image>)")
         if len(g.get("bootargs", "")) > 255:
             raise PlanError(f"{path}: guest {name}: bootargs longer than 255 bytes")
         if not isinstance(g.get("counter", 1), int) or g.get("counter", 1) < 0:
@@ -78,19 +89,7 @@ def load(path, ram_mb, cpus):
     for g in plan.get("boot_domain", []):
         # Boot-time domains are built by Xen itself (dom0less); they exist
         # for tests of the runtime, before the control domain builds guests.
-        name = g.get("name")
-        if not isinstance(name, str) or not name.isidentifier() or len(name) > 31:
-            raise PlanError(f"{path}: boot_domain name {name!r} must be 1-31 letters, digits or _")
-        if name in names:
-            raise PlanError(f"{path}: name {name!r} is used twice")
-        names.add(name)
-        if not isinstance(g.get("image"), str) or not g["image"].isidentifier():
-            raise PlanError(f"{path}: boot_domain {name}: image must name a guest (guests/<image>)")
-        for key in ("memory_mb", "vcpus"):
-            if not isinstance(g.get(key), int) or g[key] < 1:
-                raise PlanError(f"{path}: boot_domain {name}: {key} must be a positive integer")
-        if g["vcpus"] > cpus:
-            raise PlanError(f"{path}: boot_domain {name}: vcpus = {g['vcpus']} but the board has {cpus} CPUs")
+        name = check_domain(path, "boot_domain", g, names, cpus)
         if '"' in g.get("bootargs", "") or "$" in g.get("bootargs", ""):
             raise PlanError(f"{path}: boot_domain {name}: bootargs may not contain \" or $")
         total += g["memory_mb"]

@@ -68,3 +68,7 @@ BENCH_TARGETS += bench-control
 bench-control: $(BENCH_IMAGE) $(SDCARD)
 	@O=$(O) $(PYTHON) $(INTEGRATION)/bench_control.py $(BENCH_IMAGE) $(SDCARD)
 endif
+
+TEST_SUITES += plan
+test-plan:
+	@$(RUN_SUITE) plan $(PYTHON) $(SRC)/tests/unit/test_plan.py
