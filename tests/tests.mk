@@ -72,3 +72,11 @@ endif
 TEST_SUITES += plan
 test-plan:
 	@$(RUN_SUITE) plan $(PYTHON) $(SRC)/tests/unit/test_plan.py
+
+TEST_SUITES += boot-bundle
+$(O)/host/tests/test_boot_bundle: $(SRC)/tests/unit/test_boot_bundle.c $(SRC)/guests/control/boot_bundle.c $(SRC)/guests/control/boot_bundle.h
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/boot_bundle.c
+test-boot-bundle: $(O)/host/tests/test_boot_bundle
+	@$(RUN_SUITE) boot-bundle $<

@@ -1,0 +1,133 @@
+/*
+ * The control domain's boot-bundle parser (guests/control/boot_bundle.c) on
+ * the host: a well-formed table parses; every malformed one is refused with
+ * a reason and never read out of bounds (ASan). Prints TAP.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot_bundle.h"
+
+static int count, failed;
+
+static void check(const char *what, int ok)
+{
+	count++;
+	failed += !ok;
+	printf("%sok %d - %s\n", ok ? "" : "not ", count, what);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+/* Two entries: "alpha" (bundle "AAAA...", args "x=1"), "beta" (args ""). */
+static size_t make(uint8_t *buf)
+{
+	memset(buf, 0, 512);
+	memcpy(buf, "FLOTBOOT", 8);
+	put32(buf + 8, 1);
+	put32(buf + 12, 2);
+	size_t args = 24 + 2 * 64;     /* 152 */
+	memcpy(buf + args, "x=1", 4);  /* + NUL */
+	size_t bundles = 160;
+	memset(buf + bundles, 'A', 40);
+	memset(buf + bundles + 40, 'B', 24);
+	uint8_t *e = buf + 24;
+	strcpy((char *)e, "alpha");
+	put32(e + 32, (uint32_t)bundles);
+	put32(e + 36, 40);
+	put32(e + 40, 16);
+	put32(e + 44, 1);
+	put32(e + 48, (uint32_t)args);
+	put32(e + 52, 3);
+	e += 64;
+	strcpy((char *)e, "beta");
+	put32(e + 32, (uint32_t)bundles + 40);
+	put32(e + 36, 24);
+	put32(e + 40, 8);
+	put32(e + 44, 2);
+	put32(e + 48, (uint32_t)args + 3);
+	put32(e + 52, 0);
+	put32(buf + 16, (uint32_t)(bundles + 64));
+	return bundles + 64;
+}
+
+static int parse(const uint8_t *buf, size_t size)
+{
+	struct boot_entry entries[BOOT_BUNDLE_ENTRIES_MAX];
+	const char *error = NULL;
+	/* Copy into an exact-size heap block so ASan sees any overread. */
+	uint8_t *copy = malloc(size ? size : 1);
+	memcpy(copy, buf, size);
+	int n = boot_bundle_parse(copy, size, entries, BOOT_BUNDLE_ENTRIES_MAX, &error);
+	if (n < 0 && (!error || !*error))
+		n = -2; /* a refusal must say why */
+	free(copy);
+	return n;
+}
+
+int main(void)
+{
+	uint8_t buf[512], bad[512];
+	size_t size = make(buf);
+	struct boot_entry entries[BOOT_BUNDLE_ENTRIES_MAX];
+	const char *error = NULL;
+	int n = boot_bundle_parse(buf, size, entries, BOOT_BUNDLE_ENTRIES_MAX, &error);
+	check("a well-formed boot bundle parses: two entries", n == 2);
+	check("entry fields: name, memory, vCPUs, boot arguments",
+	      n == 2 && strcmp(entries[0].name, "alpha") == 0 && entries[0].memory_mb == 16 &&
+		      entries[0].vcpus == 1 && strcmp(entries[0].bootargs, "x=1") == 0 &&
+		      strcmp(entries[1].name, "beta") == 0 && entries[1].vcpus == 2 && entries[1].bootargs[0] == 0);
+	check("entries point at their bundles", n == 2 && entries[0].bundle == buf + 160 &&
+						      entries[0].bundle_size == 40 && entries[1].bundle[0] == 'B');
+
+	struct {
+		const char *what;
+		size_t offset;
+		uint32_t value;
+	} corruptions[] = {
+		{"bad magic", 0, 0x41414141},
+		{"unknown format version", 8, 2},
+		{"zero entries", 12, 0},
+		{"more entries than allowed", 12, BOOT_BUNDLE_ENTRIES_MAX + 1},
+		{"a count whose table runs past the end", 12, 3},
+		{"a total size larger than the module", 16, 4096},
+		{"a bundle offset past the end", 24 + 32, 10000},
+		{"a bundle that runs past the end", 24 + 36, 1000},
+		{"an offset + size that wraps around", 24 + 36, 0xfffffff0u},
+		{"boot arguments past the end", 24 + 48, 5000},
+		{"boot arguments longer than 255 bytes", 24 + 52, 256},
+		{"boot arguments with a NUL inside", 24 + 52, 4},
+	};
+	for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
+		memcpy(bad, buf, sizeof(buf));
+		put32(bad + corruptions[i].offset, corruptions[i].value);
+		char what[128];
+		snprintf(what, sizeof(what), "refused with a reason: %s", corruptions[i].what);
+		check(what, parse(bad, size) == -1);
+	}
+	memcpy(bad, buf, sizeof(buf));
+	memset(bad + 24, 'n', 32); /* name with no NUL */
+	check("refused with a reason: an unterminated name", parse(bad, size) == -1);
+	check("refused with a reason: a truncated header", parse(buf, 20) == -1);
+	check("refused with a reason: the module shorter than the table says", parse(buf, size - 1) == -1);
+	/* Every prefix and every single-byte change: never crashes or overreads. */
+	int survived = 1;
+	for (size_t cut = 0; cut <= size; cut++)
+		survived &= parse(buf, cut) >= -1;
+	for (size_t at = 0; at < size; at++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(bad, buf, sizeof(buf));
+			bad[at] ^= (uint8_t)(1u << bit);
+			survived &= parse(bad, size) >= -1;
+		}
+	}
+	check("every truncation and every bit flip is parsed or refused, never overread", survived);
+	return failed ? 1 : 0;
+}
