@@ -130,7 +130,7 @@ void tcp_report_events(struct tcp_conn *c)
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (!(c->flags & order[i].flag))
 			continue;
-		c->flags &= (uint16_t)~order[i].flag;
+		c->flags &= ~(uint32_t)order[i].flag;
 		if ((c->flags & TCPF_APP_CLOSED) || c->fn == NULL)
 			continue;
 		enum tcp_event ev = order[i].event;
@@ -331,7 +331,7 @@ void tcp_set_nodelay(struct tcp_conn *c, int on)
 	if (on)
 		c->flags |= TCPF_NODELAY;
 	else
-		c->flags &= (uint16_t)~TCPF_NODELAY;
+		c->flags &= ~TCPF_NODELAY;
 }
 
 void tcp_set_keepalive(struct tcp_conn *c, int on)
@@ -340,7 +340,7 @@ void tcp_set_keepalive(struct tcp_conn *c, int on)
 		c->flags |= TCPF_KEEPALIVE;
 		c->keep_at = c->stack->now + (uint64_t)CONFIG_NET_TCP_KEEPALIVE_IDLE_S * 1000;
 	} else {
-		c->flags &= (uint16_t)~TCPF_KEEPALIVE;
+		c->flags &= ~TCPF_KEEPALIVE;
 		c->keep_at = 0;
 	}
 }
@@ -412,11 +412,11 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 		uint32_t flight = c->snd_max - c->snd_una;
 		c->ssthresh = flight / 2 > 2u * c->mss ? flight / 2 : 2u * c->mss;
 		c->cwnd = c->mss;
-		c->flags &= (uint16_t)~TCPF_RECOVERY;
+		c->flags &= ~TCPF_RECOVERY;
 		c->recover = c->snd_max; /* RFC 6582 §3.2 step 4 */
 		c->dupacks = 0;
 	}
-	c->flags &= (uint16_t)~TCPF_RTT_TIMING;
+	c->flags &= ~TCPF_RTT_TIMING;
 	c->snd_nxt = (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) ? c->iss : c->snd_una;
 	tcp_output(c);
 	if (c->rexmit_at == 0 && c->snd_una != c->snd_max)

@@ -48,6 +48,7 @@ enum tcp_state_id {
 #define TCPF_EV_SENT 0x2000
 #define TCPF_EV_PEER_CLOSED 0x4000
 #define TCPF_EV_ESTABLISHED 0x8000
+#define TCPF_SACK_OK 0x10000     /* both sides sent SACK-permitted: our ACKs carry SACK blocks */
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
@@ -76,7 +77,7 @@ struct tcp_conn {
 	int8_t error;
 	uint8_t dupacks, retries, keep_probes;
 	uint8_t snd_wscale, rcv_wscale, ooo_count;
-	uint16_t flags;
+	uint32_t flags;
 	uint16_t mss;
 	uint16_t local_port, remote_port;
 	uint32_t generation; /* changes whenever the slot is freed */
@@ -88,6 +89,7 @@ struct tcp_conn {
 	uint32_t snd_buf_seq, snd_buf_len; /* the send ring holds [snd_buf_seq, +len) */
 
 	uint32_t irs, rcv_nxt, rcv_adv, rcv_fin_seq;
+	uint32_t ooo_recent; /* start of the latest out-of-order segment: first SACK block */
 	uint32_t rcv_head, rcv_len; /* readable bytes in the receive ring */
 
 	int32_t srtt8, rttvar4; /* RFC 6298 in ms, scaled by 8 and 4 */
@@ -113,6 +115,7 @@ struct tcp_segment {
 	uint16_t wnd;
 	uint8_t flags;
 	uint8_t ws; /* window scale option, 0xff: absent */
+	uint8_t sack_ok; /* SACK-permitted option */
 	uint16_t mss; /* 0: absent */
 	const uint8_t *data;
 	uint32_t len;

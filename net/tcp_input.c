@@ -34,10 +34,11 @@ static int tcp_parse(struct net_stack *s, const struct ipv4_packet *pkt, struct 
 	seg->wnd = net_get16(t + 14);
 	seg->ws = 0xff;
 	seg->mss = 0;
+	seg->sack_ok = 0;
 	seg->data = t + hlen;
 	seg->len = (uint32_t)(pkt->len - hlen);
 	if (!(seg->flags & TCP_FLAG_SYN))
-		return 0; /* only SYN options matter to us (no timestamps, no SACK) */
+		return 0; /* only SYN options matter to us: no timestamps, SACK blocks are advisory */
 	for (size_t i = 20; i < hlen;) {
 		uint8_t kind = t[i];
 		if (kind == 0)
@@ -54,6 +55,8 @@ static int tcp_parse(struct net_stack *s, const struct ipv4_packet *pkt, struct 
 			seg->mss = net_get16(t + i + 2);
 		else if (kind == 3 && t[i + 1] == 3)
 			seg->ws = MIN(t[i + 2], 14);
+		else if (kind == 4 && t[i + 1] == 2)
+			seg->sack_ok = 1;
 		i += t[i + 1];
 	}
 	return 0;
@@ -63,6 +66,8 @@ static void tcp_apply_syn_options(struct tcp_conn *c, const struct tcp_segment *
 {
 	uint16_t peer_mss = seg->mss ? seg->mss : 536;
 	c->mss = (uint16_t)MAX(MIN(peer_mss, CONFIG_NET_TCP_MSS), 64);
+	if (seg->sack_ok)
+		c->flags |= TCPF_SACK_OK;
 	if (seg->ws != 0xff) {
 		c->flags |= TCPF_WSCALE_OK;
 		c->snd_wscale = seg->ws;
@@ -216,7 +221,7 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 		c->flags |= TCPF_EV_SENT;
 	}
 	if ((c->flags & TCPF_RTT_TIMING) && SEQ_GT(ack, c->rtt_seq)) {
-		c->flags &= (uint16_t)~TCPF_RTT_TIMING;
+		c->flags &= ~TCPF_RTT_TIMING;
 		tcp_rtt_sample(c, (uint32_t)(s->now - c->rtt_start));
 	}
 	if (c->flags & TCPF_RECOVERY) {
@@ -224,7 +229,7 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 			/* Full acknowledgment (RFC 6582 §3.2 step 3). */
 			uint32_t flight = c->snd_max - ack;
 			c->cwnd = MIN(c->ssthresh, MAX(flight, (uint32_t)c->mss) + c->mss);
-			c->flags &= (uint16_t)~TCPF_RECOVERY;
+			c->flags &= ~TCPF_RECOVERY;
 		} else {
 			/* Partial acknowledgment: retransmit the next hole, deflate. */
 			c->snd_una = ack;
@@ -244,7 +249,7 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
-	c->flags &= (uint16_t)~TCPF_PERSIST;
+	c->flags &= ~TCPF_PERSIST;
 	c->rexmit_at = c->snd_una == c->snd_max ? 0 : s->now + c->rto;
 }
 
@@ -331,6 +336,12 @@ static void tcp_receive_data(struct tcp_conn *c, uint32_t seq, const uint8_t *da
 			int fits = 0;
 			for (int i = 0; i < c->ooo_count; i++)
 				fits |= SEQ_LEQ(seq, c->ooo[i].end) && SEQ_GEQ(seq + len, c->ooo[i].start);
+			if (!fits && SEQ_LT(seq, c->ooo[c->ooo_count - 1].start)) {
+				/* Forget the range furthest right: data nearer rcv_nxt
+				 * is worth more (it is what the next hole needs). */
+				c->ooo_count--;
+				fits = 1;
+			}
 			if (!fits) {
 				net_count(s, NET_CNT_TCP_OOO_DROP);
 				c->flags |= TCPF_ACK_NOW;
@@ -339,6 +350,7 @@ static void tcp_receive_data(struct tcp_conn *c, uint32_t seq, const uint8_t *da
 		}
 		tcp_ring_write(c, seq - c->rcv_nxt, data, len);
 		tcp_ooo_add(c, seq, seq + len);
+		c->ooo_recent = seq;
 		net_count(s, NET_CNT_TCP_OOO_QUEUED);
 		c->flags |= TCPF_ACK_NOW; /* RFC 5681 §4.2: immediate duplicate ACK */
 		return;
@@ -370,7 +382,7 @@ static void tcp_receive_fin(struct tcp_conn *c)
 {
 	c->rcv_nxt++;
 	c->flags |= TCPF_ACK_NOW | TCPF_EV_PEER_CLOSED;
-	c->flags &= (uint16_t)~TCPF_FIN_RECEIVED;
+	c->flags &= ~TCPF_FIN_RECEIVED;
 	switch (c->state) {
 	case TCP_SYN_RCVD:
 	case TCP_ESTABLISHED:
@@ -446,7 +458,7 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 			c->listener = NULL;
 		}
 		if (c->flags & TCPF_PASSIVE)
-			c->flags &= (uint16_t)~TCPF_APP_CLOSED; /* handed to the application now */
+			c->flags &= ~TCPF_APP_CLOSED; /* handed to the application now */
 		c->snd_wnd = (uint32_t)seg.wnd << c->snd_wscale;
 		c->max_snd_wnd = MAX(c->max_snd_wnd, c->snd_wnd);
 		c->snd_wl1 = seg.seq;
@@ -488,7 +500,7 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		if (wnd > c->max_snd_wnd)
 			c->max_snd_wnd = wnd;
 		if (wnd > 0 && (c->flags & TCPF_PERSIST)) {
-			c->flags &= (uint16_t)~TCPF_PERSIST;
+			c->flags &= ~TCPF_PERSIST;
 			c->rexmit_at = c->snd_una == c->snd_max ? 0 : s->now + c->rto;
 		}
 	}

@@ -30,6 +30,40 @@ uint32_t tcp_rcv_window(const struct tcp_conn *c)
 	return (wnd >> c->rcv_wscale) << c->rcv_wscale;
 }
 
+/*
+ * RFC 2018 SACK blocks for the out-of-order data we hold: the block with
+ * the latest segment first, then the others, at most 4 (no timestamps).
+ * Only when they fit beside the payload within the MSS.
+ */
+static size_t tcp_sack_option(const struct tcp_conn *c, uint8_t *o, uint32_t payload)
+{
+	if (!(c->flags & TCPF_SACK_OK) || c->ooo_count == 0)
+		return 0;
+	int n = c->ooo_count < 4 ? c->ooo_count : 4;
+	while (n > 0 && payload + 4 + 8u * (uint32_t)n > c->mss)
+		n--;
+	if (n == 0)
+		return 0;
+	int first = 0;
+	for (int i = 0; i < c->ooo_count; i++)
+		if (SEQ_LEQ(c->ooo[i].start, c->ooo_recent) && SEQ_LT(c->ooo_recent, c->ooo[i].end))
+			first = i;
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 5;
+	o[3] = (uint8_t)(2 + 8 * n);
+	net_put32(o + 4, c->ooo[first].start);
+	net_put32(o + 8, c->ooo[first].end);
+	for (int i = 0, k = 1; i < c->ooo_count && k < n; i++) {
+		if (i == first)
+			continue;
+		net_put32(o + 4 + 8 * k, c->ooo[i].start);
+		net_put32(o + 8 + 8 * k, c->ooo[i].end);
+		k++;
+	}
+	return 4 + 8 * (size_t)n;
+}
+
 static void tcp_checksum_and_send(struct net_stack *s, uint32_t laddr, uint32_t raddr, size_t len)
 {
 	uint8_t *t = s->tx + NET_L4_OFFSET;
@@ -58,14 +92,22 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t fl
 		net_put16(t + 22, CONFIG_NET_TCP_MSS);
 		hlen += 4;
 		if (c->state == TCP_SYN_SENT || (c->flags & TCPF_WSCALE_OK)) {
-			t[24] = 1; /* NOP, window scale */
-			t[25] = 3;
-			t[26] = 3;
-			t[27] = c->rcv_wscale;
+			t[hlen] = 1; /* NOP, window scale */
+			t[hlen + 1] = 3;
+			t[hlen + 2] = 3;
+			t[hlen + 3] = c->rcv_wscale;
+			hlen += 4;
+		}
+		if (c->state == TCP_SYN_SENT || (c->flags & TCPF_SACK_OK)) {
+			t[hlen] = 1; /* NOP, NOP, SACK-permitted (RFC 2018) */
+			t[hlen + 1] = 1;
+			t[hlen + 2] = 4;
+			t[hlen + 3] = 2;
 			hlen += 4;
 		}
 	} else {
 		net_put16(t + 14, (uint16_t)(wnd >> c->rcv_wscale));
+		hlen += tcp_sack_option(c, t + hlen, len);
 	}
 	t[12] = (uint8_t)((hlen / 4) << 4);
 	net_put16(t + 16, 0);
@@ -81,7 +123,7 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t fl
 	if (flags & TCP_FLAG_ACK) {
 		if (SEQ_GT(c->rcv_nxt + wnd, c->rcv_adv))
 			c->rcv_adv = c->rcv_nxt + wnd;
-		c->flags &= (uint16_t)~(TCPF_ACK_NOW | TCPF_ACK_DELAYED);
+		c->flags &= ~(TCPF_ACK_NOW | TCPF_ACK_DELAYED);
 		c->delack_at = 0;
 	}
 	tcp_checksum_and_send(s, c->local_addr, c->remote_addr, hlen + len);
@@ -90,7 +132,7 @@ void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t fl
 static void tcp_arm_rexmit(struct tcp_conn *c)
 {
 	if (c->rexmit_at == 0 || (c->flags & TCPF_PERSIST)) {
-		c->flags &= (uint16_t)~TCPF_PERSIST;
+		c->flags &= ~TCPF_PERSIST;
 		c->rexmit_at = c->stack->now + c->rto;
 	}
 }
@@ -177,7 +219,7 @@ void tcp_persist_send(struct tcp_conn *c)
 	uint32_t len = MIN(MIN(avail, (uint32_t)c->mss), MAX(c->snd_wnd, 1u));
 	if (len == 0)
 		return;
-	c->flags &= (uint16_t)~TCPF_RTT_TIMING;
+	c->flags &= ~TCPF_RTT_TIMING;
 	tcp_send_segment(c, c->snd_una, len, TCP_FLAG_ACK | TCP_FLAG_PSH);
 	if (SEQ_GT(c->snd_una + len, c->snd_nxt))
 		c->snd_nxt = c->snd_una + len;
@@ -194,7 +236,7 @@ void tcp_retransmit_first(struct tcp_conn *c)
 		fl |= TCP_FLAG_FIN;
 	if (len == 0 && !(fl & TCP_FLAG_FIN))
 		return;
-	c->flags &= (uint16_t)~TCPF_RTT_TIMING; /* Karn: never time a retransmission */
+	c->flags &= ~TCPF_RTT_TIMING; /* Karn: never time a retransmission */
 	tcp_send_segment(c, c->snd_una, len, fl);
 }
 

@@ -15,10 +15,11 @@
 # Only addresses inside the namespace are used. Prints TAP. Skips (with the
 # reason) when not root or when namespaces/TAP are unavailable.
 #
-#   interop.sh NET_TAP_BINARY WORKDIR
+#   interop.sh NET_TAP_BINARY WORKDIR [NET_TAP_BUILT_WITH_256KIB_WINDOWS]
 set -u
 BIN=$1
 WORK=$2
+BIN_WSCALE=${3:-}
 NS=flnet$$
 N=0
 ok() { N=$((N + 1)); echo "ok $N - $*"; }
@@ -140,7 +141,12 @@ ip netns exec "$NS" /usr/bin/python3 "$WORK/server.py" "$WORK/blob" >"$WORK/serv
 PIDS="$PIDS $!"
 wait_for "$WORK/server.out" listening 10
 start=$(date +%s)
-in_ns "$BIN" --tap tap0 --ip 10.99.0.2/24 --timeout 120 $IMPAIR download 10.99.0.1 9000 "$WORK/got" >"$WORK/download.out" 2>"$WORK/download.err"
+DL_BIN=$BIN
+if [ -n "$BIN_WSCALE" ]; then
+	DL_BIN=$BIN_WSCALE
+	HOW="$HOW; 256 KiB window, RFC 7323 scaling"
+fi
+in_ns "$DL_BIN" --tap tap0 --ip 10.99.0.2/24 --timeout 120 $IMPAIR download 10.99.0.1 9000 "$WORK/got" >"$WORK/download.out" 2>"$WORK/download.err"
 rc=$?
 end=$(date +%s)
 if [ $rc = 0 ] && cmp -s "$WORK/blob" "$WORK/got"; then

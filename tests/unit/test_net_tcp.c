@@ -553,6 +553,51 @@ static const uint8_t *captured_frame(struct test_wire *w, int nth_tcp)
 	return NULL;
 }
 
+static void test_sack_blocks(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 18, 1);
+	struct app server = {.no_read = 1};
+	uint8_t f[1600], opts[12] = {2, 4, 0x05, 0xb4, 1, 3, 3, 2, 1, 1, 4, 2};
+	server.listener = tcp_listen(w.stack[0], 80, 4, app_event, &server);
+	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 500, 0, TCP_FLAG_SYN, 65535, opts, 12, NULL, 0));
+	wire_run(&w, 1);
+	struct wire_tcp t;
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.sack_ok, 1); /* SYN-ACK answers SACK-permitted */
+	uint32_t ack = t.seq + 1;
+	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 501, ack, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	uint8_t data[100];
+	memset(data, 'x', sizeof(data));
+	/* Holes: [501,601) missing; we get [601,701) then [801,901). */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 601, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
+	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 801, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
+	assert_int_equal(wire_captured_tcp(&w, 1, &t), 0);
+	assert_int_equal(t.ack, 501);
+	assert_int_equal(t.sack_blocks, 2);
+	assert_int_equal(t.sack[0][0], 801); /* the latest first (RFC 2018 §4) */
+	assert_int_equal(t.sack[0][1], 901);
+	assert_int_equal(t.sack[1][0], 601);
+	assert_int_equal(t.sack[1][1], 701);
+	/* The hole fills: cumulative ACK moves, one block left. */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 501, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.ack, 701);
+	assert_int_equal(t.sack_blocks, 1);
+	assert_int_equal(t.sack[0][0], 801);
+	/* A peer without SACK-permitted never gets blocks. */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, wire_build_tcp(f, 4011, 80, 500, 0, TCP_FLAG_SYN, 65535, opts, 8, NULL, 0));
+	wire_run(&w, 1);
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.sack_ok, 0);
+	free(server.rx);
+	wire_free(&w);
+}
+
 static void test_icmp_errors(void **state)
 {
 	(void)state;
@@ -617,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_isn_and_window_scale),
 		cmocka_unit_test(test_out_of_order_reassembly),
 		cmocka_unit_test(test_icmp_errors),
+		cmocka_unit_test(test_sack_blocks),
 	};
 #if CONFIG_NET_TCP_RCV_BUF > 65535
 	return cmocka_run_group_tests_name("net_tcp with window scaling", tests, NULL, NULL);

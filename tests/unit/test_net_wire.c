@@ -302,6 +302,8 @@ int wire_captured_tcp(const struct test_wire *w, int n, struct wire_tcp *out)
 		out->wnd = net_get16(t + 14);
 		out->mss = 0;
 		out->ws = 0xff;
+		out->sack_ok = 0;
+		out->sack_blocks = 0;
 		for (size_t o = 20; o < hlen;) {
 			if (t[o] == 0)
 				break;
@@ -313,6 +315,14 @@ int wire_captured_tcp(const struct test_wire *w, int n, struct wire_tcp *out)
 				out->mss = net_get16(t + o + 2);
 			if (t[o] == 3)
 				out->ws = t[o + 2];
+			if (t[o] == 4)
+				out->sack_ok = 1;
+			if (t[o] == 5)
+				for (int b = 0; b < (t[o + 1] - 2) / 8 && b < 4; b++) {
+					out->sack[b][0] = net_get32(t + o + 2 + 8 * b);
+					out->sack[b][1] = net_get32(t + o + 6 + 8 * b);
+					out->sack_blocks = (uint8_t)(b + 1);
+				}
 			o += t[o + 1];
 		}
 		out->data = t + hlen;

@@ -70,6 +70,8 @@ struct wire_tcp {
 	uint16_t sport, dport, wnd, mss;
 	uint32_t seq, ack;
 	uint8_t flags, ws; /* ws 0xff: absent */
+	uint8_t sack_ok, sack_blocks;
+	uint32_t sack[4][2];
 	size_t len;
 	const uint8_t *data;
 };
