@@ -85,6 +85,7 @@ void net_set_ipv4(struct net_stack *s, uint32_t addr, uint32_t netmask, uint32_t
 	s->gateway = gateway;
 	if (changed) {
 		arp_flush(s);
+		tcp_address_changed(s);
 		if (addr != 0)
 			arp_announce(s);
 	}

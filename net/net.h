@@ -84,7 +84,9 @@ void net_poll(struct net_stack *s);
 int64_t net_next_timeout_ms(struct net_stack *s);
 
 /* Static IPv4 configuration (also what DHCP applies). Announces the
- * address with a gratuitous ARP. addr 0 removes the address. */
+ * address with a gratuitous ARP. addr 0 removes the address. TCP
+ * connections on a previous address are aborted (NET_EUNREACH) at the
+ * next net_poll(). */
 void net_set_ipv4(struct net_stack *s, uint32_t addr, uint32_t netmask, uint32_t gateway);
 uint32_t net_ipv4_addr(const struct net_stack *s);
 
@@ -168,9 +170,9 @@ void tcp_set_callback(struct tcp_conn *c, tcp_event_fn *fn, void *arg);
 int tcp_send(struct tcp_conn *c, const void *data, size_t len);
 /* Free space in the send buffer. */
 size_t tcp_send_space(const struct tcp_conn *c);
-/* Read up to len bytes: returns the count, 0 at end of stream (peer closed
- * and all read), NET_EAGAIN when nothing is buffered yet. Reading reopens
- * the receive window. */
+/* Read up to len (> 0) bytes: returns the count, 0 at end of stream (peer
+ * closed and all read), NET_EAGAIN when nothing is buffered yet. Reading
+ * reopens the receive window. */
 int tcp_recv(struct tcp_conn *c, void *buf, size_t len);
 size_t tcp_recv_available(const struct tcp_conn *c);
 /* Half-close: send FIN after the queued data; receiving continues. */

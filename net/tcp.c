@@ -179,7 +179,8 @@ void tcp_listener_close(struct tcp_listener *l)
 
 struct tcp_conn *tcp_connect(struct net_stack *s, uint32_t addr, uint16_t port, tcp_event_fn *fn, void *arg)
 {
-	if (s->addr == 0 || addr == 0 || port == 0 || ipv4_is_broadcast(s, addr))
+	if (s->addr == 0 || addr == 0 || addr == s->addr || port == 0 || ipv4_is_broadcast(s, addr) ||
+	    (addr >> 28) == 0xe)
 		return NULL;
 	uint16_t lport = net_ephemeral_port(s, tcp_port_in_use);
 	if (lport == 0)
@@ -245,6 +246,8 @@ static int tcp_peer_closed(const struct tcp_conn *c)
 
 int tcp_recv(struct tcp_conn *c, void *buf, size_t len)
 {
+	if (len == 0)
+		return NET_EINVAL; /* 0 means end of stream */
 	if (c->rcv_len == 0)
 		return tcp_peer_closed(c) ? 0 : NET_EAGAIN;
 	size_t n = MIN(len, (size_t)c->rcv_len);
@@ -386,12 +389,30 @@ void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, u
 		tcp_conn_abort(c, NET_EREFUSED);
 }
 
+void tcp_address_changed(struct net_stack *s)
+{
+	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++) {
+		struct tcp_conn *c = &s->tcp.conns[i];
+		if (c->in_use && c->state != TCP_CLOSED && c->local_addr != s->addr) {
+			c->flags |= TCPF_ADDR_LOST;
+			c->rexmit_at = s->now; /* due at once */
+		}
+	}
+}
+
 /* ------------------------------------------------------------ timers */
 
 static void tcp_rexmit_timeout(struct tcp_conn *c)
 {
 	struct net_stack *s = c->stack;
 	c->rexmit_at = 0;
+	if (c->flags & TCPF_ADDR_LOST) {
+		if (c->state == TCP_TIME_WAIT || (c->flags & TCPF_APP_CLOSED) || c->listener != NULL)
+			tcp_conn_free(c);
+		else
+			tcp_conn_abort(c, NET_EUNREACH);
+		return;
+	}
 	int limit = (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) ? CONFIG_NET_TCP_SYN_RETRIES
 									      : CONFIG_NET_TCP_MAX_RETRIES;
 	if (++c->retries > limit) {

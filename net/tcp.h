@@ -49,6 +49,7 @@ enum tcp_state_id {
 #define TCPF_EV_PEER_CLOSED 0x4000
 #define TCPF_EV_ESTABLISHED 0x8000
 #define TCPF_SACK_OK 0x10000     /* both sides sent SACK-permitted: our ACKs carry SACK blocks */
+#define TCPF_ADDR_LOST 0x20000   /* our address went away: abort at the next poll */
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
@@ -129,6 +130,9 @@ uint32_t tcp_isn(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t r
 void tcp_enter_time_wait(struct tcp_conn *c);
 void tcp_report_events(struct tcp_conn *c);
 void tcp_poll(struct net_stack *s);
+/* The interface address changed: connections on the old one are aborted
+ * (NET_EUNREACH) at the next poll, never inside the caller's API call. */
+void tcp_address_changed(struct net_stack *s);
 /* An ICMP destination unreachable quoting one of our segments. */
 void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, uint32_t seq,
 			  uint8_t code, uint16_t mtu);

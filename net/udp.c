@@ -58,7 +58,7 @@ void udp_close(struct udp_socket *sock)
 int udp_sendto(struct udp_socket *sock, uint32_t addr, uint16_t port, const void *data, size_t len)
 {
 	struct net_stack *s = sock->stack;
-	if (sock->port == 0 || port == 0)
+	if (sock->port == 0 || port == 0 || addr == 0)
 		return NET_EINVAL;
 	if (len > NET_L4_MAX - UDP_HLEN)
 		return NET_EMSGSIZE;

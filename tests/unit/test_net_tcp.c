@@ -445,6 +445,28 @@ static void test_keepalive_and_rto_give_up(void **state)
 	wire_free(&w);
 }
 
+static void test_address_change_aborts(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	struct app apps[2];
+	establish(&w, 19, apps);
+	uint8_t b[8];
+	assert_int_equal(tcp_recv(apps[0].conn, b, 0), NET_EINVAL);
+	assert_null(tcp_connect(w.stack[0], WIRE_IP_A, 7, app_event, &apps[0])); /* ourselves */
+	/* A new address: the connection on the old one ends at the next poll,
+	 * not inside net_set_ipv4(). */
+	net_set_ipv4(w.stack[0], NET_IPV4(10, 0, 0, 9), NET_IPV4(255, 255, 255, 0), 0);
+	assert_int_equal(apps[0].aborted, 0);
+	wire_run(&w, 1);
+	assert_int_equal(apps[0].aborted, 1);
+	assert_int_equal(apps[0].error, NET_EUNREACH);
+	assert_int_equal(pool_in_use(w.stack[0]), 0);
+	free(apps[0].rx);
+	free(apps[1].rx);
+	wire_free(&w);
+}
+
 static void test_simultaneous_open(void **state)
 {
 	(void)state;
@@ -653,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_heavy_loss),
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_simultaneous_open),
+		cmocka_unit_test(test_address_change_aborts),
 		cmocka_unit_test(test_connect_refused_and_rst_closed_port),
 		cmocka_unit_test(test_rst_for_unknown_segments),
 		cmocka_unit_test(test_challenge_ack),
