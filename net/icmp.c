@@ -69,6 +69,18 @@ void icmp_send_error(struct net_stack *s, uint8_t type, uint8_t code, uint32_t d
 {
 	if (s->addr == 0)
 		return;
+	/* RFC 1812 §4.3.2.8 style budget: a flood of datagrams to closed ports
+	 * must not turn us into a flood of errors. */
+	uint64_t second = s->now / 1000;
+	if (second != s->icmp_error_second) {
+		s->icmp_error_second = second;
+		s->icmp_errors_sent = 0;
+	}
+	if (s->icmp_errors_sent >= CONFIG_NET_ICMP_ERRORS_PER_S) {
+		net_count(s, NET_CNT_ICMP_RATE_LIMITED);
+		return;
+	}
+	s->icmp_errors_sent++;
 	size_t quote = data_len < 8 ? data_len : 8;
 	uint8_t *icmp = s->tx + NET_L4_OFFSET;
 	icmp[0] = type;

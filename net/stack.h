@@ -19,6 +19,8 @@ struct net_stack {
 	uint64_t now; /* ms, read from the port at each entry */
 	uint32_t addr, netmask, gateway;
 	uint64_t random_counter;
+	uint64_t icmp_error_second; /* ICMP error budget (icmp.c) */
+	uint32_t icmp_errors_sent;
 	uint32_t counters[NET_CNT_COUNT];
 	struct net_pool_stats pools[NET_POOL_COUNT];
 	struct arp_state arp;

@@ -140,6 +140,13 @@ static void test_icmp_echo_and_unreachable(void **state)
 	assert_int_equal(r[34], 3);
 	assert_int_equal(r[35], 3);
 	assert_int_equal(net_get16(r + 34 + 8 + 20 + 2), 4444);
+	/* Errors are rate limited: a burst to closed ports gets at most the budget. */
+	wire_clear_capture(&w);
+	for (int i = 0; i < CONFIG_NET_ICMP_ERRORS_PER_S + 50; i++)
+		wire_inject(&w, f, wire_build_udp(f, 1000, 4444, (const uint8_t *)"data", 4));
+	assert_true(w.captured <= CONFIG_NET_ICMP_ERRORS_PER_S);
+	assert_true(net_counter(w.stack[0], NET_CNT_ICMP_RATE_LIMITED) >= 50);
+	wire_run(&w, 1000);
 	/* Unknown protocol: protocol unreachable. */
 	wire_clear_capture(&w);
 	wire_inject(&w, f, wire_build_ipv4(f, WIRE_IP_B, WIRE_IP_A, 99, 8, 0, icmp, 8));
