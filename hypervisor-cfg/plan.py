@@ -67,8 +67,10 @@ def load(path, ram_mb, cpus):
     if control["vcpus"] > cpus:
         raise PlanError(f"{path}: [control] vcpus = {control['vcpus']} but the board has {cpus} CPUs")
     xen = plan.get("xen", {})
-    if not isinstance(xen.get("extra", ""), str):
-        raise PlanError(f"{path}: [xen] extra must be a string")
+    if not isinstance(xen.get("extra", ""), str) or any(c in xen.get("extra", "") for c in '"$'):
+        raise PlanError(f"{path}: [xen] extra must be a string without \" or $")
+    if not isinstance(plan.get("guest", []), list) or not isinstance(plan.get("boot_domain", []), list):
+        raise PlanError(f"{path}: guest and boot_domain must be [[guest]] / [[boot_domain]] tables")
     names = set()
     total = control["memory_mb"]
     for g in plan.get("guest", []):
@@ -79,10 +81,16 @@ def load(path, ram_mb, cpus):
             raise PlanError(f"{path}: guest name {name!r} must start with a-z, then a-z 0-9 _ (at most 31)")
         if g["memory_mb"] < 4 or g["memory_mb"] % 2:
             raise PlanError(f"{path}: guest {name}: memory_mb must be even and at least 4")
-        if len(g.get("bootargs", "")) > 255:
-            raise PlanError(f"{path}: guest {name}: bootargs longer than 255 bytes")
+        bootargs = g.get("bootargs", "")
+        if not isinstance(bootargs, str) or len(bootargs.encode()) > 255 or "\0" in bootargs:
+            raise PlanError(f"{path}: guest {name}: bootargs must be a string of at most 255 bytes, no NUL")
+        if g["memory_mb"] > 1024 or g["vcpus"] > 8:
+            raise PlanError(f"{path}: guest {name}: at most 1024 MiB and 8 vCPUs per guest")
         if not isinstance(g.get("counter", 1), int) or g.get("counter", 1) < 0:
             raise PlanError(f"{path}: guest {name}: counter must be a non-negative integer")
+        pcpus = g.get("pcpus", [])
+        if (not isinstance(pcpus, list) or not all(isinstance(c, int) and 0 <= c < min(cpus, 32) for c in pcpus)):
+            raise PlanError(f"{path}: guest {name}: pcpus must list physical CPUs 0..{min(cpus, 32) - 1}")
         if g.get("tamper", "") not in ("", "image", "signature"):
             raise PlanError(f"{path}: guest {name}: tamper must be \"image\" or \"signature\" (tests only)")
         total += g["memory_mb"]

@@ -97,8 +97,11 @@ def main():
     entries = b""
     for g, bundle, (a_off, a_len) in zip(guests, bundles, args_offsets):
         name = g["name"].encode()
-        entries += struct.pack("<32sIIIIII8x", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
-                               a_off, a_len)
+        mask = 0
+        for cpu in g.get("pcpus", []):
+            mask |= 1 << cpu
+        entries += struct.pack("<32sIIIIIII4x", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
+                               a_off, a_len, mask)
         padded = bundle + b"\0" * ((-len(bundle)) % 4)
         body += padded
         offset += len(padded)

@@ -50,15 +50,19 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 		memcpy(out->name, e, 32);
 		uint32_t offset = le32(e + 32), length = le32(e + 36);
 		uint32_t args_offset = le32(e + 48), args_length = le32(e + 52);
-		if (!in_bounds(offset, length, total) || !in_bounds(args_offset, args_length, total) ||
-		    args_length > BOOT_BUNDLE_BOOTARGS_MAX) {
+		if (!in_bounds(offset, length, total) || !in_bounds(args_offset, args_length, total)) {
 			*error = "boot bundle entry points outside the bundle";
+			return -1;
+		}
+		if (args_length > BOOT_BUNDLE_BOOTARGS_MAX) {
+			*error = "boot bundle boot arguments longer than 255 bytes";
 			return -1;
 		}
 		out->bundle = data + offset;
 		out->bundle_size = length;
 		out->memory_mb = le32(e + 40);
 		out->vcpus = le32(e + 44);
+		out->pcpu_mask = le32(e + 56);
 		memcpy(out->bootargs, data + args_offset, args_length);
 		out->bootargs[args_length] = '\0';
 		if (strlen(out->bootargs) != args_length) {

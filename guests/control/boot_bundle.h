@@ -11,7 +11,7 @@
  *   20     4    reserved, 0
  *   24     64   entry[0]: name[32] (NUL-padded), bundle offset, bundle
  *               size, memory MiB, vCPUs, bootargs offset, bootargs size,
- *               8 reserved bytes
+ *               physical-CPU mask (hard affinity; 0 = any), 4 reserved
  *   ...         bootargs strings, then the signed bundles (4-aligned)
  *
  * The table is the domain plan (hypervisor-cfg/), not signed: it decides
@@ -40,6 +40,7 @@ struct boot_entry {
 	size_t bundle_size;
 	unsigned memory_mb;
 	unsigned vcpus;
+	uint32_t pcpu_mask;
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
 };
 

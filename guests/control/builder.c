@@ -113,15 +113,17 @@ static int map_foreign(uint16_t domid, uint64_t guest_pfn, unsigned first, unsig
 	return 0;
 }
 
-static void unmap_window(unsigned first, unsigned count)
+static int unmap_window(unsigned first, unsigned count)
 {
+	int failures = 0;
 	for (unsigned i = 0; i < count; i++) {
 		struct xen_remove_from_physmap remove = {
 			.domid = DOMID_SELF,
 			.gpfn = (window_base >> PAGE_SHIFT) + first + i,
 		};
-		xen_memory_op(XENMEM_remove_from_physmap, &remove);
+		failures += xen_memory_op(XENMEM_remove_from_physmap, &remove) != 0;
 	}
+	return failures;
 }
 
 /* Clean our cache lines to the point of coherency: the guest starts with
@@ -297,8 +299,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	uint64_t kernel_load, entry;
 	if (!window_base)
 		return fail(error, "builder not initialised (no /hypervisor window)"), -ENODEV;
-	if (spec->memory_mb < 4 || spec->memory_mb % 2 || spec->vcpus < 1)
-		return fail(error, "memory must be an even number of MiB >= 4, vcpus >= 1"), -EINVAL;
+	if (spec->memory_mb < 4 || spec->memory_mb > DOM_MEMORY_MB_MAX || spec->memory_mb % 2 ||
+	    spec->vcpus < 1 || spec->vcpus > DOM_VCPUS_MAX)
+		return fail(error, "memory must be an even number of MiB in 4..1024, vCPUs 1..8"), -EINVAL;
 	if (zimage_entry(spec, &kernel_load, &entry) != 0)
 		return fail(error, "not an ARM zImage (magic 0x016f2818 at 0x24)"), -EINVAL;
 	uint64_t dtb_addr = GUEST_RAM0_BASE + ram_size - DTB_FROM_END;
@@ -321,8 +324,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	create->arch.gic_version = XEN_DOMCTL_CONFIG_GIC_NATIVE;
 	create->arch.tee_type = XEN_DOMCTL_CONFIG_TEE_NONE;
 	create->arch.nr_spis = GUEST_VPL011_SPI - 32 + 1;
-	if (domctl(&op) != 0)
-		return fail(error, "createdomain failed"), -EINVAL;
+	long created = domctl(&op);
+	if (created != 0)
+		return fail(error, "createdomain failed (out of memory or domain ids?)"), (int)created;
 	uint16_t domid = op.domain;
 	handle->domid = domid;
 	const char *why = NULL;
@@ -355,6 +359,28 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		goto failed;
 	}
 
+	if (spec->pcpu_mask) {
+		/* Pinning (the plan's pcpus): keeps guests off the control
+		 * domain's CPU, so a guest never delays its own console backend. */
+		for (unsigned vcpu = 0; vcpu < spec->vcpus; vcpu++) {
+			uint8_t hard[4] = {(uint8_t)spec->pcpu_mask, (uint8_t)(spec->pcpu_mask >> 8),
+					   (uint8_t)(spec->pcpu_mask >> 16), (uint8_t)(spec->pcpu_mask >> 24)};
+			uint8_t soft[4] = {0xff, 0xff, 0xff, 0xff};
+			memset(&op, 0, sizeof(op));
+			op.cmd = XEN_DOMCTL_setvcpuaffinity;
+			op.domain = domid;
+			op.u.vcpuaffinity.vcpu = vcpu;
+			op.u.vcpuaffinity.flags = XEN_VCPUAFFINITY_HARD;
+			set_xen_guest_handle(op.u.vcpuaffinity.cpumap_hard.bitmap, hard);
+			op.u.vcpuaffinity.cpumap_hard.nr_bits = 32;
+			set_xen_guest_handle(op.u.vcpuaffinity.cpumap_soft.bitmap, soft);
+			op.u.vcpuaffinity.cpumap_soft.nr_bits = 32;
+			if ((rc = domctl(&op)) != 0) {
+				why = "setvcpuaffinity failed (pcpus names no online CPU?)";
+				goto failed;
+			}
+		}
+	}
 	handle->phase_end[DOM_PHASE_CREATE] = runtime_counter();
 	/* RAM in 2 MiB extents, then the vpl011 ring page. */
 	{
@@ -401,14 +427,23 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		}
 	}
 
-	memset(&op, 0, sizeof(op));
-	op.cmd = XEN_DOMCTL_cacheflush;
-	op.domain = domid;
-	op.u.cacheflush.start_pfn = (kernel_load >> PAGE_SHIFT);
-	op.u.cacheflush.nr_pfns = ((dtb_addr + DTB_MAX) >> PAGE_SHIFT) - op.u.cacheflush.start_pfn;
-	if ((rc = domctl(&op)) != 0) {
-		why = "cacheflush failed";
-		goto failed;
+	/* Only what was written: Xen 4.17 cannot preempt a cacheflush. */
+	{
+		const uint64_t ranges[2][2] = {
+			{kernel_load >> PAGE_SHIFT, (kernel_load + spec->kernel_size + PAGE_SIZE - 1) >> PAGE_SHIFT},
+			{dtb_addr >> PAGE_SHIFT, (dtb_addr + DTB_MAX) >> PAGE_SHIFT},
+		};
+		for (int r = 0; r < 2; r++) {
+			memset(&op, 0, sizeof(op));
+			op.cmd = XEN_DOMCTL_cacheflush;
+			op.domain = domid;
+			op.u.cacheflush.start_pfn = ranges[r][0];
+			op.u.cacheflush.nr_pfns = ranges[r][1] - ranges[r][0];
+			if ((rc = domctl(&op)) != 0) {
+				why = "cacheflush failed";
+				goto failed;
+			}
+		}
 	}
 
 	handle->phase_end[DOM_PHASE_LOAD] = runtime_counter();
@@ -493,7 +528,8 @@ int dom_destroy(struct dom_handle *handle)
 	/* Unmap first: a page still mapped here leaves a zombie "dying" domain. */
 	if (handle->console_slot) {
 		unsigned slot = handle->console_slot - 1;
-		unmap_window(copy_pages + slot, 1);
+		if (unmap_window(copy_pages + slot, 1) != 0)
+			printf("control: d%u: console ring would not unmap\n", handle->domid);
 		console_slots_used &= ~(1u << slot);
 		handle->console_slot = 0;
 		handle->console = NULL;
@@ -518,6 +554,11 @@ int dom_destroy(struct dom_handle *handle)
 	struct dom_info info;
 	for (int tries = 0; tries < 10000 && dom_getinfo(handle->domid, &info) == 0; tries++)
 		xen_sched_op(SCHEDOP_yield, NULL);
+	if (dom_getinfo(handle->domid, &info) == 0) {
+		printf("control: d%u does not go away after destroy (a page still mapped?)\n",
+		       handle->domid);
+		return -EBUSY; /* keep the domid: the caller must not reuse the handle */
+	}
 	handle->domid = 0;
 	return 0;
 }

@@ -28,6 +28,9 @@ enum dom_build_phase {
 };
 extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
 
+#define DOM_MEMORY_MB_MAX 1024
+#define DOM_VCPUS_MAX 8
+
 struct dom_spec {
 	const char *name;
 	const uint8_t *kernel; /* a zImage (position independent or not) */
@@ -35,6 +38,7 @@ struct dom_spec {
 	unsigned memory_mb;
 	unsigned vcpus;
 	const char *bootargs;
+	uint32_t pcpu_mask; /* physical CPUs its vCPUs may run on (hard affinity); 0: any */
 };
 
 struct dom_handle {

@@ -63,7 +63,10 @@ int supervisor_init(const void *dtb)
 		return -1;
 	}
 	dom_exc_port = bind.port;
-	events_bind(dom_exc_port, on_domain_exception, NULL);
+	if (events_bind(dom_exc_port, on_domain_exception, NULL) != 0) {
+		printf("control: error: no event handler slot for VIRQ_DOM_EXC\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -123,9 +126,16 @@ static void console_drain(struct guest *g)
 	struct xencons_interface *ring = g->dom.console;
 	if (!ring)
 		return;
-	XENCONS_RING_IDX cons = ring->out_cons;
-	XENCONS_RING_IDX prod = ring->out_prod;
+	/* The ring is in the guest's memory: it may write nonsense indexes. */
+	XENCONS_RING_IDX cons = *(volatile XENCONS_RING_IDX *)&ring->out_cons;
+	XENCONS_RING_IDX prod = *(volatile XENCONS_RING_IDX *)&ring->out_prod;
 	__asm__ volatile("dmb" ::: "memory"); /* read the index before the data */
+	if (prod - cons > sizeof(ring->out)) {
+		if (!g->console_corrupt)
+			printf("control: %s: console ring indexes are corrupt; output dropped\n", g->name);
+		g->console_corrupt = true;
+		cons = prod - sizeof(ring->out);
+	}
 	if (cons != prod && !g->first_output_seen) {
 		g->first_output_seen = true;
 		g->first_output_ticks = runtime_counter();
@@ -158,6 +168,7 @@ static int start_guest(struct guest *g)
 		.memory_mb = g->memory_mb,
 		.vcpus = g->vcpus,
 		.bootargs = g->bootargs,
+		.pcpu_mask = g->pcpu_mask,
 	};
 	const char *why = "unknown";
 	g->first_output_seen = false;
@@ -167,7 +178,13 @@ static int start_guest(struct guest *g)
 		printf("control: %s: cannot build the domain: %s (%d)\n", g->name, why, rc);
 		return rc;
 	}
-	events_bind(g->dom.console_port, on_console_event, g);
+	if (events_bind(g->dom.console_port, on_console_event, g) != 0) {
+		/* Without its console backend the guest would spin on a full FIFO. */
+		printf("control: %s: no event handler slot for console port %u: not started\n", g->name,
+		       (unsigned)g->dom.console_port);
+		dom_destroy(&g->dom);
+		return -1;
+	}
 	g->started_ns = flotilla_clock_monotonic();
 	g->state = GUEST_RUNNING;
 	if (!g->quiet)
@@ -227,6 +244,7 @@ int supervisor_load(const struct boot_entry *entries, int count)
 		memcpy(g->bootargs, entries[i].bootargs, sizeof(g->bootargs));
 		g->memory_mb = entries[i].memory_mb;
 		g->vcpus = entries[i].vcpus;
+		g->pcpu_mask = entries[i].pcpu_mask;
 		g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
 		g->log = calloc(CONFIG_CONTROL_LOG_LINES, sizeof(*g->log));
 		verify_entry(&entries[i], g);

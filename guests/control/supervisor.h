@@ -31,6 +31,7 @@ struct guest {
 	size_t image_size;
 	unsigned memory_mb;
 	unsigned vcpus;
+	uint32_t pcpu_mask;
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
 	char version[16];
 	struct dom_handle dom;
@@ -43,6 +44,7 @@ struct guest {
 	bool quiet;           /* benchmarks: do not forward console lines */
 	volatile bool console_pending;
 	bool first_output_seen;
+	bool console_corrupt;
 	uint64_t first_output_ticks;
 	/* console line assembly and the last lines, for `flotilla logs` */
 	char line[160];

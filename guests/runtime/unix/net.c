@@ -61,8 +61,12 @@ static int open_wire(struct interface *nic, const char *local, const char *peer)
 	if (nic->fd < 0)
 		return -1;
 	unlink(local);
-	if (bind(nic->fd, (struct sockaddr *)&address, sizeof(address)) != 0)
+	if (bind(nic->fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+		int saved = errno;
+		close(nic->fd);
+		errno = saved;
 		return -1;
+	}
 	nic->is_wire = true;
 	return 0;
 }
@@ -78,7 +82,13 @@ static int open_tap(struct interface *nic, const char *name)
 	if (strlen(name) >= IFNAMSIZ)
 		return -1;
 	strcpy(request.ifr_name, name);
-	return ioctl(nic->fd, TUNSETIFF, &request);
+	if (ioctl(nic->fd, TUNSETIFF, &request) != 0) {
+		int saved = errno;
+		close(nic->fd);
+		errno = saved;
+		return -1;
+	}
+	return 0;
 }
 
 static int configure(unsigned index, const char *spec)
@@ -119,6 +129,7 @@ int unix_net_init(void)
 		const char *spec = getenv(name);
 		if (!spec)
 			break;
+		errno = 0;
 		if (configure(i, spec) != 0) {
 			fprintf(stderr, "flotilla: error: %s=\"%s\": %s (expected wire:LOCAL,PEER or tap:IFNAME)\n",
 				name, spec, errno ? strerror(errno) : "bad format");

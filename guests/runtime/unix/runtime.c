@@ -51,8 +51,8 @@ bool flotilla_yield(uint64_t deadline)
 		if (deadline != UINT64_MAX) {
 			if (now >= deadline)
 				return false;
-			uint64_t wait_ns = deadline - now;
-			timeout_ms = (int)((wait_ns + 999999) / 1000000);
+			uint64_t wait_ms = (deadline - now + 999999) / 1000000;
+			timeout_ms = wait_ms > INT32_MAX ? INT32_MAX : (int)wait_ms;
 		}
 		int ready = poll(fds, (nfds_t)count, timeout_ms);
 		if (ready > 0)

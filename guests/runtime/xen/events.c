@@ -182,11 +182,15 @@ void events_unbind(evtchn_port_t port)
 
 void events_mask(evtchn_port_t port)
 {
+	if (!shared)
+		return;
 	__atomic_fetch_or(&shared->evtchn_mask[port / 64], 1ull << (port % 64), __ATOMIC_SEQ_CST);
 }
 
 void events_unmask(evtchn_port_t port)
 {
+	if (!shared)
+		return;
 	/*
 	 * Let Xen clear the mask: it then re-raises the upcall if the port went
 	 * pending while masked (bind_interdomain, for one, raises the new port

@@ -90,7 +90,8 @@ void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 		cursor = next_end;
 	}
 	size_t pages = (size_t)((best.end - best.start) / PAGE_SIZE);
-	size_t bitmap_pages = (pages / 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	size_t bitmap_bytes = (pages + 31) / 32 * sizeof(uint32_t);
+	size_t bitmap_pages = (bitmap_bytes + PAGE_SIZE - 1) / PAGE_SIZE;
 	if (pages <= bitmap_pages + 1) {
 		printf("runtime: warning: no free RAM for a heap\n");
 		return;

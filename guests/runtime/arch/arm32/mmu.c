@@ -106,6 +106,11 @@ int mmu_map_normal(uintptr_t base, size_t size)
 		uint64_t *table = level2_for((unsigned)(block >> (GIB_SHIFT - BLOCK_SHIFT)));
 		if (!table)
 			return -1;
+		/* Break before make: the memory type of a live entry changes. */
+		table[block % L2_ENTRIES] = 0;
+		arch_dsb();
+		__asm__ volatile("mcr p15, 0, %0, c8, c7, 0" ::"r"(0u)); /* TLBIALL */
+		arch_dsb();
 		table[block % L2_ENTRIES] = (block << BLOCK_SHIFT) | BLOCK_NORMAL;
 	}
 	arch_dsb();
@@ -127,6 +132,17 @@ int mmu_init(const void *dtb)
 	/* The image must stay executable whatever the DTB says. */
 	map_ram_bank(arch_load_address & ~((1u << BLOCK_SHIFT) - 1), 1u << BLOCK_SHIFT);
 	int banks = fdt_check_header(dtb) == 0 ? dt_for_each_memory_bank(dtb, map_bank, NULL) : 0;
+
+	/*
+	 * Everything so far (relocations, .bss, these tables) was written with
+	 * the caches off, straight to memory. Xen only cleaned the image when it
+	 * loaded it, so the cache may still hold the old lines: invalidate them,
+	 * or the first cached reads - table walks included - could see them.
+	 */
+	extern const char _image_end[];
+	for (uintptr_t line = arch_load_address & ~63u; line < (uintptr_t)_image_end; line += 64)
+		__asm__ volatile("mcr p15, 0, %0, c7, c6, 1" ::"r"(line)); /* DCIMVAC */
+	arch_dsb();
 
 	uint32_t ttbcr = TTBCR_EAE | TTBCR_EPD1 | TTBCR_SH0_INNER | TTBCR_ORGN0_WBWA | TTBCR_IRGN0_WBWA;
 	uint64_t ttbr0 = (uint64_t)(uintptr_t)level1;
