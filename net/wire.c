@@ -1,5 +1,6 @@
 #include "wire.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static inline uint32_t load32(const uint8_t *p)
@@ -17,26 +18,24 @@ uint32_t net_checksum_add(uint32_t sum, const uint8_t *p, size_t len)
 	 * and swap once at the end on a little-endian host.
 	 */
 	uint64_t acc = 0;
-#if defined(__SIZEOF_INT128__)
-	/* 64-bit hosts: 8 bytes per add into 128 bits (add + adc); the high
-	 * half counts carries out of bit 63, each worth 1 since 2^64 = 1
-	 * modulo 0xffff. */
-	__extension__ unsigned __int128 wide = 0;
+#if UINTPTR_MAX > 0xffffffffu && defined(__GNUC__)
+	/* 64-bit hosts: 8 bytes per add (add + adc); each carry out of bit 63
+	 * is worth 1, since 2^64 = 1 modulo 0xffff. */
+	uint64_t wide = 0, carries = 0;
 	while (len >= 32) {
 		uint64_t w0, w1, w2, w3;
 		memcpy(&w0, p, 8);
 		memcpy(&w1, p + 8, 8);
 		memcpy(&w2, p + 16, 8);
 		memcpy(&w3, p + 24, 8);
-		wide += w0;
-		wide += w1;
-		wide += w2;
-		wide += w3;
+		carries += __builtin_add_overflow(wide, w0, &wide);
+		carries += __builtin_add_overflow(wide, w1, &wide);
+		carries += __builtin_add_overflow(wide, w2, &wide);
+		carries += __builtin_add_overflow(wide, w3, &wide);
 		p += 32;
 		len -= 32;
 	}
-	uint64_t lo = (uint64_t)wide, hi = (uint64_t)(wide >> 64);
-	acc = (lo & 0xffffffffu) + (lo >> 32) + hi;
+	acc = (wide & 0xffffffffu) + (wide >> 32) + carries;
 #endif
 	while (len >= 16) {
 		acc += (uint64_t)load32(p) + load32(p + 4) + load32(p + 8) + load32(p + 12);
