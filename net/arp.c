@@ -7,15 +7,16 @@
 #include "stack.h"
 #include "wire.h"
 
-#define ARP_LEN 28
-#define ARP_REQUEST 1
-#define ARP_REPLY 2
+#define ARP_LEN      28
+#define ARP_REQUEST  1
+#define ARP_REPLY    2
 #define ARP_RETRY_MS 1000
-#define ARP_TRIES 3
+#define ARP_TRIES    3
 
 enum { ARP_FREE, ARP_PENDING, ARP_RESOLVED };
 
-static void arp_send(struct net_stack *s, uint16_t op, const uint8_t tha[6], uint32_t tpa, const uint8_t dst[6])
+static void arp_send(struct net_stack *s, uint16_t op, const uint8_t tha[6], uint32_t tpa,
+		     const uint8_t dst[6])
 {
 	uint8_t *p = s->tx + NET_ETH_HLEN;
 	net_put16(p, 1);
@@ -100,7 +101,8 @@ static void arp_resolved(struct net_stack *s, struct arp_entry *e, const uint8_t
 void arp_input(struct net_stack *s, const uint8_t *p, size_t len)
 {
 	net_count(s, NET_CNT_ARP_RX);
-	if (len < ARP_LEN || net_get16(p) != 1 || net_get16(p + 2) != ETH_TYPE_IPV4 || p[4] != 6 || p[5] != 4) {
+	if (len < ARP_LEN || net_get16(p) != 1 || net_get16(p + 2) != ETH_TYPE_IPV4 || p[4] != 6 ||
+	    p[5] != 4) {
 		net_count(s, NET_CNT_ARP_DROP_MALFORMED);
 		return;
 	}

@@ -107,7 +107,8 @@
 #define CONFIG_NET_DNS_RETRIES 3
 #endif
 
-#if (CONFIG_NET_TCP_SND_BUF & (CONFIG_NET_TCP_SND_BUF - 1)) || (CONFIG_NET_TCP_RCV_BUF & (CONFIG_NET_TCP_RCV_BUF - 1))
+#if (CONFIG_NET_TCP_SND_BUF & (CONFIG_NET_TCP_SND_BUF - 1)) ||                                     \
+    (CONFIG_NET_TCP_RCV_BUF & (CONFIG_NET_TCP_RCV_BUF - 1))
 #error "NET_TCP_SND_BUF and NET_TCP_RCV_BUF must be powers of two"
 #endif
 #if CONFIG_NET_TCP_MSS > CONFIG_NET_MTU - 40 || CONFIG_NET_TCP_MSS < 536
@@ -117,7 +118,7 @@
 #error "NET_IP_REASS_SIZE must be a multiple of 64"
 #endif
 
-#define NET_ETH_HLEN 14
+#define NET_ETH_HLEN  14
 #define NET_FRAME_MAX (NET_ETH_HLEN + CONFIG_NET_MTU)
 
 #endif

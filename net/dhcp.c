@@ -7,14 +7,14 @@
 #include "udp.h"
 #include "wire.h"
 
-#define DHCP_SERVER_PORT 67
-#define DHCP_CLIENT_PORT 68
-#define DHCP_MAGIC 0x63825363u
-#define DHCP_FIXED_LEN 236
-#define DHCP_MSG_LEN 300 /* BOOTP minimum */
-#define DHCP_MAX_BACKOFF_MS 64000
+#define DHCP_SERVER_PORT        67
+#define DHCP_CLIENT_PORT        68
+#define DHCP_MAGIC              0x63825363u
+#define DHCP_FIXED_LEN          236
+#define DHCP_MSG_LEN            300 /* BOOTP minimum */
+#define DHCP_MAX_BACKOFF_MS     64000
 #define DHCP_MIN_RENEW_RETRY_MS 60000
-#define DHCP_RELEASE_MS 2000
+#define DHCP_RELEASE_MS         2000
 
 enum { DHCPDISCOVER = 1, DHCPOFFER, DHCPREQUEST, DHCPDECLINE, DHCPACK, DHCPNAK, DHCPRELEASE };
 
@@ -29,11 +29,13 @@ static void dhcp_send(struct net_stack *s, uint8_t type)
 	net_put32(m + 4, d->xid);
 	uint64_t secs = (s->now - d->start_ms) / 1000;
 	net_put16(m + 8, (uint16_t)(secs > 0xffff ? 0xffff : secs));
-	int renewing = d->state == DHCP_RENEWING || d->state == DHCP_REBINDING || type == DHCPRELEASE;
+	int renewing =
+	    d->state == DHCP_RENEWING || d->state == DHCP_REBINDING || type == DHCPRELEASE;
 	if (renewing)
 		net_put32(m + 12, d->lease.addr); /* ciaddr */
 	else
-		net_put16(m + 10, 0x8000); /* broadcast: we cannot take unicast before we have an address */
+		net_put16(m + 10,
+			  0x8000); /* broadcast: we cannot take unicast before we have an address */
 	memcpy(m + 28, s->port.mac, 6);
 	net_put32(m + DHCP_FIXED_LEN, DHCP_MAGIC);
 	uint8_t *o = m + DHCP_FIXED_LEN + 4;
@@ -66,7 +68,8 @@ static void dhcp_send(struct net_stack *s, uint8_t type)
 	o += sizeof(params);
 	*o++ = 255;
 	net_count(s, NET_CNT_DHCP_TX);
-	uint32_t dst = d->state == DHCP_RENEWING || type == DHCPRELEASE ? d->lease.server : 0xffffffffu;
+	uint32_t dst =
+	    d->state == DHCP_RENEWING || type == DHCPRELEASE ? d->lease.server : 0xffffffffu;
 	udp_sendto(d->sock, dst, DHCP_SERVER_PORT, m, sizeof(m));
 }
 
@@ -117,15 +120,23 @@ static int dhcp_parse_options(const uint8_t *p, size_t len, struct dhcp_options 
 		i += olen;
 		if (code == 53 && olen == 1)
 			o->type = v[0];
-		else if (olen >= 4 && (code == 1 || code == 3 || code == 6 || code == 54 || code == 51 || code == 58 || code == 59)) {
+		else if (olen >= 4 && (code == 1 || code == 3 || code == 6 || code == 54 ||
+				       code == 51 || code == 58 || code == 59)) {
 			uint32_t x = net_get32(v);
-			if (code == 1) o->netmask = x;
-			else if (code == 3) o->router = x;
-			else if (code == 6) o->dns = x;
-			else if (code == 54) o->server = x;
-			else if (code == 51) o->lease = x;
-			else if (code == 58) o->t1 = x;
-			else o->t2 = x;
+			if (code == 1)
+				o->netmask = x;
+			else if (code == 3)
+				o->router = x;
+			else if (code == 6)
+				o->dns = x;
+			else if (code == 54)
+				o->server = x;
+			else if (code == 51)
+				o->lease = x;
+			else if (code == 58)
+				o->t1 = x;
+			else
+				o->t2 = x;
 		}
 	}
 	return 0; /* no end option: accept what was read */
@@ -170,15 +181,16 @@ static void dhcp_lost(struct net_stack *s)
 		d->fn(d->arg, DHCP_EVENT_LOST, &d->lease);
 }
 
-static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *m, size_t len)
+static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+		      const uint8_t *m, size_t len)
 {
 	struct net_stack *s = arg;
 	struct dhcp_state *d = &s->dhcp;
 	(void)sock;
 	(void)src;
 	net_count(s, NET_CNT_DHCP_RX);
-	if (sport != DHCP_SERVER_PORT || len < DHCP_FIXED_LEN + 4 || m[0] != 2 || m[1] != 1 || m[2] != 6 ||
-	    net_get32(m + 4) != d->xid || memcmp(m + 28, s->port.mac, 6) != 0 ||
+	if (sport != DHCP_SERVER_PORT || len < DHCP_FIXED_LEN + 4 || m[0] != 2 || m[1] != 1 ||
+	    m[2] != 6 || net_get32(m + 4) != d->xid || memcmp(m + 28, s->port.mac, 6) != 0 ||
 	    net_get32(m + DHCP_FIXED_LEN) != DHCP_MAGIC) {
 		net_count(s, NET_CNT_DHCP_DROP_MALFORMED);
 		return;
@@ -189,7 +201,8 @@ static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t
 		return;
 	}
 	uint32_t yiaddr = net_get32(m + 16);
-	int bad_addr = yiaddr == 0 || yiaddr == 0xffffffffu || (yiaddr >> 24) == 127 || (yiaddr >> 28) >= 0xe;
+	int bad_addr =
+	    yiaddr == 0 || yiaddr == 0xffffffffu || (yiaddr >> 24) == 127 || (yiaddr >> 28) >= 0xe;
 	switch (o.type) {
 	case DHCPOFFER:
 		if (d->state != DHCP_SELECTING || bad_addr || o.server == 0)
@@ -202,14 +215,16 @@ static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t
 		d->retry_at = dhcp_backoff(s);
 		break;
 	case DHCPACK:
-		if (bad_addr || (d->state != DHCP_REQUESTING && d->state != DHCP_RENEWING && d->state != DHCP_REBINDING))
+		if (bad_addr || (d->state != DHCP_REQUESTING && d->state != DHCP_RENEWING &&
+				 d->state != DHCP_REBINDING))
 			return;
 		if (d->state == DHCP_REQUESTING && o.server != 0 && o.server != d->offer.server)
 			return;
 		dhcp_bind(s, yiaddr, &o);
 		break;
 	case DHCPNAK:
-		if (o.server != 0 && o.server != (d->state == DHCP_REQUESTING ? d->offer.server : d->lease.server))
+		if (o.server != 0 &&
+		    o.server != (d->state == DHCP_REQUESTING ? d->offer.server : d->lease.server))
 			return;
 		if (d->state == DHCP_REQUESTING) {
 			/* Start over after a pause: a server that refuses every
@@ -223,8 +238,7 @@ static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t
 			dhcp_lost(s);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -325,8 +339,7 @@ void dhcp_poll(struct net_stack *s)
 		d->retry_at = now + wait;
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -336,15 +349,10 @@ uint64_t dhcp_next_deadline(const struct net_stack *s)
 	switch (d->state) {
 	case DHCP_SELECTING:
 	case DHCP_REQUESTING:
-	case DHCP_RELEASING:
-		return d->retry_at;
-	case DHCP_BOUND:
-		return net_earliest(d->t1_at, d->expire_at);
-	case DHCP_RENEWING:
-		return net_earliest(net_earliest(d->retry_at, d->t2_at), d->expire_at);
-	case DHCP_REBINDING:
-		return net_earliest(d->retry_at, d->expire_at);
-	default:
-		return 0;
+	case DHCP_RELEASING: return d->retry_at;
+	case DHCP_BOUND: return net_earliest(d->t1_at, d->expire_at);
+	case DHCP_RENEWING: return net_earliest(net_earliest(d->retry_at, d->t2_at), d->expire_at);
+	case DHCP_REBINDING: return net_earliest(d->retry_at, d->expire_at);
+	default: return 0;
 	}
 }

@@ -8,7 +8,15 @@
 
 #include "net.h"
 
-enum dhcp_state_id { DHCP_OFF, DHCP_SELECTING, DHCP_REQUESTING, DHCP_BOUND, DHCP_RENEWING, DHCP_REBINDING, DHCP_RELEASING };
+enum dhcp_state_id {
+	DHCP_OFF,
+	DHCP_SELECTING,
+	DHCP_REQUESTING,
+	DHCP_BOUND,
+	DHCP_RENEWING,
+	DHCP_REBINDING,
+	DHCP_RELEASING
+};
 
 struct dhcp_state {
 	uint8_t state;

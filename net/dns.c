@@ -7,11 +7,11 @@
 #include "udp.h"
 #include "wire.h"
 
-#define DNS_PORT 53
-#define DNS_HLEN 12
-#define DNS_MSG_MAX 512
-#define DNS_TYPE_A 1
-#define DNS_CLASS_IN 1
+#define DNS_PORT      53
+#define DNS_HLEN      12
+#define DNS_MSG_MAX   512
+#define DNS_TYPE_A    1
+#define DNS_CLASS_IN  1
 #define DNS_JUMPS_MAX 16
 
 void dns_set_server(struct net_stack *s, uint32_t server)
@@ -128,7 +128,8 @@ static int dns_name_equal(const char *a, const char *b)
 	return 1;
 }
 
-static void dns_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *m, size_t len)
+static void dns_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+		     const uint8_t *m, size_t len)
 {
 	struct net_stack *s = arg;
 	(void)sock;
@@ -169,7 +170,8 @@ static void dns_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t 
 			net_count(s, NET_CNT_DNS_DROP_MALFORMED);
 			return;
 		}
-		uint16_t type = net_get16(m + off), cls = net_get16(m + off + 2), rdlen = net_get16(m + off + 8);
+		uint16_t type = net_get16(m + off), cls = net_get16(m + off + 2),
+			 rdlen = net_get16(m + off + 8);
 		off += 10;
 		if (off + rdlen > len) {
 			net_count(s, NET_CNT_DNS_DROP_MALFORMED);

@@ -10,8 +10,8 @@
 #include "tcp.h"
 #include "wire.h"
 
-#define ICMP_ECHO_REPLY 0
-#define ICMP_UNREACH 3
+#define ICMP_ECHO_REPLY   0
+#define ICMP_UNREACH      3
 #define ICMP_ECHO_REQUEST 8
 
 static void icmp_error_input(struct net_stack *s, const struct ipv4_packet *pkt)
@@ -64,8 +64,8 @@ void icmp_input(struct net_stack *s, const struct ipv4_packet *pkt)
 	ipv4_output(s, pkt->src, IP_PROTO_ICMP, pkt->len);
 }
 
-void icmp_send_error(struct net_stack *s, uint8_t type, uint8_t code, uint32_t dst, const uint8_t *header,
-		     size_t header_len, const uint8_t *data, size_t data_len)
+void icmp_send_error(struct net_stack *s, uint8_t type, uint8_t code, uint32_t dst,
+		     const uint8_t *header, size_t header_len, const uint8_t *data, size_t data_len)
 {
 	if (s->addr == 0)
 		return;
@@ -100,5 +100,6 @@ void icmp_send_unreachable(struct net_stack *s, const struct ipv4_packet *pkt, u
 		return;
 	if (pkt->proto == IP_PROTO_ICMP && (pkt->len < 1 || pkt->payload[0] != ICMP_ECHO_REQUEST))
 		return; /* never an error about an error */
-	icmp_send_error(s, ICMP_UNREACH, code, pkt->src, pkt->header, pkt->header_len, pkt->payload, pkt->len);
+	icmp_send_error(s, ICMP_UNREACH, code, pkt->src, pkt->header, pkt->header_len, pkt->payload,
+			pkt->len);
 }

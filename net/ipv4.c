@@ -11,31 +11,25 @@
 #include "udp.h"
 #include "wire.h"
 
-#define IP_MF 0x2000
-#define IP_DF 0x4000
+#define IP_MF          0x2000
+#define IP_DF          0x4000
 #define IP_OFFSET_MASK 0x1fff
-#define IP_TTL 64
+#define IP_TTL         64
 
 int ipv4_is_broadcast(const struct net_stack *s, uint32_t addr)
 {
 	if (addr == 0xffffffffu)
 		return 1;
-	return s->netmask != 0 && s->netmask != 0xffffffffu && (addr & ~s->netmask) == ~s->netmask &&
-	       (addr & s->netmask) == (s->addr & s->netmask);
+	return s->netmask != 0 && s->netmask != 0xffffffffu &&
+	       (addr & ~s->netmask) == ~s->netmask && (addr & s->netmask) == (s->addr & s->netmask);
 }
 
 static void ipv4_deliver(struct net_stack *s, const struct ipv4_packet *pkt)
 {
 	switch (pkt->proto) {
-	case IP_PROTO_TCP:
-		tcp_input(s, pkt);
-		break;
-	case IP_PROTO_UDP:
-		udp_input(s, pkt);
-		break;
-	case IP_PROTO_ICMP:
-		icmp_input(s, pkt);
-		break;
+	case IP_PROTO_TCP: tcp_input(s, pkt); break;
+	case IP_PROTO_UDP: udp_input(s, pkt); break;
+	case IP_PROTO_ICMP: icmp_input(s, pkt); break;
 	default:
 		net_count(s, NET_CNT_IP_DROP_PROTO);
 		if (!pkt->link_broadcast)
@@ -50,7 +44,8 @@ static void reass_free(struct net_stack *s, struct ipv4_reass *r)
 	net_pool_gave(s, NET_POOL_REASS);
 }
 
-static void reass_input(struct net_stack *s, struct ipv4_packet *pkt, uint16_t id, uint32_t offset, int more)
+static void reass_input(struct net_stack *s, struct ipv4_packet *pkt, uint16_t id, uint32_t offset,
+			int more)
 {
 	struct ipv4_reass *r = NULL, *free_slot = NULL;
 	for (int i = 0; i < CONFIG_NET_IP_REASS_SLOTS; i++) {
@@ -58,7 +53,8 @@ static void reass_input(struct net_stack *s, struct ipv4_packet *pkt, uint16_t i
 		if (!x->in_use) {
 			if (free_slot == NULL)
 				free_slot = x;
-		} else if (x->id == id && x->src == pkt->src && x->dst == pkt->dst && x->proto == pkt->proto) {
+		} else if (x->id == id && x->src == pkt->src && x->dst == pkt->dst &&
+			   x->proto == pkt->proto) {
 			r = x;
 			break;
 		}
@@ -140,18 +136,18 @@ void ipv4_input(struct net_stack *s, const uint8_t *p, size_t len, int link_broa
 		return;
 	}
 	struct ipv4_packet pkt = {
-		.src = net_get32(p + 12),
-		.dst = net_get32(p + 16),
-		.proto = p[9],
-		.link_broadcast = (uint8_t)link_broadcast,
-		.header = p,
-		.header_len = hlen,
-		.payload = p + hlen,
-		.len = total - hlen,
+	    .src = net_get32(p + 12),
+	    .dst = net_get32(p + 16),
+	    .proto = p[9],
+	    .link_broadcast = (uint8_t)link_broadcast,
+	    .header = p,
+	    .header_len = hlen,
+	    .payload = p + hlen,
+	    .len = total - hlen,
 	};
 	/* Martian sources: never answer to a broadcast, multicast or own source. */
-	if (pkt.src == 0xffffffffu || (pkt.src >> 28) == 0xe || (s->addr != 0 && pkt.src == s->addr) ||
-	    (pkt.src >> 24) == 127) {
+	if (pkt.src == 0xffffffffu || (pkt.src >> 28) == 0xe ||
+	    (s->addr != 0 && pkt.src == s->addr) || (pkt.src >> 24) == 127) {
 		net_count(s, NET_CNT_IP_DROP_MALFORMED);
 		return;
 	}
@@ -165,7 +161,8 @@ void ipv4_input(struct net_stack *s, const uint8_t *p, size_t len, int link_broa
 	if (frag & (IP_MF | IP_OFFSET_MASK)) {
 		net_count(s, NET_CNT_IP_FRAG_RX);
 #if CONFIG_NET_IP_REASS_SLOTS > 0
-		reass_input(s, &pkt, net_get16(p + 4), (uint32_t)(frag & IP_OFFSET_MASK) * 8, (frag & IP_MF) != 0);
+		reass_input(s, &pkt, net_get16(p + 4), (uint32_t)(frag & IP_OFFSET_MASK) * 8,
+			    (frag & IP_MF) != 0);
 #else
 		net_count(s, NET_CNT_IP_REASS_DROP);
 #endif
@@ -174,7 +171,8 @@ void ipv4_input(struct net_stack *s, const uint8_t *p, size_t len, int link_broa
 	ipv4_deliver(s, &pkt);
 }
 
-int ipv4_output_frame(struct net_stack *s, uint8_t *frame, uint32_t dst, uint8_t proto, size_t l4_len)
+int ipv4_output_frame(struct net_stack *s, uint8_t *frame, uint32_t dst, uint8_t proto,
+		      size_t l4_len)
 {
 	if (l4_len > NET_L4_MAX)
 		return NET_EMSGSIZE;
@@ -223,8 +221,9 @@ void ipv4_poll(struct net_stack *s)
 			net_count(s, NET_CNT_IP_REASS_TIMEOUT);
 			/* RFC 792/1122: time exceeded, when fragment zero arrived. */
 			if (r->header_len != 0 && (r->have[0] & 1) && r->dst == s->addr)
-				icmp_send_error(s, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, r->src, r->header, r->header_len,
-						r->data, 8);
+				icmp_send_error(s, ICMP_TIME_EXCEEDED,
+						ICMP_TIME_EXCEEDED_REASSEMBLY, r->src, r->header,
+						r->header_len, r->data, 8);
 			reass_free(s, r);
 		}
 	}

@@ -18,12 +18,12 @@
 struct net_stack;
 
 #define IP_PROTO_ICMP 1
-#define IP_PROTO_TCP 6
-#define IP_PROTO_UDP 17
-#define IPV4_HLEN 20
+#define IP_PROTO_TCP  6
+#define IP_PROTO_UDP  17
+#define IPV4_HLEN     20
 /* Where the transport header starts in the transmit buffer. */
 #define NET_L4_OFFSET (NET_ETH_HLEN + IPV4_HLEN)
-#define NET_L4_MAX (CONFIG_NET_MTU - IPV4_HLEN)
+#define NET_L4_MAX    (CONFIG_NET_MTU - IPV4_HLEN)
 
 /* A received datagram as the transports see it. */
 struct ipv4_packet {
@@ -61,7 +61,8 @@ void ipv4_input(struct net_stack *s, const uint8_t *p, size_t len, int link_broa
 /* Send the transport payload already written at s->tx + NET_L4_OFFSET. */
 int ipv4_output(struct net_stack *s, uint32_t dst, uint8_t proto, size_t l4_len);
 /* Same, with the payload in `frame` (laid out like s->tx). */
-int ipv4_output_frame(struct net_stack *s, uint8_t *frame, uint32_t dst, uint8_t proto, size_t l4_len);
+int ipv4_output_frame(struct net_stack *s, uint8_t *frame, uint32_t dst, uint8_t proto,
+		      size_t l4_len);
 int ipv4_is_broadcast(const struct net_stack *s, uint32_t addr);
 void ipv4_poll(struct net_stack *s);
 uint64_t ipv4_next_deadline(const struct net_stack *s);

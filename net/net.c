@@ -13,17 +13,15 @@ size_t net_stack_size(void)
 }
 
 static const uint16_t pool_sizes[NET_POOL_COUNT] = {
-	[NET_POOL_TCP] = CONFIG_NET_TCP_CONNS,
-	[NET_POOL_UDP] = CONFIG_NET_UDP_SOCKETS,
-	[NET_POOL_ARP_QUEUE] = CONFIG_NET_ARP_QUEUE,
-	[NET_POOL_REASS] = CONFIG_NET_IP_REASS_SLOTS,
-	[NET_POOL_DNS] = CONFIG_NET_DNS_QUERIES,
+    [NET_POOL_TCP] = CONFIG_NET_TCP_CONNS,       [NET_POOL_UDP] = CONFIG_NET_UDP_SOCKETS,
+    [NET_POOL_ARP_QUEUE] = CONFIG_NET_ARP_QUEUE, [NET_POOL_REASS] = CONFIG_NET_IP_REASS_SLOTS,
+    [NET_POOL_DNS] = CONFIG_NET_DNS_QUERIES,
 };
 
 struct net_stack *net_stack_init(void *mem, size_t len, const struct net_port *port)
 {
-	if (mem == NULL || len < sizeof(struct net_stack) || ((uintptr_t)mem & 7) != 0 || port == NULL ||
-	    port->transmit == NULL || port->now_ms == NULL)
+	if (mem == NULL || len < sizeof(struct net_stack) || ((uintptr_t)mem & 7) != 0 ||
+	    port == NULL || port->transmit == NULL || port->now_ms == NULL)
 		return NULL;
 	struct net_stack *s = mem;
 	memset(s, 0, sizeof(*s));
@@ -105,7 +103,7 @@ const char *net_counter_name(enum net_counter_id id)
 {
 	static const char *const names[] = {
 #define NET_COUNTER_NAME(name) #name,
-		NET_COUNTERS(NET_COUNTER_NAME)
+	    NET_COUNTERS(NET_COUNTER_NAME)
 #undef NET_COUNTER_NAME
 	};
 	return (unsigned)id < NET_CNT_COUNT ? names[id] : "?";

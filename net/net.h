@@ -30,21 +30,21 @@
 /* Results. Functions return NET_OK (0) or a negative result. */
 enum net_result {
 	NET_OK = 0,
-	NET_EAGAIN = -1,     /* no room now: retry after a SENT event */
-	NET_EINVAL = -2,     /* an argument is out of range */
-	NET_ENOMEM = -3,     /* a fixed pool is exhausted (see counters) */
-	NET_EUNREACH = -4,   /* no route: address not configured / no gateway */
-	NET_ENOTCONN = -5,   /* the connection is not (or no longer) open */
-	NET_EINUSE = -6,     /* the local port is taken */
-	NET_ERESET = -7,     /* the peer reset the connection */
-	NET_ETIMEDOUT = -8,  /* retransmissions or keep-alives gave up */
-	NET_EREFUSED = -9,   /* the peer refused the connection (RST to SYN) */
-	NET_EMSGSIZE = -10,  /* datagram larger than the MTU (no fragmentation on output) */
+	NET_EAGAIN = -1,    /* no room now: retry after a SENT event */
+	NET_EINVAL = -2,    /* an argument is out of range */
+	NET_ENOMEM = -3,    /* a fixed pool is exhausted (see counters) */
+	NET_EUNREACH = -4,  /* no route: address not configured / no gateway */
+	NET_ENOTCONN = -5,  /* the connection is not (or no longer) open */
+	NET_EINUSE = -6,    /* the local port is taken */
+	NET_ERESET = -7,    /* the peer reset the connection */
+	NET_ETIMEDOUT = -8, /* retransmissions or keep-alives gave up */
+	NET_EREFUSED = -9,  /* the peer refused the connection (RST to SYN) */
+	NET_EMSGSIZE = -10, /* datagram larger than the MTU (no fragmentation on output) */
 };
 const char *net_result_text(int result);
 
 /* IPv4 addresses are host-order uint32_t: 10.0.0.1 is 0x0a000001. */
-#define NET_IPV4(a, b, c, d) \
+#define NET_IPV4(a, b, c, d)                                                                       \
 	(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
 /* ------------------------------------------------------------ the seam */
@@ -92,19 +92,23 @@ uint32_t net_ipv4_addr(const struct net_stack *s);
 
 /* ------------------------------------------------------------ counters */
 
+/* clang-format off */
 #define NET_COUNTERS(X) \
-	X(ETH_RX) X(ETH_TX) X(ETH_TX_FAILED) X(ETH_DROP_SHORT) X(ETH_DROP_NOT_FOR_US) X(ETH_DROP_TYPE) \
-	X(ARP_RX) X(ARP_TX) X(ARP_DROP_MALFORMED) X(ARP_QUEUE_FULL) X(ARP_QUEUE_DROP) X(ARP_CACHE_FULL) \
+	X(ETH_RX) X(ETH_TX) X(ETH_TX_FAILED) X(ETH_DROP_SHORT) X(ETH_DROP_NOT_FOR_US) \
+	X(ETH_DROP_TYPE) \
+	X(ARP_RX) X(ARP_TX) X(ARP_DROP_MALFORMED) X(ARP_QUEUE_FULL) X(ARP_QUEUE_DROP) \
+	X(ARP_CACHE_FULL) \
 	X(IP_RX) X(IP_TX) X(IP_DROP_MALFORMED) X(IP_DROP_CHECKSUM) X(IP_DROP_NOT_FOR_US) \
 	X(IP_DROP_PROTO) X(IP_DROP_NO_ROUTE) X(IP_FRAG_RX) X(IP_REASS_OK) X(IP_REASS_TIMEOUT) \
 	X(IP_REASS_DROP) X(IP_REASS_POOL_FULL) \
 	X(ICMP_RX) X(ICMP_TX) X(ICMP_DROP_MALFORMED) X(ICMP_RATE_LIMITED) \
-	X(UDP_RX) X(UDP_TX) X(UDP_DROP_MALFORMED) X(UDP_DROP_CHECKSUM) X(UDP_DROP_NO_PORT) X(UDP_POOL_FULL) \
+	X(UDP_RX) X(UDP_TX) X(UDP_DROP_MALFORMED) X(UDP_DROP_CHECKSUM) X(UDP_DROP_NO_PORT) \
+	X(UDP_POOL_FULL) \
 	X(TCP_RX) X(TCP_TX) X(TCP_DROP_MALFORMED) X(TCP_DROP_CHECKSUM) X(TCP_DROP_NO_PORT) \
 	X(TCP_DROP_OUT_OF_WINDOW) X(TCP_DROP_BACKLOG) X(TCP_POOL_FULL) X(TCP_RETRANSMIT) \
 	X(TCP_FAST_RETRANSMIT) X(TCP_RTO) X(TCP_CHALLENGE_ACK) X(TCP_RST_TX) X(TCP_RST_RX) \
-	X(TCP_OOO_QUEUED) X(TCP_OOO_DROP) X(TCP_DUP_DATA) X(TCP_ZERO_WINDOW_PROBE) X(TCP_KEEPALIVE) \
-	X(TCP_TIMEWAIT_RECYCLED) X(TCP_ACCEPTED) X(TCP_CONNECTED) \
+	X(TCP_OOO_QUEUED) X(TCP_OOO_DROP) X(TCP_DUP_DATA) X(TCP_ZERO_WINDOW_PROBE) \
+	X(TCP_KEEPALIVE) X(TCP_TIMEWAIT_RECYCLED) X(TCP_ACCEPTED) X(TCP_CONNECTED) \
 	X(DHCP_TX) X(DHCP_RX) X(DHCP_DROP_MALFORMED) X(DHCP_BOUND) X(DHCP_LEASE_EXPIRED) \
 	X(DNS_TX) X(DNS_RX) X(DNS_DROP_MALFORMED) X(DNS_POOL_FULL) X(DNS_TIMEOUT)
 
@@ -114,11 +118,19 @@ enum net_counter_id {
 #undef NET_COUNTER_ENUM
 	NET_CNT_COUNT
 };
+/* clang-format on */
 uint32_t net_counter(const struct net_stack *s, enum net_counter_id id);
 const char *net_counter_name(enum net_counter_id id);
 
 /* Fixed pools: in use now, highest use seen, failed takes. */
-enum net_pool_id { NET_POOL_TCP, NET_POOL_UDP, NET_POOL_ARP_QUEUE, NET_POOL_REASS, NET_POOL_DNS, NET_POOL_COUNT };
+enum net_pool_id {
+	NET_POOL_TCP,
+	NET_POOL_UDP,
+	NET_POOL_ARP_QUEUE,
+	NET_POOL_REASS,
+	NET_POOL_DNS,
+	NET_POOL_COUNT
+};
 struct net_pool_stats {
 	uint16_t size, in_use, peak;
 	uint32_t exhausted;
@@ -129,8 +141,8 @@ struct net_pool_stats net_pool_stats(const struct net_stack *s, enum net_pool_id
 
 struct udp_socket;
 /* A datagram arrived; `data` is valid only during the call. */
-typedef void udp_recv_fn(void *arg, struct udp_socket *sock, uint32_t src_addr,
-			 uint16_t src_port, const uint8_t *data, size_t len);
+typedef void udp_recv_fn(void *arg, struct udp_socket *sock, uint32_t src_addr, uint16_t src_port,
+			 const uint8_t *data, size_t len);
 /* Bind a local port (0 picks an ephemeral port). NULL when the pool or port is taken. */
 struct udp_socket *udp_open(struct net_stack *s, uint16_t port, udp_recv_fn *fn, void *arg);
 uint16_t udp_local_port(const struct udp_socket *sock);
@@ -148,7 +160,8 @@ enum tcp_event {
 	TCP_EVENT_CONNECTED,   /* an active open completed */
 	TCP_EVENT_RECV,        /* data is readable: call tcp_recv() */
 	TCP_EVENT_SENT,        /* send buffer space was freed: tcp_send() may take more */
-	TCP_EVENT_PEER_CLOSED, /* the peer sent FIN: after the buffered data, tcp_recv() returns 0 */
+	TCP_EVENT_PEER_CLOSED, /* the peer sent FIN: after the buffered data, tcp_recv() returns 0
+				*/
 	TCP_EVENT_ABORTED,     /* reset, refused or timed out (tcp_error()); the handle
 				* is freed when the callback returns: do not use it again */
 };
@@ -159,11 +172,13 @@ typedef void tcp_event_fn(void *arg, struct tcp_conn *conn, enum tcp_event event
  * inherit fn/arg until tcp_set_callback(). A SYN beyond the backlog or the
  * connection pool is dropped and counted; established connections are not
  * disturbed. */
-struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog, tcp_event_fn *fn, void *arg);
+struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog, tcp_event_fn *fn,
+				void *arg);
 /* Stop listening; half-open connections are reset, accepted ones stay. */
 void tcp_listener_close(struct tcp_listener *l);
 /* Active open; CONNECTED or ABORTED follows. NULL when no endpoint is free. */
-struct tcp_conn *tcp_connect(struct net_stack *s, uint32_t addr, uint16_t port, tcp_event_fn *fn, void *arg);
+struct tcp_conn *tcp_connect(struct net_stack *s, uint32_t addr, uint16_t port, tcp_event_fn *fn,
+			     void *arg);
 void tcp_set_callback(struct tcp_conn *c, tcp_event_fn *fn, void *arg);
 /* Queue data: returns how many bytes were taken (0..len; back-pressure), or
  * NET_ENOTCONN. Data is sent as the windows allow. */

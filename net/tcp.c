@@ -9,9 +9,9 @@
 #include "stack.h"
 #include "wire.h"
 
-#define SND_MASK (CONFIG_NET_TCP_SND_BUF - 1)
-#define RCV_MASK (CONFIG_NET_TCP_RCV_BUF - 1)
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SND_MASK           (CONFIG_NET_TCP_SND_BUF - 1)
+#define RCV_MASK           (CONFIG_NET_TCP_RCV_BUF - 1)
+#define MIN(a, b)          ((a) < (b) ? (a) : (b))
 #define TCP_INITIAL_RTO_MS 1000
 
 static int tcp_port_in_use(struct net_stack *s, uint16_t port)
@@ -42,7 +42,8 @@ struct tcp_conn *tcp_conn_alloc(struct net_stack *s)
 			c = x;
 			break;
 		}
-		if (x->state == TCP_TIME_WAIT && (oldest_tw == NULL || x->close_at < oldest_tw->close_at))
+		if (x->state == TCP_TIME_WAIT &&
+		    (oldest_tw == NULL || x->close_at < oldest_tw->close_at))
 			oldest_tw = x;
 	}
 	if (c == NULL && oldest_tw != NULL) {
@@ -96,7 +97,8 @@ void tcp_conn_abort(struct tcp_conn *c, int error)
 	tcp_conn_free(c);
 }
 
-uint32_t tcp_isn(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+uint32_t tcp_isn(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		 uint16_t rport)
 {
 	/* RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
 	 * M a 4-microsecond timer. */
@@ -121,10 +123,10 @@ void tcp_report_events(struct tcp_conn *c)
 		uint16_t flag;
 		enum tcp_event event;
 	} order[] = {
-		{TCPF_EV_ESTABLISHED, TCP_EVENT_CONNECTED},
-		{TCPF_EV_RECV, TCP_EVENT_RECV},
-		{TCPF_EV_SENT, TCP_EVENT_SENT},
-		{TCPF_EV_PEER_CLOSED, TCP_EVENT_PEER_CLOSED},
+	    {TCPF_EV_ESTABLISHED, TCP_EVENT_CONNECTED},
+	    {TCPF_EV_RECV, TCP_EVENT_RECV},
+	    {TCPF_EV_SENT, TCP_EVENT_SENT},
+	    {TCPF_EV_PEER_CLOSED, TCP_EVENT_PEER_CLOSED},
 	};
 	uint32_t generation = c->generation;
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -145,7 +147,8 @@ void tcp_report_events(struct tcp_conn *c)
 
 /* ------------------------------------------------------------ API */
 
-struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog, tcp_event_fn *fn, void *arg)
+struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog, tcp_event_fn *fn,
+				void *arg)
 {
 	if (port == 0 || fn == NULL || tcp_port_in_use(s, port))
 		return NULL;
@@ -153,7 +156,10 @@ struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog,
 		struct tcp_listener *l = &s->tcp.listeners[i];
 		if (l->port == 0) {
 			l->port = port;
-			l->backlog = (uint8_t)(backlog < 1 ? 1 : backlog > CONFIG_NET_TCP_BACKLOG ? CONFIG_NET_TCP_BACKLOG : backlog);
+			l->backlog =
+			    (uint8_t)(backlog < 1                        ? 1
+				      : backlog > CONFIG_NET_TCP_BACKLOG ? CONFIG_NET_TCP_BACKLOG
+									 : backlog);
 			l->pending = 0;
 			l->fn = fn;
 			l->arg = arg;
@@ -169,18 +175,19 @@ void tcp_listener_close(struct tcp_listener *l)
 	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++) {
 		struct tcp_conn *c = &s->tcp.conns[i];
 		if (c->in_use && c->listener == l) {
-			tcp_send_reset(s, c->local_addr, c->local_port, c->remote_addr, c->remote_port, c->snd_nxt,
-				       c->rcv_nxt, TCP_FLAG_ACK);
+			tcp_send_reset(s, c->local_addr, c->local_port, c->remote_addr,
+				       c->remote_port, c->snd_nxt, c->rcv_nxt, TCP_FLAG_ACK);
 			tcp_conn_free(c);
 		}
 	}
 	l->port = 0;
 }
 
-struct tcp_conn *tcp_connect(struct net_stack *s, uint32_t addr, uint16_t port, tcp_event_fn *fn, void *arg)
+struct tcp_conn *tcp_connect(struct net_stack *s, uint32_t addr, uint16_t port, tcp_event_fn *fn,
+			     void *arg)
 {
-	if (s->addr == 0 || addr == 0 || addr == s->addr || port == 0 || ipv4_is_broadcast(s, addr) ||
-	    (addr >> 28) == 0xe)
+	if (s->addr == 0 || addr == 0 || addr == s->addr || port == 0 ||
+	    ipv4_is_broadcast(s, addr) || (addr >> 28) == 0xe)
 		return NULL;
 	uint16_t lport = net_ephemeral_port(s, tcp_port_in_use);
 	if (lport == 0)
@@ -217,8 +224,8 @@ size_t tcp_send_space(const struct tcp_conn *c)
 int tcp_send(struct tcp_conn *c, const void *data, size_t len)
 {
 	if ((c->flags & (TCPF_FIN_QUEUED | TCPF_APP_CLOSED)) ||
-	    (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT && c->state != TCP_SYN_SENT &&
-	     c->state != TCP_SYN_RCVD))
+	    (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT &&
+	     c->state != TCP_SYN_SENT && c->state != TCP_SYN_RCVD))
 		return NET_ENOTCONN;
 	size_t n = MIN(len, tcp_send_space(c));
 	if (n > 0x7fffffff)
@@ -259,7 +266,8 @@ int tcp_recv(struct tcp_conn *c, void *buf, size_t len)
 	c->rcv_head = (c->rcv_head + (uint32_t)n) & RCV_MASK;
 	c->rcv_len -= (uint32_t)n;
 	/* Window update once the edge can move far enough (see tcp_rcv_window). */
-	if ((c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2) &&
+	if ((c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
+	     c->state == TCP_FIN_WAIT_2) &&
 	    SEQ_GT(c->rcv_nxt + tcp_rcv_window(c), c->rcv_adv)) {
 		c->flags |= TCPF_ACK_NOW;
 		tcp_output(c);
@@ -275,11 +283,8 @@ int tcp_shutdown(struct tcp_conn *c)
 	case TCP_ESTABLISHED:
 		c->state = c->state == TCP_SYN_SENT ? TCP_SYN_SENT : TCP_FIN_WAIT_1;
 		break;
-	case TCP_CLOSE_WAIT:
-		c->state = TCP_LAST_ACK;
-		break;
-	default:
-		return c->flags & TCPF_FIN_QUEUED ? NET_OK : NET_ENOTCONN;
+	case TCP_CLOSE_WAIT: c->state = TCP_LAST_ACK; break;
+	default: return c->flags & TCPF_FIN_QUEUED ? NET_OK : NET_ENOTCONN;
 	}
 	c->flags |= TCPF_FIN_QUEUED;
 	tcp_output(c);
@@ -297,19 +302,12 @@ void tcp_close(struct tcp_conn *c)
 	c->flags |= TCPF_APP_CLOSED;
 	switch (c->state) {
 	case TCP_CLOSED:
-	case TCP_SYN_SENT:
-		tcp_conn_free(c);
-		return;
+	case TCP_SYN_SENT: tcp_conn_free(c); return;
 	case TCP_ESTABLISHED:
 	case TCP_CLOSE_WAIT:
-	case TCP_SYN_RCVD:
-		tcp_shutdown(c);
-		break;
-	case TCP_FIN_WAIT_2:
-		c->close_at = c->stack->now + CONFIG_NET_TCP_FIN_WAIT2_MS;
-		break;
-	default:
-		break;
+	case TCP_SYN_RCVD: tcp_shutdown(c); break;
+	case TCP_FIN_WAIT_2: c->close_at = c->stack->now + CONFIG_NET_TCP_FIN_WAIT2_MS; break;
+	default: break;
 	}
 }
 
@@ -318,8 +316,8 @@ void tcp_abort(struct tcp_conn *c)
 	if (c == NULL || !c->in_use)
 		return;
 	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
-		tcp_send_reset(c->stack, c->local_addr, c->local_port, c->remote_addr, c->remote_port, c->snd_nxt,
-			       c->rcv_nxt, TCP_FLAG_ACK);
+		tcp_send_reset(c->stack, c->local_addr, c->local_port, c->remote_addr,
+			       c->remote_port, c->snd_nxt, c->rcv_nxt, TCP_FLAG_ACK);
 	c->flags |= TCPF_APP_CLOSED;
 	tcp_conn_free(c);
 }
@@ -356,14 +354,14 @@ void tcp_remote(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 
 /* ------------------------------------------------------------ ICMP errors */
 
-void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, uint32_t seq,
-			  uint8_t code, uint16_t mtu)
+void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport,
+			  uint32_t seq, uint8_t code, uint16_t mtu)
 {
 	struct tcp_conn *c = NULL;
 	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++) {
 		struct tcp_conn *x = &s->tcp.conns[i];
-		if (x->in_use && x->state != TCP_CLOSED && x->remote_addr == raddr && x->local_port == lport &&
-		    x->remote_port == rport)
+		if (x->in_use && x->state != TCP_CLOSED && x->remote_addr == raddr &&
+		    x->local_port == lport && x->remote_port == rport)
 			c = x;
 	}
 	/* RFC 5927 §4.1: only for a segment in flight, so that a blind
@@ -385,7 +383,8 @@ void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, u
 	/* Protocol or port unreachable are hard errors (RFC 1122 §4.2.3.9), acted
 	 * on only while connecting (RFC 5927 §5.2); network and host unreachable
 	 * are soft: retransmission goes on. */
-	if ((code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_PORT) && c->state == TCP_SYN_SENT)
+	if ((code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_PORT) &&
+	    c->state == TCP_SYN_SENT)
 		tcp_conn_abort(c, NET_EREFUSED);
 }
 
@@ -407,14 +406,16 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 	struct net_stack *s = c->stack;
 	c->rexmit_at = 0;
 	if (c->flags & TCPF_ADDR_LOST) {
-		if (c->state == TCP_TIME_WAIT || (c->flags & TCPF_APP_CLOSED) || c->listener != NULL)
+		if (c->state == TCP_TIME_WAIT || (c->flags & TCPF_APP_CLOSED) ||
+		    c->listener != NULL)
 			tcp_conn_free(c);
 		else
 			tcp_conn_abort(c, NET_EUNREACH);
 		return;
 	}
-	int limit = (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) ? CONFIG_NET_TCP_SYN_RETRIES
-									      : CONFIG_NET_TCP_MAX_RETRIES;
+	int limit = (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD)
+			? CONFIG_NET_TCP_SYN_RETRIES
+			: CONFIG_NET_TCP_MAX_RETRIES;
 	if (++c->retries > limit) {
 		tcp_conn_abort(c, NET_ETIMEDOUT);
 		return;
@@ -446,7 +447,8 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 
 static void tcp_keepalive_timeout(struct tcp_conn *c)
 {
-	if (!(c->flags & TCPF_KEEPALIVE) || (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)) {
+	if (!(c->flags & TCPF_KEEPALIVE) ||
+	    (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)) {
 		c->keep_at = 0;
 		return;
 	}
@@ -470,7 +472,8 @@ void tcp_poll(struct net_stack *s)
 			continue;
 		uint32_t generation = c->generation;
 		if (c->close_at && c->close_at <= now) {
-			tcp_conn_free(c); /* the slot stays held if the application has not closed it */
+			tcp_conn_free(
+			    c); /* the slot stays held if the application has not closed it */
 			continue;
 		}
 		if (c->delack_at && c->delack_at <= now) {

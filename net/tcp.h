@@ -20,8 +20,16 @@
 struct ipv4_packet;
 
 enum tcp_state_id {
-	TCP_CLOSED, TCP_SYN_SENT, TCP_SYN_RCVD, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2,
-	TCP_CLOSE_WAIT, TCP_CLOSING, TCP_LAST_ACK, TCP_TIME_WAIT
+	TCP_CLOSED,
+	TCP_SYN_SENT,
+	TCP_SYN_RCVD,
+	TCP_ESTABLISHED,
+	TCP_FIN_WAIT_1,
+	TCP_FIN_WAIT_2,
+	TCP_CLOSE_WAIT,
+	TCP_CLOSING,
+	TCP_LAST_ACK,
+	TCP_TIME_WAIT
 };
 
 #define TCP_FLAG_FIN 0x01
@@ -32,28 +40,28 @@ enum tcp_state_id {
 #define TCP_FLAG_URG 0x20
 
 /* struct tcp_conn.flags */
-#define TCPF_ACK_NOW 0x0001      /* send an ACK at the next output */
-#define TCPF_ACK_DELAYED 0x0002  /* one segment is waiting for its delayed ACK */
-#define TCPF_FIN_QUEUED 0x0004   /* application shut down its side: FIN after the data */
-#define TCPF_NODELAY 0x0008
-#define TCPF_KEEPALIVE 0x0010
-#define TCPF_RECOVERY 0x0020     /* in fast recovery (RFC 5681 / RFC 6582) */
-#define TCPF_APP_CLOSED 0x0040   /* the handle was given back */
-#define TCPF_PERSIST 0x0080      /* the retransmit timer is the persist timer */
-#define TCPF_RTT_TIMING 0x0100
-#define TCPF_FIN_RECEIVED 0x0200 /* an out-of-order FIN is remembered at rcv_fin_seq */
-#define TCPF_WSCALE_OK 0x0400    /* both sides sent the window scale option */
-#define TCPF_PASSIVE 0x0800      /* opened by a listener: report ACCEPT, not CONNECTED */
-#define TCPF_EV_RECV 0x1000      /* events to report when input processing ends */
-#define TCPF_EV_SENT 0x2000
+#define TCPF_ACK_NOW        0x0001 /* send an ACK at the next output */
+#define TCPF_ACK_DELAYED    0x0002 /* one segment is waiting for its delayed ACK */
+#define TCPF_FIN_QUEUED     0x0004 /* application shut down its side: FIN after the data */
+#define TCPF_NODELAY        0x0008
+#define TCPF_KEEPALIVE      0x0010
+#define TCPF_RECOVERY       0x0020 /* in fast recovery (RFC 5681 / RFC 6582) */
+#define TCPF_APP_CLOSED     0x0040 /* the handle was given back */
+#define TCPF_PERSIST        0x0080 /* the retransmit timer is the persist timer */
+#define TCPF_RTT_TIMING     0x0100
+#define TCPF_FIN_RECEIVED   0x0200 /* an out-of-order FIN is remembered at rcv_fin_seq */
+#define TCPF_WSCALE_OK      0x0400 /* both sides sent the window scale option */
+#define TCPF_PASSIVE        0x0800 /* opened by a listener: report ACCEPT, not CONNECTED */
+#define TCPF_EV_RECV        0x1000 /* events to report when input processing ends */
+#define TCPF_EV_SENT        0x2000
 #define TCPF_EV_PEER_CLOSED 0x4000
 #define TCPF_EV_ESTABLISHED 0x8000
-#define TCPF_SACK_OK 0x10000     /* both sides sent SACK-permitted: our ACKs carry SACK blocks */
-#define TCPF_ADDR_LOST 0x20000   /* our address went away: abort at the next poll */
+#define TCPF_SACK_OK        0x10000 /* both sides sent SACK-permitted: our ACKs carry SACK blocks */
+#define TCPF_ADDR_LOST      0x20000 /* our address went away: abort at the next poll */
 
-#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LT(a, b)  ((int32_t)((a) - (b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
-#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+#define SEQ_GT(a, b)  ((int32_t)((a) - (b)) > 0)
 #define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
 
 struct tcp_range {
@@ -90,7 +98,7 @@ struct tcp_conn {
 	uint32_t snd_buf_seq, snd_buf_len; /* the send ring holds [snd_buf_seq, +len) */
 
 	uint32_t irs, rcv_nxt, rcv_adv, rcv_fin_seq;
-	uint32_t ooo_recent; /* start of the latest out-of-order segment: first SACK block */
+	uint32_t ooo_recent;        /* start of the latest out-of-order segment: first SACK block */
 	uint32_t rcv_head, rcv_len; /* readable bytes in the receive ring */
 
 	int32_t srtt8, rttvar4; /* RFC 6298 in ms, scaled by 8 and 4 */
@@ -115,9 +123,9 @@ struct tcp_segment {
 	uint32_t seq, ack;
 	uint16_t wnd;
 	uint8_t flags;
-	uint8_t ws; /* window scale option, 0xff: absent */
+	uint8_t ws;      /* window scale option, 0xff: absent */
 	uint8_t sack_ok; /* SACK-permitted option */
-	uint16_t mss; /* 0: absent */
+	uint16_t mss;    /* 0: absent */
 	const uint8_t *data;
 	uint32_t len;
 };
@@ -126,7 +134,8 @@ struct tcp_segment {
 struct tcp_conn *tcp_conn_alloc(struct net_stack *s);
 void tcp_conn_free(struct tcp_conn *c);
 void tcp_conn_abort(struct tcp_conn *c, int error); /* ABORTED event, then free */
-uint32_t tcp_isn(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+uint32_t tcp_isn(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		 uint16_t rport);
 void tcp_enter_time_wait(struct tcp_conn *c);
 void tcp_report_events(struct tcp_conn *c);
 void tcp_poll(struct net_stack *s);
@@ -134,8 +143,8 @@ void tcp_poll(struct net_stack *s);
  * (NET_EUNREACH) at the next poll, never inside the caller's API call. */
 void tcp_address_changed(struct net_stack *s);
 /* An ICMP destination unreachable quoting one of our segments. */
-void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport, uint32_t seq,
-			  uint8_t code, uint16_t mtu);
+void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, uint16_t rport,
+			  uint32_t seq, uint8_t code, uint16_t mtu);
 uint64_t tcp_next_deadline(const struct net_stack *s);
 
 /* tcp_input.c */
@@ -145,8 +154,8 @@ void tcp_input(struct net_stack *s, const struct ipv4_packet *pkt);
 void tcp_output(struct tcp_conn *c);
 void tcp_send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags);
 void tcp_send_challenge_ack(struct tcp_conn *c);
-void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-		    uint32_t seq, uint32_t ack, uint8_t flags);
+void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		    uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags);
 void tcp_retransmit_first(struct tcp_conn *c);
 void tcp_persist_send(struct tcp_conn *c);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);

@@ -7,7 +7,7 @@
 #include "tcp.h"
 #include "wire.h"
 
-#define RCV_MASK (CONFIG_NET_TCP_RCV_BUF - 1)
+#define RCV_MASK  (CONFIG_NET_TCP_RCV_BUF - 1)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -37,8 +37,9 @@ static int tcp_parse(struct net_stack *s, const struct ipv4_packet *pkt, struct 
 	seg->sack_ok = 0;
 	seg->data = t + hlen;
 	seg->len = (uint32_t)(pkt->len - hlen);
+	/* Only SYN options matter to us: no timestamps, SACK blocks are advisory. */
 	if (!(seg->flags & TCP_FLAG_SYN))
-		return 0; /* only SYN options matter to us: no timestamps, SACK blocks are advisory */
+		return 0;
 	for (size_t i = 20; i < hlen;) {
 		uint8_t kind = t[i];
 		if (kind == 0)
@@ -83,13 +84,15 @@ static void tcp_established(struct tcp_conn *c)
 	c->cwnd = MIN(4u * c->mss, MAX(2u * c->mss, 4380u));
 	c->state = TCP_ESTABLISHED;
 	c->flags |= TCPF_EV_ESTABLISHED;
-	net_count(c->stack, (c->flags & TCPF_PASSIVE) ? NET_CNT_TCP_ACCEPTED : NET_CNT_TCP_CONNECTED);
+	net_count(c->stack,
+		  (c->flags & TCPF_PASSIVE) ? NET_CNT_TCP_ACCEPTED : NET_CNT_TCP_CONNECTED);
 	if (c->flags & TCPF_KEEPALIVE)
 		c->keep_at = c->stack->now + (uint64_t)CONFIG_NET_TCP_KEEPALIVE_IDLE_S * 1000;
 }
 
-static void tcp_listen_input(struct net_stack *s, struct tcp_listener *l, const struct ipv4_packet *pkt,
-			     const struct tcp_segment *seg, uint16_t sport, uint16_t dport)
+static void tcp_listen_input(struct net_stack *s, struct tcp_listener *l,
+			     const struct ipv4_packet *pkt, const struct tcp_segment *seg,
+			     uint16_t sport, uint16_t dport)
 {
 	if (seg->flags & TCP_FLAG_RST)
 		return;
@@ -137,8 +140,8 @@ static void tcp_syn_sent_input(struct tcp_conn *c, const struct tcp_segment *seg
 	if (seg->flags & TCP_FLAG_ACK) {
 		if (SEQ_LEQ(seg->ack, c->iss) || SEQ_GT(seg->ack, c->snd_max)) {
 			if (!(seg->flags & TCP_FLAG_RST))
-				tcp_send_reset(c->stack, c->local_addr, c->local_port, c->remote_addr,
-					       c->remote_port, seg->ack, 0, 0);
+				tcp_send_reset(c->stack, c->local_addr, c->local_port,
+					       c->remote_addr, c->remote_port, seg->ack, 0, 0);
 			return;
 		}
 	}
@@ -205,7 +208,8 @@ static void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt)
 		c->rttvar4 += delta - (c->rttvar4 >> 2);
 	}
 	uint32_t rto = (uint32_t)(c->srtt8 >> 3) + (uint32_t)MAX(c->rttvar4, 1);
-	c->rto = MIN(MAX(rto, (uint32_t)CONFIG_NET_TCP_RTO_MIN_MS), (uint32_t)CONFIG_NET_TCP_RTO_MAX_MS);
+	c->rto =
+	    MIN(MAX(rto, (uint32_t)CONFIG_NET_TCP_RTO_MIN_MS), (uint32_t)CONFIG_NET_TCP_RTO_MAX_MS);
 }
 
 static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
@@ -335,7 +339,8 @@ static void tcp_receive_data(struct tcp_conn *c, uint32_t seq, const uint8_t *da
 		if (c->ooo_count == CONFIG_NET_TCP_OOO_RANGES) {
 			int fits = 0;
 			for (int i = 0; i < c->ooo_count; i++)
-				fits |= SEQ_LEQ(seq, c->ooo[i].end) && SEQ_GEQ(seq + len, c->ooo[i].start);
+				fits |= SEQ_LEQ(seq, c->ooo[i].end) &&
+					SEQ_GEQ(seq + len, c->ooo[i].start);
 			if (!fits && SEQ_LT(seq, c->ooo[c->ooo_count - 1].start)) {
 				/* Forget the range furthest right: data nearer rcv_nxt
 				 * is worth more (it is what the next hole needs). */
@@ -367,7 +372,8 @@ static void tcp_receive_data(struct tcp_conn *c, uint32_t seq, const uint8_t *da
 				c->rcv_len += c->ooo[0].end - c->rcv_nxt;
 				c->rcv_nxt = c->ooo[0].end;
 			}
-			memmove(&c->ooo[0], &c->ooo[1], (size_t)(c->ooo_count - 1) * sizeof(c->ooo[0]));
+			memmove(&c->ooo[0], &c->ooo[1],
+				(size_t)(c->ooo_count - 1) * sizeof(c->ooo[0]));
 			c->ooo_count--;
 		}
 	} else if (c->flags & TCPF_ACK_DELAYED) {
@@ -385,17 +391,12 @@ static void tcp_receive_fin(struct tcp_conn *c)
 	c->flags &= ~TCPF_FIN_RECEIVED;
 	switch (c->state) {
 	case TCP_SYN_RCVD:
-	case TCP_ESTABLISHED:
-		c->state = TCP_CLOSE_WAIT;
-		break;
+	case TCP_ESTABLISHED: c->state = TCP_CLOSE_WAIT; break;
 	case TCP_FIN_WAIT_1:
 		c->state = TCP_CLOSING; /* our FIN is not acknowledged yet */
 		break;
-	case TCP_FIN_WAIT_2:
-		tcp_enter_time_wait(c);
-		break;
-	default:
-		break;
+	case TCP_FIN_WAIT_2: tcp_enter_time_wait(c); break;
+	default: break;
 	}
 }
 
@@ -403,7 +404,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 {
 	struct net_stack *s = c->stack;
 	struct tcp_segment seg = *in;
-	uint32_t seglen = seg.len + ((seg.flags & TCP_FLAG_SYN) ? 1 : 0) + ((seg.flags & TCP_FLAG_FIN) ? 1 : 0);
+	uint32_t seglen =
+	    seg.len + ((seg.flags & TCP_FLAG_SYN) ? 1 : 0) + ((seg.flags & TCP_FLAG_FIN) ? 1 : 0);
 
 	if (c->state == TCP_SYN_RCVD && (seg.flags & TCP_FLAG_SYN) && !(seg.flags & TCP_FLAG_ACK) &&
 	    seg.seq == c->irs) {
@@ -430,7 +432,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		net_count(s, NET_CNT_TCP_RST_RX);
 		if (c->state == TCP_SYN_RCVD && (c->flags & TCPF_PASSIVE)) {
 			tcp_conn_free(c); /* back to LISTEN, which never left */
-		} else if (c->state == TCP_CLOSING || c->state == TCP_LAST_ACK || c->state == TCP_TIME_WAIT) {
+		} else if (c->state == TCP_CLOSING || c->state == TCP_LAST_ACK ||
+			   c->state == TCP_TIME_WAIT) {
 			tcp_conn_free(c);
 		} else {
 			tcp_conn_abort(c, c->state == TCP_SYN_RCVD ? NET_EREFUSED : NET_ERESET);
@@ -450,7 +453,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 
 	if (c->state == TCP_SYN_RCVD) {
 		if (SEQ_LEQ(seg.ack, c->snd_una) || SEQ_GT(seg.ack, c->snd_max)) {
-			tcp_send_reset(s, c->local_addr, c->local_port, c->remote_addr, c->remote_port, seg.ack, 0, 0);
+			tcp_send_reset(s, c->local_addr, c->local_port, c->remote_addr,
+				       c->remote_port, seg.ack, 0, 0);
 			return;
 		}
 		if (c->listener != NULL) {
@@ -479,8 +483,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		c->retries = 0; /* RFC 9293 §3.8.6.1: probe for as long as the peer answers */
 	if (SEQ_GT(seg.ack, c->snd_una)) {
 		tcp_new_ack(c, seg.ack);
-	} else if (seg.ack == c->snd_una && seg.len == 0 && !(seg.flags & TCP_FLAG_FIN) && wnd >= c->snd_wnd &&
-		   c->snd_max != c->snd_una) {
+	} else if (seg.ack == c->snd_una && seg.len == 0 && !(seg.flags & TCP_FLAG_FIN) &&
+		   wnd >= c->snd_wnd && c->snd_max != c->snd_una) {
 		/*
 		 * A duplicate ACK (RFC 5681 §2), except that a window that grew
 		 * still counts: receivers that auto-tune their buffer (Linux)
@@ -493,7 +497,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		else if (c->dupacks < 3 && !(c->flags & TCPF_RECOVERY))
 			tcp_limited_transmit(c);
 	}
-	if (SEQ_LT(c->snd_wl1, seg.seq) || (c->snd_wl1 == seg.seq && SEQ_LEQ(c->snd_wl2, seg.ack))) {
+	if (SEQ_LT(c->snd_wl1, seg.seq) ||
+	    (c->snd_wl1 == seg.seq && SEQ_LEQ(c->snd_wl2, seg.ack))) {
 		c->snd_wnd = wnd;
 		c->snd_wl1 = seg.seq;
 		c->snd_wl2 = seg.ack;
@@ -520,7 +525,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 	}
 
 	/* Data: trim what we already have, then keep what fits the window. */
-	if (seg.len > 0 && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 || c->state == TCP_FIN_WAIT_2)) {
+	if (seg.len > 0 && (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
+			    c->state == TCP_FIN_WAIT_2)) {
 		if (SEQ_LT(seg.seq, c->rcv_nxt)) {
 			uint32_t skip = c->rcv_nxt - seg.seq;
 			if (skip >= seg.len) {
@@ -573,8 +579,9 @@ void tcp_input(struct net_stack *s, const struct ipv4_packet *pkt)
 	uint16_t sport = net_get16(pkt->payload), dport = net_get16(pkt->payload + 2);
 	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++) {
 		struct tcp_conn *c = &s->tcp.conns[i];
-		if (c->in_use && c->state != TCP_CLOSED && c->local_port == dport && c->remote_port == sport &&
-		    c->remote_addr == pkt->src && c->local_addr == pkt->dst) {
+		if (c->in_use && c->state != TCP_CLOSED && c->local_port == dport &&
+		    c->remote_port == sport && c->remote_addr == pkt->src &&
+		    c->local_addr == pkt->dst) {
 			if (c->state == TCP_SYN_SENT) {
 				tcp_syn_sent_input(c, &seg);
 				if (c->in_use && c->state != TCP_CLOSED)
@@ -600,6 +607,7 @@ void tcp_input(struct net_stack *s, const struct ipv4_packet *pkt)
 		tcp_send_reset(s, pkt->dst, dport, pkt->src, sport, seg.ack, 0, 0);
 	else
 		tcp_send_reset(s, pkt->dst, dport, pkt->src, sport, 0,
-			       seg.seq + seg.len + ((seg.flags & TCP_FLAG_SYN) ? 1 : 0) + ((seg.flags & TCP_FLAG_FIN) ? 1 : 0),
+			       seg.seq + seg.len + ((seg.flags & TCP_FLAG_SYN) ? 1 : 0) +
+				   ((seg.flags & TCP_FLAG_FIN) ? 1 : 0),
 			       TCP_FLAG_ACK);
 }

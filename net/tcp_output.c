@@ -7,8 +7,8 @@
 #include "tcp.h"
 #include "wire.h"
 
-#define TCP_HLEN 20
-#define SND_MASK (CONFIG_NET_TCP_SND_BUF - 1)
+#define TCP_HLEN  20
+#define SND_MASK  (CONFIG_NET_TCP_SND_BUF - 1)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -140,8 +140,7 @@ static void tcp_arm_rexmit(struct tcp_conn *c)
 void tcp_output(struct tcp_conn *c)
 {
 	switch (c->state) {
-	case TCP_CLOSED:
-		return;
+	case TCP_CLOSED: return;
 	case TCP_SYN_SENT:
 	case TCP_SYN_RCVD:
 		if (c->snd_nxt == c->iss) {
@@ -160,8 +159,7 @@ void tcp_output(struct tcp_conn *c)
 		if (c->flags & TCPF_ACK_NOW)
 			tcp_send_segment(c, c->snd_nxt, 0, TCP_FLAG_ACK);
 		return;
-	default:
-		break;
+	default: break;
 	}
 	int sent = 0;
 	uint32_t data_end = c->snd_buf_seq + c->snd_buf_len;
@@ -171,7 +169,8 @@ void tcp_output(struct tcp_conn *c)
 		uint32_t flight = c->snd_nxt - c->snd_una;
 		uint32_t usable = wnd > flight ? wnd - flight : 0;
 		uint32_t len = MIN(MIN(avail, (uint32_t)c->mss), usable);
-		int fin = (c->flags & TCPF_FIN_QUEUED) && len == avail && SEQ_LEQ(c->snd_nxt, data_end);
+		int fin =
+		    (c->flags & TCPF_FIN_QUEUED) && len == avail && SEQ_LEQ(c->snd_nxt, data_end);
 		if (len == 0 && !fin)
 			break;
 		if (len < c->mss) {
@@ -182,7 +181,8 @@ void tcp_output(struct tcp_conn *c)
 			if (!ok)
 				break;
 		}
-		uint8_t fl = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0) | (len > 0 && len == avail ? TCP_FLAG_PSH : 0);
+		uint8_t fl = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0) |
+			     (len > 0 && len == avail ? TCP_FLAG_PSH : 0);
 		if (len > 0 && !(c->flags & TCPF_RTT_TIMING) && c->snd_nxt == c->snd_max) {
 			c->flags |= TCPF_RTT_TIMING;
 			c->rtt_seq = c->snd_nxt;
@@ -230,9 +230,11 @@ void tcp_persist_send(struct tcp_conn *c)
 void tcp_retransmit_first(struct tcp_conn *c)
 {
 	uint32_t data_end = c->snd_buf_seq + c->snd_buf_len;
-	uint32_t len = SEQ_LT(c->snd_una, data_end) ? MIN(data_end - c->snd_una, (uint32_t)c->mss) : 0;
+	uint32_t len =
+	    SEQ_LT(c->snd_una, data_end) ? MIN(data_end - c->snd_una, (uint32_t)c->mss) : 0;
 	uint8_t fl = TCP_FLAG_ACK;
-	if ((c->flags & TCPF_FIN_QUEUED) && c->snd_una + len == data_end && SEQ_GT(c->snd_max, data_end))
+	if ((c->flags & TCPF_FIN_QUEUED) && c->snd_una + len == data_end &&
+	    SEQ_GT(c->snd_max, data_end))
 		fl |= TCP_FLAG_FIN;
 	if (len == 0 && !(fl & TCP_FLAG_FIN))
 		return;
@@ -257,8 +259,8 @@ void tcp_send_challenge_ack(struct tcp_conn *c)
 	tcp_send_segment(c, c->snd_nxt, 0, TCP_FLAG_ACK);
 }
 
-void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-		    uint32_t seq, uint32_t ack, uint8_t flags)
+void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		    uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
 	uint8_t *t = s->tx + NET_L4_OFFSET;
 	net_put16(t, lport);

@@ -66,8 +66,7 @@ static void ours_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
 				tcp_send(c, buf, (size_t)got);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -124,7 +123,8 @@ static size_t ours_received(void *node)
 }
 
 static const struct bench_node_ops ours_ops = {
-	"ours", ours_create, ours_input, ours_poll, ours_listen, ours_connect, ours_connected, ours_send, ours_received,
+    "ours",       ours_create,    ours_input, ours_poll,     ours_listen,
+    ours_connect, ours_connected, ours_send,  ours_received,
 };
 
 /* ------------------------------------------------------------ the wire */
@@ -198,7 +198,8 @@ static int setup(const char *sender, const char *receiver, int echo)
 	nodes[1] = ops[1]->create(macs[1], 0x0a000002, wire_tx, &side_ctx[1]);
 	ops[1]->listen(nodes[1], 5001, echo);
 	ops[0]->connect(nodes[0], 0x0a000002, 5001);
-	for (int i = 0; i < 100000 && !(ops[0]->connected(nodes[0]) && ops[1]->connected(nodes[1])); i++)
+	for (int i = 0; i < 100000 && !(ops[0]->connected(nodes[0]) && ops[1]->connected(nodes[1]));
+	     i++)
 		if (wire_pump() == 0)
 			wire_idle_tick();
 	return ops[0]->connected(nodes[0]) && ops[1]->connected(nodes[1]) ? 0 : -1;
@@ -249,9 +250,10 @@ static int ping_pong(int rounds, size_t size)
 	return 0;
 }
 
-static const char *const pairs[][2] = {{"ours", "ours"}, {"lwip", "lwip"}, {"ours", "lwip"}, {"lwip", "ours"}};
+static const char *const pairs[][2] = {
+    {"ours", "ours"}, {"lwip", "lwip"}, {"ours", "lwip"}, {"lwip", "ours"}};
 #define BULK_BYTES (64u << 20)
-#define ROUNDS 20000
+#define ROUNDS     20000
 
 static int split_pair(const char *arg, char *sender, char *receiver)
 {
@@ -310,7 +312,8 @@ int main(int argc, char **argv)
 	if (argc == 4)
 		return measure(argv[1], argv[2], atol(argv[3]));
 	if (argc != 2 || strcmp(argv[1], "run") != 0) {
-		fprintf(stderr, "usage: bench_net run | tp|lat|bulk SENDER-RECEIVER AMOUNT | ram\n");
+		fprintf(stderr,
+			"usage: bench_net run | tp|lat|bulk SENDER-RECEIVER AMOUNT | ram\n");
 		return 2;
 	}
 	/* Each measurement runs in a child process (lwIP's state is process-wide);

@@ -36,7 +36,8 @@ static err_t node_netif_init(struct netif *n)
 	n->hwaddr_len = 6;
 	memcpy(n->hwaddr, node_mac, 6);
 	n->mtu = 1500;
-	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+	n->flags =
+	    NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
 	n->output = etharp_output;
 	n->linkoutput = node_linkoutput;
 	n->name[0] = 'b';
@@ -173,5 +174,6 @@ static size_t node_received(void *n)
 }
 
 const struct bench_node_ops lwip_node_ops = {
-	"lwIP", node_create, node_input, node_poll, node_listen, node_connect, node_is_connected, node_send, node_received,
+    "lwIP",       node_create,       node_input, node_poll,     node_listen,
+    node_connect, node_is_connected, node_send,  node_received,
 };

@@ -52,12 +52,12 @@ static void echo_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
 			;
 		tcp_close(c);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
-static void udp_echo(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *data, size_t len)
+static void udp_echo(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+		     const uint8_t *data, size_t len)
 {
 	(void)arg;
 	udp_sendto(sock, src, sport, data, len);
@@ -96,7 +96,9 @@ static void fix_checksums(uint8_t *f, size_t len)
 	if (at == 0 || l4len < at + 2)
 		return;
 	net_put16(l4 + at, 0);
-	uint32_t sum = ip[9] == 1 ? 0 : net_checksum_pseudo(net_get32(ip + 12), net_get32(ip + 16), ip[9], l4len);
+	uint32_t sum =
+	    ip[9] == 1 ? 0
+		       : net_checksum_pseudo(net_get32(ip + 12), net_get32(ip + 16), ip[9], l4len);
 	net_put16(l4 + at, net_checksum_finish(net_checksum_add(sum, l4, l4len)));
 }
 

@@ -74,7 +74,8 @@ static int tap_transmit(void *ctx, const uint8_t *frame, size_t len)
 	(void)ctx;
 	if (tx_loss && next_random() % 1000 < tx_loss * 10)
 		return 0;
-	if (tx_reorder && tx_held_len == 0 && len <= sizeof(tx_held) && next_random() % 100 < tx_reorder) {
+	if (tx_reorder && tx_held_len == 0 && len <= sizeof(tx_held) &&
+	    next_random() % 100 < tx_reorder) {
 		memcpy(tx_held, frame, len);
 		tx_held_len = len;
 		return 0;
@@ -203,7 +204,9 @@ static void http_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
 		while ((n = tcp_recv(c, h->req + h->req_len, sizeof(h->req) - 1 - h->req_len)) > 0)
 			h->req_len += (size_t)n;
 		h->req[h->req_len] = '\0';
-		if (h->resp == NULL && (strstr(h->req, "\r\n\r\n") || h->req_len == sizeof(h->req) - 1 || ev == TCP_EVENT_PEER_CLOSED)) {
+		if (h->resp == NULL &&
+		    (strstr(h->req, "\r\n\r\n") || h->req_len == sizeof(h->req) - 1 ||
+		     ev == TCP_EVENT_PEER_CLOSED)) {
 			if (file_response != NULL && strncmp(h->req, "GET /file ", 10) == 0) {
 				h->resp = file_response;
 				h->resp_len = file_response_len;
@@ -219,11 +222,8 @@ static void http_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
 		if (h->resp != NULL)
 			http_push(h);
 		break;
-	case TCP_EVENT_ABORTED:
-		h->conn = NULL;
-		break;
-	default:
-		break;
+	case TCP_EVENT_ABORTED: h->conn = NULL; break;
+	default: break;
 	}
 }
 
@@ -260,8 +260,7 @@ static void download_event(void *arg, struct tcp_conn *c, enum tcp_event ev)
 		fprintf(stderr, "net_tap: download aborted: %s\n", net_result_text(tcp_error(c)));
 		d->failed = 1;
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -318,7 +317,8 @@ static void print_counters(void)
 {
 	for (int i = 0; i < NET_CNT_COUNT; i++)
 		if (net_counter(stack, (enum net_counter_id)i))
-			fprintf(stderr, "  %s=%u", net_counter_name((enum net_counter_id)i), net_counter(stack, (enum net_counter_id)i));
+			fprintf(stderr, "  %s=%u", net_counter_name((enum net_counter_id)i),
+				net_counter(stack, (enum net_counter_id)i));
 	fprintf(stderr, "\n");
 }
 
@@ -346,14 +346,16 @@ int main(int argc, char **argv)
 			timeout_s = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--serve-file") && i + 1 < argc) {
 			serve_file = argv[++i];
-		} else if ((!strcmp(argv[i], "--impair") || !strcmp(argv[i], "--impair-tx")) && i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "--impair") || !strcmp(argv[i], "--impair-tx")) &&
+			   i + 1 < argc) {
 			int tx = !strcmp(argv[i], "--impair-tx");
 			char *opt = argv[++i], *tok;
 			while ((tok = strsep(&opt, ",")) != NULL) {
 				if (!strncmp(tok, "loss=", 5))
 					*(tx ? &tx_loss : &impair_loss) = (unsigned)atoi(tok + 5);
 				else if (!strncmp(tok, "reorder=", 8))
-					*(tx ? &tx_reorder : &impair_reorder) = (unsigned)atoi(tok + 8);
+					*(tx ? &tx_reorder : &impair_reorder) =
+					    (unsigned)atoi(tok + 8);
 				else if (!strncmp(tok, "seed=", 5))
 					rng = (uint32_t)atoi(tok + 5) | 1;
 			}
@@ -363,18 +365,21 @@ int main(int argc, char **argv)
 		}
 	}
 	if (tap == NULL || i >= argc) {
-		fprintf(stderr, "usage: net_tap --tap NAME [--ip A/P] [--gw G] [--dhcp] [--impair ...] serve|download IP PORT FILE|resolve NAME\n");
+		fprintf(stderr, "usage: net_tap --tap NAME [--ip A/P] [--gw G] [--dhcp] [--impair "
+				"...] serve|download IP PORT FILE|resolve NAME\n");
 		return 2;
 	}
 	tap_fd = tap_open(tap);
 	if (tap_fd < 0) {
-		fprintf(stderr, "net_tap: cannot open TAP %s: %s (needs root and /dev/net/tun)\n", tap, strerror(errno));
+		fprintf(stderr, "net_tap: cannot open TAP %s: %s (needs root and /dev/net/tun)\n",
+			tap, strerror(errno));
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	snprintf(http_response, sizeof(http_response),
-		 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		 "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+		 "%zu\r\nConnection: close\r\n\r\n%s",
 		 strlen(http_body), http_body);
 
 	if (serve_file != NULL) {
@@ -387,7 +392,9 @@ int main(int argc, char **argv)
 		rewind(f);
 		file_response = malloc((size_t)size + 256);
 		int hl = snprintf(file_response, 256,
-				  "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %ld\r\n\r\n", size);
+				  "HTTP/1.0 200 OK\r\nContent-Type: "
+				  "application/octet-stream\r\nContent-Length: %ld\r\n\r\n",
+				  size);
 		if (fread(file_response + hl, 1, (size_t)size, f) != (size_t)size) {
 			fprintf(stderr, "net_tap: short read on %s\n", serve_file);
 			return 2;
@@ -436,7 +443,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "download") && i + 3 < argc) {
 			struct download d = {0};
 			d.out = fopen(argv[i + 3], "wb");
-			struct tcp_conn *c = d.out ? tcp_connect(stack, parse_ip(argv[i + 1]), (uint16_t)atoi(argv[i + 2]), download_event, &d) : NULL;
+			struct tcp_conn *c =
+			    d.out ? tcp_connect(stack, parse_ip(argv[i + 1]),
+						(uint16_t)atoi(argv[i + 2]), download_event, &d)
+				  : NULL;
 			i += 3;
 			if (c == NULL) {
 				failed = 1;
@@ -447,7 +457,8 @@ int main(int argc, char **argv)
 				run_once(100);
 			fclose(d.out);
 			uint64_t ms = now_ms(NULL) - start;
-			printf("downloaded %zu bytes in %llu ms\n", d.bytes, (unsigned long long)ms);
+			printf("downloaded %zu bytes in %llu ms\n", d.bytes,
+			       (unsigned long long)ms);
 			failed = !d.done;
 			/* Let our FIN be acknowledged. */
 			for (int k = 0; k < 20; k++)

@@ -26,17 +26,34 @@ static size_t dhcp_reply(uint8_t *m, const uint8_t *req, uint8_t type, uint32_t 
 	m[0] = 2;
 	m[1] = 1;
 	m[2] = 6;
-	memcpy(m + 4, req + 4, 4);      /* xid */
-	memcpy(m + 28, req + 28, 16);   /* chaddr */
+	memcpy(m + 4, req + 4, 4);    /* xid */
+	memcpy(m + 28, req + 28, 16); /* chaddr */
 	net_put32(m + 16, type == 6 ? 0 : OFFERED);
 	net_put32(m + 236, 0x63825363u);
 	uint8_t *o = m + 240;
-	*o++ = 53; *o++ = 1; *o++ = type;
-	*o++ = 54; *o++ = 4; net_put32(o, WIRE_IP_B); o += 4;
-	*o++ = 51; *o++ = 4; net_put32(o, lease); o += 4;
-	*o++ = 1; *o++ = 4; net_put32(o, NET_IPV4(255, 255, 255, 0)); o += 4;
-	*o++ = 3; *o++ = 4; net_put32(o, WIRE_IP_B); o += 4;
-	*o++ = 6; *o++ = 4; net_put32(o, WIRE_IP_B); o += 4;
+	*o++ = 53;
+	*o++ = 1;
+	*o++ = type;
+	*o++ = 54;
+	*o++ = 4;
+	net_put32(o, WIRE_IP_B);
+	o += 4;
+	*o++ = 51;
+	*o++ = 4;
+	net_put32(o, lease);
+	o += 4;
+	*o++ = 1;
+	*o++ = 4;
+	net_put32(o, NET_IPV4(255, 255, 255, 0));
+	o += 4;
+	*o++ = 3;
+	*o++ = 4;
+	net_put32(o, WIRE_IP_B);
+	o += 4;
+	*o++ = 6;
+	*o++ = 4;
+	net_put32(o, WIRE_IP_B);
+	o += 4;
 	*o++ = 255;
 	return 300;
 }
@@ -55,7 +72,8 @@ static int dhcp_type(const uint8_t *m, size_t len)
 	return -1;
 }
 
-static void server_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *m, size_t len)
+static void server_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+			const uint8_t *m, size_t len)
 {
 	(void)sport;
 	struct server *sv = arg;
@@ -72,7 +90,8 @@ static void server_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16
 		sv->requests++;
 		if (src != 0)
 			sv->renew_requests++;
-		udp_sendto(sock, 0xffffffffu, 68, r, dhcp_reply(r, m, sv->nak ? 6 : 5, sv->lease_s));
+		udp_sendto(sock, 0xffffffffu, 68, r,
+			   dhcp_reply(r, m, sv->nak ? 6 : 5, sv->lease_s));
 	}
 }
 
@@ -177,7 +196,8 @@ struct resolver {
 	int queries;
 };
 
-static void resolver_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *m, size_t len)
+static void resolver_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+			  const uint8_t *m, size_t len)
 {
 	struct resolver *r = arg;
 	r->queries++;
@@ -207,11 +227,20 @@ static void resolver_recv(void *arg, struct udp_socket *sock, uint32_t src, uint
 	/* A CNAME first, then the A record (compressed names). */
 	uint8_t *p = a + qend;
 	net_put16(a + 6, 2);
-	net_put16(p, 0xc00c); net_put16(p + 2, 5); net_put16(p + 4, 1); net_put32(p + 6, 60); net_put16(p + 10, 2);
+	net_put16(p, 0xc00c);
+	net_put16(p + 2, 5);
+	net_put16(p + 4, 1);
+	net_put32(p + 6, 60);
+	net_put16(p + 10, 2);
 	net_put16(p + 12, 0xc00c);
 	p += 14;
-	net_put16(p, 0xc00c); net_put16(p + 2, 1); net_put16(p + 4, 1); net_put32(p + 6, 60); net_put16(p + 10, 4);
-	net_put32(p + 12, strcmp(name, "host.test") == 0 ? NET_IPV4(10, 9, 8, 7) : NET_IPV4(10, 1, 1, 1));
+	net_put16(p, 0xc00c);
+	net_put16(p + 2, 1);
+	net_put16(p + 4, 1);
+	net_put32(p + 6, 60);
+	net_put16(p + 10, 4);
+	net_put32(p + 12,
+		  strcmp(name, "host.test") == 0 ? NET_IPV4(10, 9, 8, 7) : NET_IPV4(10, 1, 1, 1));
 	p += 16;
 	if (strcmp(name, "loop.test") == 0) {
 		net_put16(a + qend, 0xc000 | (uint16_t)qend); /* a pointer to itself */
@@ -246,7 +275,8 @@ static void test_dns(void **state)
 	struct resolver r = {0};
 	udp_open(w.stack[1], 53, resolver_recv, &r);
 	struct answer a = {0};
-	assert_int_equal(dns_resolve(w.stack[0], "host.test", dns_done, &a), NET_EUNREACH); /* no server yet */
+	assert_int_equal(dns_resolve(w.stack[0], "host.test", dns_done, &a),
+			 NET_EUNREACH); /* no server yet */
 	dns_set_server(w.stack[0], WIRE_IP_B);
 	assert_int_equal(dns_resolve(w.stack[0], "bad..name", dns_done, &a), NET_EINVAL);
 	assert_int_equal(dns_resolve(w.stack[0], "host.test", dns_done, &a), NET_OK);
@@ -274,8 +304,11 @@ static void test_dns(void **state)
 	struct answer many[CONFIG_NET_DNS_QUERIES + 1];
 	memset(many, 0, sizeof(many));
 	for (int i = 0; i < CONFIG_NET_DNS_QUERIES; i++)
-		assert_int_equal(dns_resolve(w.stack[0], "silent.test", dns_done, &many[i]), NET_OK);
-	assert_int_equal(dns_resolve(w.stack[0], "silent.test", dns_done, &many[CONFIG_NET_DNS_QUERIES]), NET_ENOMEM);
+		assert_int_equal(dns_resolve(w.stack[0], "silent.test", dns_done, &many[i]),
+				 NET_OK);
+	assert_int_equal(
+	    dns_resolve(w.stack[0], "silent.test", dns_done, &many[CONFIG_NET_DNS_QUERIES]),
+	    NET_ENOMEM);
 	wire_run(&w, 60000);
 	assert_int_equal(net_pool_stats(w.stack[0], NET_POOL_DNS).in_use, 0);
 	wire_free(&w);
@@ -284,9 +317,9 @@ static void test_dns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dhcp_lifecycle),
-		cmocka_unit_test(test_dhcp_nak_and_garbage),
-		cmocka_unit_test(test_dns),
+	    cmocka_unit_test(test_dhcp_lifecycle),
+	    cmocka_unit_test(test_dhcp_nak_and_garbage),
+	    cmocka_unit_test(test_dns),
 	};
 	return cmocka_run_group_tests_name("net_dhcp_dns", tests, NULL, NULL);
 }

@@ -61,7 +61,8 @@ static void test_arp_reply_and_gratuitous(void **state)
 	wire_free(&w);
 }
 
-static void udp_count(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *data, size_t len)
+static void udp_count(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+		      const uint8_t *data, size_t len)
 {
 	(void)sock;
 	(void)src;
@@ -174,13 +175,14 @@ static void test_ipv4_validation(void **state)
 	assert_int_equal(net_counter(w.stack[0], NET_CNT_IP_DROP_CHECKSUM), 1);
 	n = wire_build_udp(f, 1, 2, (const uint8_t *)"x", 1);
 	wire_inject(&w, f, 30); /* truncated */
-	f[14] = 0x44;            /* IHL 4 */
+	f[14] = 0x44;           /* IHL 4 */
 	wire_inject(&w, f, n);
 	n = wire_build_udp(f, 1, 2, (const uint8_t *)"x", 1);
 	net_put16(f + 16, 200); /* total length beyond the frame */
 	wire_inject(&w, f, n);
 	assert_int_equal(net_counter(w.stack[0], NET_CNT_IP_DROP_MALFORMED), 3);
-	n = wire_build_ipv4(f, WIRE_IP_B, NET_IPV4(10, 0, 0, 99), 17, 1, 0, (const uint8_t *)"12345678", 8);
+	n = wire_build_ipv4(f, WIRE_IP_B, NET_IPV4(10, 0, 0, 99), 17, 1, 0,
+			    (const uint8_t *)"12345678", 8);
 	wire_inject(&w, f, n);
 	assert_int_equal(net_counter(w.stack[0], NET_CNT_IP_DROP_NOT_FOR_US), 1);
 	/* Frames for another MAC, too short, unknown type. */
@@ -205,7 +207,8 @@ struct got {
 	uint8_t data[9000];
 };
 
-static void udp_keep(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport, const uint8_t *data, size_t len)
+static void udp_keep(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
+		     const uint8_t *data, size_t len)
 {
 	(void)sock;
 	(void)src;
@@ -217,8 +220,8 @@ static void udp_keep(void *arg, struct udp_socket *sock, uint32_t src, uint16_t 
 }
 
 /* Send a UDP datagram of `len` bytes in fragments of `fragsz`, in the given order. */
-static void send_fragments(struct test_wire *w, uint16_t id, const uint8_t *udp, size_t len, size_t fragsz,
-			   const int *order, int count)
+static void send_fragments(struct test_wire *w, uint16_t id, const uint8_t *udp, size_t len,
+			   size_t fragsz, const int *order, int count)
 {
 	uint8_t f[1600];
 	for (int k = 0; k < count; k++) {
@@ -226,7 +229,8 @@ static void send_fragments(struct test_wire *w, uint16_t id, const uint8_t *udp,
 		size_t l = len - off < fragsz ? len - off : fragsz;
 		int more = off + l < len;
 		uint16_t frag = (uint16_t)((off / 8) | (more ? 0x2000 : 0));
-		wire_inject(w, f, wire_build_ipv4(f, WIRE_IP_B, WIRE_IP_A, 17, id, frag, udp + off, l));
+		wire_inject(w, f,
+			    wire_build_ipv4(f, WIRE_IP_B, WIRE_IP_A, 17, id, frag, udp + off, l));
 	}
 }
 
@@ -272,7 +276,8 @@ static void test_reassembly(void **state)
 	int exceeded = 0;
 	for (int i = 0; i < w.captured; i++) {
 		const uint8_t *r = w.capture[i].data;
-		if (net_get16(r + 12) == 0x0800 && r[23] == 1 && r[34] == 11 && r[35] == 1 && net_get16(r + 34 + 8 + 4) == 102)
+		if (net_get16(r + 12) == 0x0800 && r[23] == 1 && r[34] == 11 && r[35] == 1 &&
+		    net_get16(r + 34 + 8 + 4) == 102)
 			exceeded++;
 	}
 	assert_int_equal(exceeded, 1);
@@ -283,7 +288,9 @@ static void test_reassembly(void **state)
 	/* Too large for a slot. */
 	wire_run(&w, (CONFIG_NET_IP_REASS_TIMEOUT_S + 1) * 1000);
 	uint8_t f[1600];
-	wire_inject(&w, f, wire_build_ipv4(f, WIRE_IP_B, WIRE_IP_A, 17, 300, (uint16_t)(CONFIG_NET_IP_REASS_SIZE / 8), udp, 16));
+	wire_inject(&w, f,
+		    wire_build_ipv4(f, WIRE_IP_B, WIRE_IP_A, 17, 300,
+				    (uint16_t)(CONFIG_NET_IP_REASS_SIZE / 8), udp, 16));
 	assert_true(net_counter(w.stack[0], NET_CNT_IP_REASS_DROP) >= 2);
 	free(udp);
 	free(g);
@@ -313,7 +320,8 @@ static void test_udp_between_stacks(void **state)
 	/* Pool exhaustion is reported. */
 	struct udp_socket *more[CONFIG_NET_UDP_SOCKETS];
 	int opened = 0;
-	while (opened < CONFIG_NET_UDP_SOCKETS && (more[opened] = udp_open(w.stack[0], 0, udp_keep, g)) != NULL)
+	while (opened < CONFIG_NET_UDP_SOCKETS &&
+	       (more[opened] = udp_open(w.stack[0], 0, udp_keep, g)) != NULL)
 		opened++;
 	assert_int_equal(opened, CONFIG_NET_UDP_SOCKETS - 1);
 	assert_int_equal(net_pool_stats(w.stack[0], NET_POOL_UDP).exhausted, 1);
@@ -331,7 +339,8 @@ static void test_checksum_known_values(void **state)
 	assert_int_equal(net_checksum_finish(net_checksum_add(0, d, 8)), (uint16_t)~0xddf2);
 	/* Odd length pads with zero. */
 	const uint8_t o[] = {0x12, 0x34, 0x56};
-	assert_int_equal(net_checksum_finish(net_checksum_add(0, o, 3)), (uint16_t)~(0x1234 + 0x5600));
+	assert_int_equal(net_checksum_finish(net_checksum_add(0, o, 3)),
+			 (uint16_t) ~(0x1234 + 0x5600));
 	/* The word-at-a-time sum equals the RFC 1071 definition at any length
 	 * and alignment (deterministic random buffers). */
 	uint8_t buf[2100];
@@ -347,7 +356,8 @@ static void test_checksum_known_values(void **state)
 			ref += (uint32_t)buf[off + i] << 8 | buf[off + i + 1];
 		if (n & 1)
 			ref += (uint32_t)buf[off + n - 1] << 8;
-		assert_int_equal(net_checksum_finish(net_checksum_add((uint32_t)t, buf + off, n)), net_checksum_finish(ref));
+		assert_int_equal(net_checksum_finish(net_checksum_add((uint32_t)t, buf + off, n)),
+				 net_checksum_finish(ref));
 	}
 	assert_string_equal(net_counter_name(NET_CNT_TCP_RX), "TCP_RX");
 	assert_string_equal(net_result_text(NET_EREFUSED), "connection refused");
@@ -356,13 +366,13 @@ static void test_checksum_known_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_checksum_known_values),
-		cmocka_unit_test(test_arp_reply_and_gratuitous),
-		cmocka_unit_test(test_arp_queue_and_timeout),
-		cmocka_unit_test(test_icmp_echo_and_unreachable),
-		cmocka_unit_test(test_ipv4_validation),
-		cmocka_unit_test(test_reassembly),
-		cmocka_unit_test(test_udp_between_stacks),
+	    cmocka_unit_test(test_checksum_known_values),
+	    cmocka_unit_test(test_arp_reply_and_gratuitous),
+	    cmocka_unit_test(test_arp_queue_and_timeout),
+	    cmocka_unit_test(test_icmp_echo_and_unreachable),
+	    cmocka_unit_test(test_ipv4_validation),
+	    cmocka_unit_test(test_reassembly),
+	    cmocka_unit_test(test_udp_between_stacks),
 	};
 	return cmocka_run_group_tests_name("net_ip", tests, NULL, NULL);
 }

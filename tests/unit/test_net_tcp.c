@@ -171,7 +171,8 @@ static void test_transfer_lossy(void **state)
 {
 	(void)state;
 	for (uint32_t seed = 10; seed < 16; seed++) {
-		struct wire_faults f = {.loss_pct = 5, .dup_pct = 3, .reorder_pct = 20, .latency_ms = 2};
+		struct wire_faults f = {
+		    .loss_pct = 5, .dup_pct = 3, .reorder_pct = 20, .latency_ms = 2};
 		run_transfer(seed, f, 256 * 1024 + seed);
 	}
 }
@@ -244,13 +245,15 @@ static void test_connect_refused_and_rst_closed_port(void **state)
 }
 
 /* A raw peer on B talking to a listener on A. Returns A's ISN. */
-static uint32_t raw_handshake(struct test_wire *w, struct app *server, uint16_t sport, uint32_t peer_isn)
+static uint32_t raw_handshake(struct test_wire *w, struct app *server, uint16_t sport,
+			      uint32_t peer_isn)
 {
 	uint8_t f[1600], opts[8] = {2, 4, 0x05, 0xb4, 1, 3, 3, 2};
 	if (server->listener == NULL)
 		server->listener = tcp_listen(w->stack[0], 80, 4, app_event, server);
 	wire_clear_capture(w);
-	wire_inject(w, f, wire_build_tcp(f, sport, 80, peer_isn, 0, TCP_FLAG_SYN, 65535, opts, 8, NULL, 0));
+	wire_inject(
+	    w, f, wire_build_tcp(f, sport, 80, peer_isn, 0, TCP_FLAG_SYN, 65535, opts, 8, NULL, 0));
 	wire_run(w, 1);
 	struct wire_tcp t;
 	assert_int_equal(wire_captured_tcp(w, 0, &t), 0);
@@ -258,7 +261,9 @@ static uint32_t raw_handshake(struct test_wire *w, struct app *server, uint16_t 
 	assert_int_equal(t.ack, peer_isn + 1);
 	assert_int_equal(t.mss, CONFIG_NET_TCP_MSS);
 	assert_int_not_equal(t.ws, 0xff);
-	wire_inject(w, f, wire_build_tcp(f, sport, 80, peer_isn + 1, t.seq + 1, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_inject(w, f,
+		    wire_build_tcp(f, sport, 80, peer_isn + 1, t.seq + 1, TCP_FLAG_ACK, 1000, NULL,
+				   0, NULL, 0));
 	wire_clear_capture(w);
 	return t.seq;
 }
@@ -274,7 +279,8 @@ static void test_challenge_ack(void **state)
 	uint8_t f[1600];
 	struct wire_tcp t;
 	/* RST inside the window but not at rcv_nxt: challenge ACK, no reset. */
-	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 5001 + 100, 0, TCP_FLAG_RST, 0, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4000, 80, 5001 + 100, 0, TCP_FLAG_RST, 0, NULL, 0, NULL, 0));
 	assert_int_equal(server.aborted, 0);
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.flags, TCP_FLAG_ACK);
@@ -282,13 +288,16 @@ static void test_challenge_ack(void **state)
 	assert_int_equal(t.seq, isn + 1);
 	/* SYN on an established connection: challenge ACK too (RFC 5961 §4). */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 7777, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4000, 80, 7777, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0));
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.flags, TCP_FLAG_ACK);
 	assert_int_equal(server.aborted, 0);
 	/* ACK for data never sent: answered with an ACK and ignored. */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 4000, 80, 5001, isn + 100000, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 4000, 80, 5001, isn + 100000, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(server.aborted, 0);
 	assert_true(net_counter(w.stack[0], NET_CNT_TCP_CHALLENGE_ACK) >= 2);
@@ -307,19 +316,22 @@ static void test_rst_for_unknown_segments(void **state)
 	wire_init(&w, 10, 1);
 	uint8_t f[1600];
 	struct wire_tcp t;
-	wire_inject(&w, f, wire_build_tcp(f, 1234, 81, 100, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 1234, 81, 100, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0));
 	wire_run(&w, 1);
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.flags, TCP_FLAG_RST | TCP_FLAG_ACK);
 	assert_int_equal(t.ack, 101);
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 1234, 81, 100, 5555, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 1234, 81, 100, 5555, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.flags, TCP_FLAG_RST);
 	assert_int_equal(t.seq, 5555);
 	/* Never a reset for a reset. */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 1234, 81, 100, 5555, TCP_FLAG_RST, 1000, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 1234, 81, 100, 5555, TCP_FLAG_RST, 1000, NULL, 0, NULL, 0));
 	assert_int_equal(w.captured, 0);
 	wire_free(&w);
 }
@@ -340,13 +352,15 @@ static void test_syn_flood_bounded(void **state)
 	/* 500 spoofed SYNs from 10.0.0.3 (answered by nobody) hit B's listener. */
 	uint8_t f[1600];
 	for (int i = 0; i < 500; i++) {
-		size_t n = wire_build_tcp(f, (uint16_t)(2000 + i), 80, (uint32_t)i * 7919u, 0, TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0);
+		size_t n = wire_build_tcp(f, (uint16_t)(2000 + i), 80, (uint32_t)i * 7919u, 0,
+					  TCP_FLAG_SYN, 1000, NULL, 0, NULL, 0);
 		/* rewrite as A->B with a spoofed source */
 		uint8_t g[1600];
 		memcpy(g, f, n);
 		memcpy(g, wire_mac[1], 6);
 		memcpy(g + 6, wire_mac[0], 6);
-		size_t l = wire_build_ipv4(g, NET_IPV4(10, 0, 0, 3), WIRE_IP_B, 6, 1, 0, NULL, n - 34);
+		size_t l =
+		    wire_build_ipv4(g, NET_IPV4(10, 0, 0, 3), WIRE_IP_B, 6, 1, 0, NULL, n - 34);
 		memcpy(g, wire_mac[1], 6);
 		memcpy(g + 6, wire_mac[0], 6);
 		/* fix TCP checksum for the new pseudo header */
@@ -389,7 +403,8 @@ static void test_zero_window_probe(void **state)
 	struct test_wire w;
 	wire_init(&w, 12, 0);
 	w.faults.latency_ms = 1;
-	struct app server = {.no_read = 1, .close_on_peer_close = 0}, client = {.close_after_send = 1};
+	struct app server = {.no_read = 1, .close_on_peer_close = 0},
+		   client = {.close_after_send = 1};
 	size_t len = 3 * CONFIG_NET_TCP_RCV_BUF;
 	uint8_t *data = pattern(len, 12);
 	client.tx = data;
@@ -428,12 +443,17 @@ static void test_keepalive_and_rto_give_up(void **state)
 	establish(&w, 13, apps);
 	tcp_set_keepalive(apps[0].conn, 1);
 	/* Idle but alive: probes are answered, nothing breaks. */
-	wire_run(&w, (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S + 3 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) * 1000);
+	wire_run(&w, (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S +
+				3 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) *
+			 1000);
 	assert_int_equal(apps[0].aborted, 0);
 	assert_true(net_counter(w.stack[0], NET_CNT_TCP_KEEPALIVE) >= 1);
 	/* The peer vanishes: keep-alive gives up. */
 	w.faults.loss_pct = 100;
-	assert_true(wire_run_until(&w, aborted, &apps[0], (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S + 20 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) * 1000));
+	assert_true(wire_run_until(
+	    &w, aborted, &apps[0],
+	    (uint64_t)(CONFIG_NET_TCP_KEEPALIVE_IDLE_S + 20 * CONFIG_NET_TCP_KEEPALIVE_INTERVAL_S) *
+		1000));
 	assert_int_equal(apps[0].error, NET_ETIMEDOUT);
 	/* Data to a vanished peer: the retransmission limit aborts. */
 	assert_int_equal(tcp_send(apps[1].conn, "x", 1), 1);
@@ -482,7 +502,9 @@ static void test_simultaneous_open(void **state)
 	uint8_t f[1600], opts[4] = {2, 4, 0x02, 0x18};
 	/* The peer's own SYN crosses ours: SYN_SENT -> SYN_RCVD, we answer SYN-ACK. */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 5000, syn.sport, 9000, 0, TCP_FLAG_SYN, 8192, opts, 4, NULL, 0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 5000, syn.sport, 9000, 0, TCP_FLAG_SYN, 8192, opts, 4, NULL, 0));
 	assert_int_equal(a.conn->state, TCP_SYN_RCVD);
 	struct wire_tcp t;
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
@@ -490,8 +512,12 @@ static void test_simultaneous_open(void **state)
 	assert_int_equal(t.seq, syn.seq);
 	assert_int_equal(t.ws, 0xff); /* the peer sent no window scale: neither do we */
 	/* The peer's SYN-ACK for our SYN completes the open. */
-	wire_inject(&w, f, wire_build_tcp(f, 5000, syn.sport, 9000, syn.seq + 1, TCP_FLAG_SYN | TCP_FLAG_ACK, 8192, opts, 4, NULL, 0));
-	wire_inject(&w, f, wire_build_tcp(f, 5000, syn.sport, 9001, syn.seq + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 5000, syn.sport, 9000, syn.seq + 1,
+				   TCP_FLAG_SYN | TCP_FLAG_ACK, 8192, opts, 4, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 5000, syn.sport, 9001, syn.seq + 1, TCP_FLAG_ACK, 8192, NULL,
+				   0, NULL, 0));
 	assert_int_equal(a.conn->state, TCP_ESTABLISHED);
 	assert_int_equal(a.connected, 1);
 	assert_int_equal(a.conn->mss, 536);
@@ -537,17 +563,27 @@ static void test_out_of_order_reassembly(void **state)
 	uint8_t f[1600];
 	const char *msg = "abcdefghij";
 	/* Send 3 pieces in the order 3,1,2 plus a duplicate of 1. */
-	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101 + 6, ack, TCP_FLAG_ACK, 1000, NULL, 0, (const uint8_t *)msg + 6, 4));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4002, 80, 101 + 6, ack, TCP_FLAG_ACK, 1000, NULL, 0,
+				   (const uint8_t *)msg + 6, 4));
 	assert_int_equal(server.rx_len, 0);
-	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101, ack, TCP_FLAG_ACK, 1000, NULL, 0, (const uint8_t *)msg, 3));
-	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101, ack, TCP_FLAG_ACK, 1000, NULL, 0, (const uint8_t *)msg, 3));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4002, 80, 101, ack, TCP_FLAG_ACK, 1000, NULL, 0,
+				   (const uint8_t *)msg, 3));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4002, 80, 101, ack, TCP_FLAG_ACK, 1000, NULL, 0,
+				   (const uint8_t *)msg, 3));
 	assert_int_equal(server.rx_len, 3);
-	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 101 + 3, ack, TCP_FLAG_ACK | TCP_FLAG_FIN, 1000, NULL, 0, (const uint8_t *)msg + 3, 3));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4002, 80, 101 + 3, ack, TCP_FLAG_ACK | TCP_FLAG_FIN, 1000,
+				   NULL, 0, (const uint8_t *)msg + 3, 3));
 	/* That FIN arrived before byte 10: it must wait for the data it follows. */
 	assert_int_equal(server.rx_len, 10);
 	assert_memory_equal(server.rx, msg, 10);
 	assert_int_equal(server.peer_closed, 0);
-	wire_inject(&w, f, wire_build_tcp(f, 4002, 80, 111, ack, TCP_FLAG_ACK | TCP_FLAG_FIN, 1000, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4002, 80, 111, ack, TCP_FLAG_ACK | TCP_FLAG_FIN, 1000, NULL,
+				   0, NULL, 0));
 	assert_int_equal(server.peer_closed, 1);
 	assert_int_equal(tcp_recv(server.conn, f, 10), 0);
 	free(server.rx);
@@ -555,7 +591,8 @@ static void test_out_of_order_reassembly(void **state)
 }
 
 /* An ICMP error from B quoting the IP header of `f` (a frame A sent) and 8 bytes. */
-static size_t build_icmp_error(uint8_t *out, const uint8_t *f, uint8_t type, uint8_t code, uint16_t mtu)
+static size_t build_icmp_error(uint8_t *out, const uint8_t *f, uint8_t type, uint8_t code,
+			       uint16_t mtu)
 {
 	uint8_t icmp[8 + 28];
 	memset(icmp, 0, sizeof(icmp));
@@ -583,19 +620,23 @@ static void test_sack_blocks(void **state)
 	struct app server = {.no_read = 1};
 	uint8_t f[1600], opts[12] = {2, 4, 0x05, 0xb4, 1, 3, 3, 2, 1, 1, 4, 2};
 	server.listener = tcp_listen(w.stack[0], 80, 4, app_event, &server);
-	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 500, 0, TCP_FLAG_SYN, 65535, opts, 12, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4010, 80, 500, 0, TCP_FLAG_SYN, 65535, opts, 12, NULL, 0));
 	wire_run(&w, 1);
 	struct wire_tcp t;
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.sack_ok, 1); /* SYN-ACK answers SACK-permitted */
 	uint32_t ack = t.seq + 1;
-	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 501, ack, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4010, 80, 501, ack, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
 	uint8_t data[100];
 	memset(data, 'x', sizeof(data));
 	/* Holes: [501,601) missing; we get [601,701) then [801,901). */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 601, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
-	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 801, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4010, 80, 601, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4010, 80, 801, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
 	assert_int_equal(wire_captured_tcp(&w, 1, &t), 0);
 	assert_int_equal(t.ack, 501);
 	assert_int_equal(t.sack_blocks, 2);
@@ -605,14 +646,16 @@ static void test_sack_blocks(void **state)
 	assert_int_equal(t.sack[1][1], 701);
 	/* The hole fills: cumulative ACK moves, one block left. */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 4010, 80, 501, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4010, 80, 501, ack, TCP_FLAG_ACK, 1000, NULL, 0, data, 100));
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.ack, 701);
 	assert_int_equal(t.sack_blocks, 1);
 	assert_int_equal(t.sack[0][0], 801);
 	/* A peer without SACK-permitted never gets blocks. */
 	wire_clear_capture(&w);
-	wire_inject(&w, f, wire_build_tcp(f, 4011, 80, 500, 0, TCP_FLAG_SYN, 65535, opts, 8, NULL, 0));
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4011, 80, 500, 0, TCP_FLAG_SYN, 65535, opts, 8, NULL, 0));
 	wire_run(&w, 1);
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.sack_ok, 0);
@@ -669,23 +712,23 @@ static void test_icmp_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_transfer_clean),
-		cmocka_unit_test(test_transfer_small),
-		cmocka_unit_test(test_transfer_lossy),
-		cmocka_unit_test(test_transfer_heavy_loss),
-		cmocka_unit_test(test_simultaneous_close),
-		cmocka_unit_test(test_simultaneous_open),
-		cmocka_unit_test(test_address_change_aborts),
-		cmocka_unit_test(test_connect_refused_and_rst_closed_port),
-		cmocka_unit_test(test_rst_for_unknown_segments),
-		cmocka_unit_test(test_challenge_ack),
-		cmocka_unit_test(test_syn_flood_bounded),
-		cmocka_unit_test(test_zero_window_probe),
-		cmocka_unit_test(test_keepalive_and_rto_give_up),
-		cmocka_unit_test(test_isn_and_window_scale),
-		cmocka_unit_test(test_out_of_order_reassembly),
-		cmocka_unit_test(test_icmp_errors),
-		cmocka_unit_test(test_sack_blocks),
+	    cmocka_unit_test(test_transfer_clean),
+	    cmocka_unit_test(test_transfer_small),
+	    cmocka_unit_test(test_transfer_lossy),
+	    cmocka_unit_test(test_transfer_heavy_loss),
+	    cmocka_unit_test(test_simultaneous_close),
+	    cmocka_unit_test(test_simultaneous_open),
+	    cmocka_unit_test(test_address_change_aborts),
+	    cmocka_unit_test(test_connect_refused_and_rst_closed_port),
+	    cmocka_unit_test(test_rst_for_unknown_segments),
+	    cmocka_unit_test(test_challenge_ack),
+	    cmocka_unit_test(test_syn_flood_bounded),
+	    cmocka_unit_test(test_zero_window_probe),
+	    cmocka_unit_test(test_keepalive_and_rto_give_up),
+	    cmocka_unit_test(test_isn_and_window_scale),
+	    cmocka_unit_test(test_out_of_order_reassembly),
+	    cmocka_unit_test(test_icmp_errors),
+	    cmocka_unit_test(test_sack_blocks),
 	};
 #if CONFIG_NET_TCP_RCV_BUF > 65535
 	return cmocka_run_group_tests_name("net_tcp with window scaling", tests, NULL, NULL);

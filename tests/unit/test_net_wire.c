@@ -28,7 +28,8 @@ static uint64_t wire_now(void *ctx)
 	return ((struct wire_ctx *)ctx)->w->now;
 }
 
-size_t wire_build_arp(uint8_t *f, uint16_t op, uint32_t spa, const uint8_t tha[6], uint32_t tpa, const uint8_t dst[6])
+size_t wire_build_arp(uint8_t *f, uint16_t op, uint32_t spa, const uint8_t tha[6], uint32_t tpa,
+		      const uint8_t dst[6])
 {
 	memset(f, 0, 60);
 	memcpy(f, dst, 6);
@@ -56,13 +57,15 @@ static void wire_answer_arp(struct test_wire *w, const uint8_t *frame, size_t le
 	f->due = w->now;
 	f->order = w->order++;
 	f->to = 0;
-	f->len = (uint16_t)wire_build_arp(f->data, 2, WIRE_IP_B, frame + 22, net_get32(frame + 28), wire_mac[0]);
+	f->len = (uint16_t)wire_build_arp(f->data, 2, WIRE_IP_B, frame + 22, net_get32(frame + 28),
+					  wire_mac[0]);
 }
 
 static struct wire_ctx ctxs[16][2];
 static int nctx;
 
-static void wire_enqueue(struct test_wire *w, int to, const uint8_t *frame, size_t len, uint64_t extra)
+static void wire_enqueue(struct test_wire *w, int to, const uint8_t *frame, size_t len,
+			 uint64_t extra)
 {
 	if (w->queued >= WIRE_QUEUE || len > WIRE_FRAME) {
 		w->lost++;
@@ -228,8 +231,8 @@ static size_t wire_eth(uint8_t *f, uint16_t type)
 	return 14;
 }
 
-size_t wire_build_ipv4(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint16_t frag,
-		       const uint8_t *payload, size_t len)
+size_t wire_build_ipv4(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id,
+		       uint16_t frag, const uint8_t *payload, size_t len)
 {
 	wire_eth(f, 0x0800);
 	uint8_t *ip = f + 14;
@@ -248,8 +251,9 @@ size_t wire_build_ipv4(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, ui
 	return 34 + len;
 }
 
-size_t wire_build_tcp(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-		      uint16_t wnd, const uint8_t *opts, size_t optlen, const uint8_t *data, size_t len)
+size_t wire_build_tcp(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+		      uint8_t flags, uint16_t wnd, const uint8_t *opts, size_t optlen,
+		      const uint8_t *data, size_t len)
 {
 	uint8_t *t = f + 34;
 	size_t hlen = 20 + optlen;

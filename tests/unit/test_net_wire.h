@@ -12,9 +12,9 @@
 
 #include "net.h"
 
-#define WIRE_QUEUE 2048
+#define WIRE_QUEUE   2048
 #define WIRE_CAPTURE 256
-#define WIRE_FRAME 1514
+#define WIRE_FRAME   1514
 
 struct wire_frame {
 	uint64_t due;
@@ -59,12 +59,14 @@ void wire_inject(struct test_wire *w, const uint8_t *frame, size_t len);
 void wire_clear_capture(struct test_wire *w);
 
 /* Raw frame building (for a raw B), checksums filled in. */
-size_t wire_build_tcp(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
-		      uint16_t wnd, const uint8_t *opts, size_t optlen, const uint8_t *data, size_t len);
-size_t wire_build_arp(uint8_t *f, uint16_t op, uint32_t spa, const uint8_t tha[6], uint32_t tpa, const uint8_t dst[6]);
+size_t wire_build_tcp(uint8_t *f, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+		      uint8_t flags, uint16_t wnd, const uint8_t *opts, size_t optlen,
+		      const uint8_t *data, size_t len);
+size_t wire_build_arp(uint8_t *f, uint16_t op, uint32_t spa, const uint8_t tha[6], uint32_t tpa,
+		      const uint8_t dst[6]);
 size_t wire_build_udp(uint8_t *f, uint16_t sport, uint16_t dport, const uint8_t *data, size_t len);
-size_t wire_build_ipv4(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id, uint16_t frag,
-		       const uint8_t *payload, size_t len);
+size_t wire_build_ipv4(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto, uint16_t id,
+		       uint16_t frag, const uint8_t *payload, size_t len);
 /* Find the n-th captured TCP segment (from A) and decode it; -1 if none. */
 struct wire_tcp {
 	uint16_t sport, dport, wnd, mss;

@@ -6,8 +6,15 @@
 #include <stdlib.h>
 
 #define LWIP_NOASSERT 1 /* net/ has no assertions either */
-#define LWIP_PLATFORM_DIAG(x) do { printf x; } while (0)
-#define LWIP_PLATFORM_ASSERT(x) do { printf("lwIP assertion: %s\n", x); abort(); } while (0)
+#define LWIP_PLATFORM_DIAG(x)                                                                      \
+	do {                                                                                       \
+		printf x;                                                                          \
+	} while (0)
+#define LWIP_PLATFORM_ASSERT(x)                                                                    \
+	do {                                                                                       \
+		printf("lwIP assertion: %s\n", x);                                                 \
+		abort();                                                                           \
+	} while (0)
 #define LWIP_NO_UNISTD_H 1
 
 #endif
