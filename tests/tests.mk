@@ -80,3 +80,10 @@ $(O)/host/tests/test_boot_bundle: $(SRC)/tests/unit/test_boot_bundle.c $(SRC)/gu
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/boot_bundle.c
 test-boot-bundle: $(O)/host/tests/test_boot_bundle
 	@$(RUN_SUITE) boot-bundle $<
+
+# ---------------------------------------------------------------- style
+# Our C follows the root .clang-format (STYLE.md); third-party code is never
+# in the tree, so every C file here is checked.
+TEST_SUITES += format
+test-format:
+	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)

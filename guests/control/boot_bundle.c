@@ -50,7 +50,8 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 		memcpy(out->name, e, 32);
 		uint32_t offset = le32(e + 32), length = le32(e + 36);
 		uint32_t args_offset = le32(e + 48), args_length = le32(e + 52);
-		if (!in_bounds(offset, length, total) || !in_bounds(args_offset, args_length, total)) {
+		if (!in_bounds(offset, length, total) ||
+		    !in_bounds(args_offset, args_length, total)) {
 			*error = "boot bundle entry points outside the bundle";
 			return -1;
 		}

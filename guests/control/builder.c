@@ -19,14 +19,14 @@
 #include <xen/domctl.h>
 #include <xen/sysctl.h>
 
-#define PAGE_SIZE 4096u
-#define PAGE_SHIFT 12
-#define GUEST_RAM_PFN (GUEST_RAM0_BASE >> PAGE_SHIFT)
-#define KERNEL_OFFSET 0x8000u           /* zImage placed at RAM + 32 KiB */
-#define DTB_FROM_END (2u << 20)         /* device tree at RAM end - 2 MiB */
-#define DTB_MAX PAGE_SIZE
-#define VUART_RING_PFN ((GUEST_MAGIC_BASE >> PAGE_SHIFT) + 3)
-#define EXTENT_ORDER 9                  /* populate in 2 MiB extents */
+#define PAGE_SIZE            4096u
+#define PAGE_SHIFT           12
+#define GUEST_RAM_PFN        (GUEST_RAM0_BASE >> PAGE_SHIFT)
+#define KERNEL_OFFSET        0x8000u    /* zImage placed at RAM + 32 KiB */
+#define DTB_FROM_END         (2u << 20) /* device tree at RAM end - 2 MiB */
+#define DTB_MAX              PAGE_SIZE
+#define VUART_RING_PFN       ((GUEST_MAGIC_BASE >> PAGE_SHIFT) + 3)
+#define EXTENT_ORDER         9 /* populate in 2 MiB extents */
 #define WINDOW_CONSOLE_SLOTS 16
 
 /*
@@ -41,7 +41,7 @@ static unsigned copy_pages;
 static uint32_t console_slots_used;
 
 const char *const dom_build_phase_names[DOM_BUILD_PHASES] = {
-	"create", "populate", "load", "console", "start",
+    "create", "populate", "load", "console", "start",
 };
 
 static long domctl(struct xen_domctl *op)
@@ -95,10 +95,10 @@ static int map_foreign(uint16_t domid, uint64_t guest_pfn, unsigned first, unsig
 		errs[i] = -1;
 	}
 	struct xen_add_to_physmap_batch batch = {
-		.domid = DOMID_SELF,
-		.space = XENMAPSPACE_gmfn_foreign,
-		.size = (uint16_t)count,
-		.u.foreign_domid = domid,
+	    .domid = DOMID_SELF,
+	    .space = XENMAPSPACE_gmfn_foreign,
+	    .size = (uint16_t)count,
+	    .u.foreign_domid = domid,
 	};
 	set_xen_guest_handle(batch.idxs, idxs);
 	set_xen_guest_handle(batch.gpfns, gpfns);
@@ -118,8 +118,8 @@ static int unmap_window(unsigned first, unsigned count)
 	int failures = 0;
 	for (unsigned i = 0; i < count; i++) {
 		struct xen_remove_from_physmap remove = {
-			.domid = DOMID_SELF,
-			.gpfn = (window_base >> PAGE_SHIFT) + first + i,
+		    .domid = DOMID_SELF,
+		    .gpfn = (window_base >> PAGE_SHIFT) + first + i,
 		};
 		failures += xen_memory_op(XENMEM_remove_from_physmap, &remove) != 0;
 	}
@@ -217,7 +217,8 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 	FDT(fdt_property(buf, "reg", memory_reg, sizeof(memory_reg)));
 	FDT(fdt_end_node(buf));
 
-	snprintf(node, sizeof(node), "interrupt-controller@%llx", (unsigned long long)GUEST_GICD_BASE);
+	snprintf(node, sizeof(node), "interrupt-controller@%llx",
+		 (unsigned long long)GUEST_GICD_BASE);
 	FDT(fdt_begin_node(buf, node));
 	FDT(fdt_property_string(buf, "compatible", "arm,cortex-a15-gic"));
 	FDT(fdt_property_cell(buf, "#interrupt-cells", 3));
@@ -248,7 +249,8 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 	FDT(fdt_property(buf, "compatible", xen_compatible, sizeof(xen_compatible)));
 	fdt64_t hv_reg[2] = {cpu_to_fdt64(GUEST_GNTTAB_BASE), cpu_to_fdt64(GUEST_GNTTAB_SIZE)};
 	FDT(fdt_property(buf, "reg", hv_reg, sizeof(hv_reg)));
-	fdt32_t hv_irq[3] = {cpu_to_fdt32(1), cpu_to_fdt32(GUEST_EVTCHN_PPI - 16), cpu_to_fdt32(0xf08)};
+	fdt32_t hv_irq[3] = {cpu_to_fdt32(1), cpu_to_fdt32(GUEST_EVTCHN_PPI - 16),
+			     cpu_to_fdt32(0xf08)};
 	FDT(fdt_property(buf, "interrupts", hv_irq, sizeof(hv_irq)));
 	FDT(fdt_end_node(buf));
 
@@ -257,7 +259,8 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 	FDT(fdt_property_string(buf, "compatible", "arm,sbsa-uart"));
 	fdt64_t uart_reg[2] = {cpu_to_fdt64(GUEST_PL011_BASE), cpu_to_fdt64(GUEST_PL011_SIZE)};
 	FDT(fdt_property(buf, "reg", uart_reg, sizeof(uart_reg)));
-	fdt32_t uart_irq[3] = {cpu_to_fdt32(0), cpu_to_fdt32(GUEST_VPL011_SPI - 32), cpu_to_fdt32(4)};
+	fdt32_t uart_irq[3] = {cpu_to_fdt32(0), cpu_to_fdt32(GUEST_VPL011_SPI - 32),
+			       cpu_to_fdt32(4)};
 	FDT(fdt_property(buf, "interrupts", uart_irq, sizeof(uart_irq)));
 	FDT(fdt_property_cell(buf, "current-speed", 115200));
 	FDT(fdt_end_node(buf));
@@ -301,7 +304,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		return fail(error, "builder not initialised (no /hypervisor window)"), -ENODEV;
 	if (spec->memory_mb < 4 || spec->memory_mb > DOM_MEMORY_MB_MAX || spec->memory_mb % 2 ||
 	    spec->vcpus < 1 || spec->vcpus > DOM_VCPUS_MAX)
-		return fail(error, "memory must be an even number of MiB in 4..1024, vCPUs 1..8"), -EINVAL;
+		return fail(error, "memory must be an even number of MiB in 4..1024, vCPUs 1..8"),
+		       -EINVAL;
 	if (zimage_entry(spec, &kernel_load, &entry) != 0)
 		return fail(error, "not an ARM zImage (magic 0x016f2818 at 0x24)"), -EINVAL;
 	uint64_t dtb_addr = GUEST_RAM0_BASE + ram_size - DTB_FROM_END;
@@ -326,7 +330,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	create->arch.nr_spis = GUEST_VPL011_SPI - 32 + 1;
 	long created = domctl(&op);
 	if (created != 0)
-		return fail(error, "createdomain failed (out of memory or domain ids?)"), (int)created;
+		return fail(error, "createdomain failed (out of memory or domain ids?)"),
+		       (int)created;
 	uint16_t domid = op.domain;
 	handle->domid = domid;
 	const char *why = NULL;
@@ -342,7 +347,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	}
 
 	memset(&op, 0, sizeof(op));
-	op.cmd = XEN_DOMCTL_set_paging_mempool_size; /* libxl's formula; default 16 pages stalls populate */
+	op.cmd = XEN_DOMCTL_set_paging_mempool_size; /* libxl's formula; default 16 pages stalls
+							populate */
 	op.domain = domid;
 	op.u.paging_mempool.size = (uint64_t)4 * (256 * spec->vcpus + spec->memory_mb + 128) * 1024;
 	if ((rc = domctl(&op)) != 0) {
@@ -363,8 +369,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		/* Pinning (the plan's pcpus): keeps guests off the control
 		 * domain's CPU, so a guest never delays its own console backend. */
 		for (unsigned vcpu = 0; vcpu < spec->vcpus; vcpu++) {
-			uint8_t hard[4] = {(uint8_t)spec->pcpu_mask, (uint8_t)(spec->pcpu_mask >> 8),
-					   (uint8_t)(spec->pcpu_mask >> 16), (uint8_t)(spec->pcpu_mask >> 24)};
+			uint8_t hard[4] = {
+			    (uint8_t)spec->pcpu_mask, (uint8_t)(spec->pcpu_mask >> 8),
+			    (uint8_t)(spec->pcpu_mask >> 16), (uint8_t)(spec->pcpu_mask >> 24)};
 			uint8_t soft[4] = {0xff, 0xff, 0xff, 0xff};
 			memset(&op, 0, sizeof(op));
 			op.cmd = XEN_DOMCTL_setvcpuaffinity;
@@ -394,7 +401,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		for (unsigned i = 0; i < count; i++)
 			extents[i] = GUEST_RAM_PFN + ((xen_pfn_t)i << EXTENT_ORDER);
 		struct xen_memory_reservation reservation = {
-			.nr_extents = count, .extent_order = EXTENT_ORDER, .domid = domid};
+		    .nr_extents = count, .extent_order = EXTENT_ORDER, .domid = domid};
 		set_xen_guest_handle(reservation.extent_start, extents);
 		rc = xen_memory_op(XENMEM_populate_physmap, &reservation);
 		if (rc != (long)count) { /* a count, not a status */
@@ -402,7 +409,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 			goto failed;
 		}
 		xen_pfn_t ring_pfn = VUART_RING_PFN;
-		struct xen_memory_reservation ring = {.nr_extents = 1, .extent_order = 0, .domid = domid};
+		struct xen_memory_reservation ring = {
+		    .nr_extents = 1, .extent_order = 0, .domid = domid};
 		set_xen_guest_handle(ring.extent_start, &ring_pfn);
 		if ((rc = xen_memory_op(XENMEM_populate_physmap, &ring)) != 1) {
 			why = "populate_physmap of the console ring failed";
@@ -430,8 +438,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	/* Only what was written: Xen 4.17 cannot preempt a cacheflush. */
 	{
 		const uint64_t ranges[2][2] = {
-			{kernel_load >> PAGE_SHIFT, (kernel_load + spec->kernel_size + PAGE_SIZE - 1) >> PAGE_SHIFT},
-			{dtb_addr >> PAGE_SHIFT, (dtb_addr + DTB_MAX) >> PAGE_SHIFT},
+		    {kernel_load >> PAGE_SHIFT,
+		     (kernel_load + spec->kernel_size + PAGE_SIZE - 1) >> PAGE_SHIFT},
+		    {dtb_addr >> PAGE_SHIFT, (dtb_addr + DTB_MAX) >> PAGE_SHIFT},
 		};
 		for (int r = 0; r < 2; r++) {
 			memset(&op, 0, sizeof(op));
@@ -459,7 +468,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		}
 		console_slots_used |= 1u << slot;
 		handle->console_slot = slot + 1; /* 0 = none */
-		handle->console = (struct xencons_interface *)(window_base + (size_t)(copy_pages + slot) * PAGE_SIZE);
+		handle->console =
+		    (struct xencons_interface *)(window_base +
+						 (size_t)(copy_pages + slot) * PAGE_SIZE);
 		memset(handle->console, 0, PAGE_SIZE);
 
 		memset(&op, 0, sizeof(op));

@@ -29,7 +29,7 @@ enum dom_build_phase {
 extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
 
 #define DOM_MEMORY_MB_MAX 1024
-#define DOM_VCPUS_MAX 8
+#define DOM_VCPUS_MAX     8
 
 struct dom_spec {
 	const char *name;
@@ -43,11 +43,11 @@ struct dom_spec {
 
 struct dom_handle {
 	uint16_t domid;
-	evtchn_port_t console_port;       /* our end of the vpl011 channel */
+	evtchn_port_t console_port;        /* our end of the vpl011 channel */
 	struct xencons_interface *console; /* the guest's vpl011 ring, mapped here */
 	unsigned console_slot;
-	uint64_t build_started;            /* runtime_counter() at dom_build() entry */
-	uint64_t build_finished;           /* ... at unpause */
+	uint64_t build_started;  /* runtime_counter() at dom_build() entry */
+	uint64_t build_finished; /* ... at unpause */
 	/* runtime_counter() after each phase, for `make bench`'s breakdown */
 	uint64_t phase_end[DOM_BUILD_PHASES];
 };

@@ -20,9 +20,10 @@ static void fill_info(const struct xen_domctl_getdomaininfo *raw, struct dom_inf
 	info->domid = raw->domain;
 	info->dying = raw->flags & XEN_DOMINF_dying;
 	info->shutdown = raw->flags & XEN_DOMINF_shutdown;
-	info->shutdown_reason = info->shutdown
-					? (int)((raw->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask)
-					: DOM_SHUTDOWN_NONE;
+	info->shutdown_reason =
+	    info->shutdown
+		? (int)((raw->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask)
+		: DOM_SHUTDOWN_NONE;
 	info->running = raw->flags & XEN_DOMINF_running;
 	info->blocked = raw->flags & XEN_DOMINF_blocked;
 	info->cpu_time_ns = raw->cpu_time;

@@ -37,8 +37,8 @@ static void print_xen_version(void)
 static void print_bank(uint64_t base, uint64_t size, void *arg)
 {
 	uint64_t *total = arg;
-	printf("control: memory %#010" PRIx64 "-%#010" PRIx64 " (%" PRIu64 " MiB)\n", base, base + size - 1,
-	       size >> 20);
+	printf("control: memory %#010" PRIx64 "-%#010" PRIx64 " (%" PRIu64 " MiB)\n", base,
+	       base + size - 1, size >> 20);
 	*total += size;
 }
 
@@ -60,7 +60,8 @@ static int print_devices(const void *dtb, const char *kind, const char *prefix)
 {
 	int found = 0;
 	size_t prefix_len = strlen(prefix);
-	for (int node = fdt_next_node(dtb, -1, NULL); node >= 0; node = fdt_next_node(dtb, node, NULL)) {
+	for (int node = fdt_next_node(dtb, -1, NULL); node >= 0;
+	     node = fdt_next_node(dtb, node, NULL)) {
 		const char *name = fdt_get_name(dtb, node, NULL);
 		if (!name || strncmp(name, prefix, prefix_len) != 0 ||
 		    (name[prefix_len] != '@' && name[prefix_len] != '\0'))
@@ -71,7 +72,8 @@ static int print_devices(const void *dtb, const char *kind, const char *prefix)
 		char path[128];
 		if (fdt_get_path(dtb, node, path, sizeof(path)) != 0)
 			strcpy(path, name);
-		printf("control: %s %s (%s)\n", kind, path, compatible ? compatible : "no compatible");
+		printf("control: %s %s (%s)\n", kind, path,
+		       compatible ? compatible : "no compatible");
 		found++;
 	}
 	if (!found)
@@ -93,10 +95,10 @@ static void report_domains(void)
 	struct dom_info info;
 	for (unsigned next = 0; next < DOMID_FIRST_RESERVED && dom_next((uint16_t)next, &info) == 0;
 	     next = info.domid + 1) {
-		const char *state = info.shutdown ? dom_shutdown_reason_name(info.shutdown_reason)
-				    : info.dying  ? "dying"
+		const char *state = info.shutdown  ? dom_shutdown_reason_name(info.shutdown_reason)
+				    : info.dying   ? "dying"
 				    : info.running ? "running"
-						  : "blocked";
+						   : "blocked";
 		printf("control: report t=%" PRIu64 ".%03" PRIu64 " d%u %s cpu_ns=%" PRIu64
 		       " pages=%" PRIu64 "\n",
 		       now / 1000000000u, now / 1000000u % 1000u, info.domid,
@@ -124,14 +126,14 @@ static int load_boot_bundle(const void *dtb)
 	}
 	static struct boot_entry entries[BOOT_BUNDLE_ENTRIES_MAX];
 	const char *error = NULL;
-	int count = boot_bundle_parse((const uint8_t *)(uintptr_t)start, (size_t)(end - start), entries,
-				      BOOT_BUNDLE_ENTRIES_MAX, &error);
+	int count = boot_bundle_parse((const uint8_t *)(uintptr_t)start, (size_t)(end - start),
+				      entries, BOOT_BUNDLE_ENTRIES_MAX, &error);
 	if (count < 0) {
 		printf("control: boot bundle refused: %s\n", error);
 		return 0;
 	}
-	printf("control: boot bundle at %#" PRIx64 ": %d guest(s), %" PRIu64 " bytes\n", start, count,
-	       end - start);
+	printf("control: boot bundle at %#" PRIx64 ": %d guest(s), %" PRIu64 " bytes\n", start,
+	       count, end - start);
 	return supervisor_load(entries, count);
 }
 

@@ -21,7 +21,7 @@
 
 #include <generated/autoconf.h>
 
-#define MS ((uint64_t)1000000)
+#define MS      ((uint64_t)1000000)
 #define SECONDS ((uint64_t)1000000000)
 
 static struct guest guests[BOOT_BUNDLE_ENTRIES_MAX];
@@ -54,7 +54,8 @@ int supervisor_init(const void *dtb)
 {
 	int rc = dom_builder_init(dtb);
 	if (rc != 0) {
-		printf("control: error: no window to build guests in (%d): no /hypervisor reg?\n", rc);
+		printf("control: error: no window to build guests in (%d): no /hypervisor reg?\n",
+		       rc);
 		return rc;
 	}
 	struct evtchn_bind_virq bind = {.virq = VIRQ_DOM_EXC, .vcpu = 0};
@@ -96,11 +97,11 @@ void supervisor_print_status(void)
 		if (g->state == GUEST_RUNNING) {
 			snprintf(domid, sizeof(domid), "d%u", g->dom.domid);
 			uint64_t up = now - g->started_ns;
-			snprintf(uptime, sizeof(uptime), "%" PRIu64 ".%01" PRIu64 " s", up / SECONDS,
-				 up / (SECONDS / 10) % 10);
+			snprintf(uptime, sizeof(uptime), "%" PRIu64 ".%01" PRIu64 " s",
+				 up / SECONDS, up / (SECONDS / 10) % 10);
 		}
-		printf("control:   %-16s %-10s %-6s %-10s %-8u %u MiB\n", g->name, state_name(g->state),
-		       domid, uptime, g->restarts, g->memory_mb);
+		printf("control:   %-16s %-10s %-6s %-10s %-8u %u MiB\n", g->name,
+		       state_name(g->state), domid, uptime, g->restarts, g->memory_mb);
 		if (g->state == GUEST_REFUSED)
 			printf("control:     refused: %s\n", g->refused_reason);
 	}
@@ -132,7 +133,8 @@ static void console_drain(struct guest *g)
 	__asm__ volatile("dmb" ::: "memory"); /* read the index before the data */
 	if (prod - cons > sizeof(ring->out)) {
 		if (!g->console_corrupt)
-			printf("control: %s: console ring indexes are corrupt; output dropped\n", g->name);
+			printf("control: %s: console ring indexes are corrupt; output dropped\n",
+			       g->name);
 		g->console_corrupt = true;
 		cons = prod - sizeof(ring->out);
 	}
@@ -162,13 +164,13 @@ static void console_drain(struct guest *g)
 static int start_guest(struct guest *g)
 {
 	struct dom_spec spec = {
-		.name = g->name,
-		.kernel = g->image,
-		.kernel_size = g->image_size,
-		.memory_mb = g->memory_mb,
-		.vcpus = g->vcpus,
-		.bootargs = g->bootargs,
-		.pcpu_mask = g->pcpu_mask,
+	    .name = g->name,
+	    .kernel = g->image,
+	    .kernel_size = g->image_size,
+	    .memory_mb = g->memory_mb,
+	    .vcpus = g->vcpus,
+	    .bootargs = g->bootargs,
+	    .pcpu_mask = g->pcpu_mask,
 	};
 	const char *why = "unknown";
 	g->first_output_seen = false;
@@ -180,16 +182,16 @@ static int start_guest(struct guest *g)
 	}
 	if (events_bind(g->dom.console_port, on_console_event, g) != 0) {
 		/* Without its console backend the guest would spin on a full FIFO. */
-		printf("control: %s: no event handler slot for console port %u: not started\n", g->name,
-		       (unsigned)g->dom.console_port);
+		printf("control: %s: no event handler slot for console port %u: not started\n",
+		       g->name, (unsigned)g->dom.console_port);
 		dom_destroy(&g->dom);
 		return -1;
 	}
 	g->started_ns = flotilla_clock_monotonic();
 	g->state = GUEST_RUNNING;
 	if (!g->quiet)
-		printf("control: %s: started as d%u (%u MiB, %u vCPU, console port %u)\n", g->name, g->dom.domid,
-		       g->memory_mb, g->vcpus, (unsigned)g->dom.console_port);
+		printf("control: %s: started as d%u (%u MiB, %u vCPU, console port %u)\n", g->name,
+		       g->dom.domid, g->memory_mb, g->vcpus, (unsigned)g->dom.console_port);
 	return 0;
 }
 
@@ -205,9 +207,9 @@ static void verify_entry(const struct boot_entry *e, struct guest *g)
 {
 	static struct ota_verifier verifier;
 	struct ota_verify_policy policy = {
-		.keys = ota_trusted_keys,
-		.key_count = ota_trusted_key_count,
-		.board = CONFIG_BOARD,
+	    .keys = ota_trusted_keys,
+	    .key_count = ota_trusted_key_count,
+	    .board = CONFIG_BOARD,
 	};
 	int rc = ota_bundle_verify(&verifier, &policy, e->bundle, e->bundle_size);
 	if (rc != OTA_OK) {
@@ -421,13 +423,15 @@ void supervisor_bench_build(unsigned runs)
 	qsort(first_line, done, sizeof(first_line[0]), compare_u64);
 	qsort(cycle, done, sizeof(cycle[0]), compare_u64);
 	if (done)
-		printf("control: bench: build start to first console line: median %.3f ms, min %.3f, "
-		       "max %.3f (n=%u, guest %s)\n",
-		       ticks_to_ms(first_line[done / 2]), ticks_to_ms(first_line[0]),
-		       ticks_to_ms(first_line[done - 1]), done, model->name);
+		printf(
+		    "control: bench: build start to first console line: median %.3f ms, min %.3f, "
+		    "max %.3f (n=%u, guest %s)\n",
+		    ticks_to_ms(first_line[done / 2]), ticks_to_ms(first_line[0]),
+		    ticks_to_ms(first_line[done - 1]), done, model->name);
 	if (done)
-		printf("control: bench: build + first line + destroy cycle: median %.3f ms (n=%u)\n",
-		       ticks_to_ms(cycle[done / 2]), done);
+		printf(
+		    "control: bench: build + first line + destroy cycle: median %.3f ms (n=%u)\n",
+		    ticks_to_ms(cycle[done / 2]), done);
 	for (int p = 0; p < DOM_BUILD_PHASES && done; p++) {
 		qsort(phase[p], done, sizeof(phase[p][0]), compare_u64);
 		printf("control: bench:   phase %-9s median %.3f ms\n", dom_build_phase_names[p],

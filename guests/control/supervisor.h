@@ -16,11 +16,11 @@
 #include "builder.h"
 
 enum guest_state {
-	GUEST_REFUSED,  /* its bundle failed verification: never built */
+	GUEST_REFUSED, /* its bundle failed verification: never built */
 	GUEST_RUNNING,
-	GUEST_EXITED,   /* powered off by itself (exit status 0) */
-	GUEST_BACKOFF,  /* crashed; waiting to be restarted */
-	GUEST_FAILED,   /* crashed too often: left stopped */
+	GUEST_EXITED,  /* powered off by itself (exit status 0) */
+	GUEST_BACKOFF, /* crashed; waiting to be restarted */
+	GUEST_FAILED,  /* crashed too often: left stopped */
 };
 
 struct guest {
@@ -41,7 +41,7 @@ struct guest {
 	uint64_t window_start_ns;
 	uint64_t restart_at_ns;
 	unsigned backoff_ms;
-	bool quiet;           /* benchmarks: do not forward console lines */
+	bool quiet; /* benchmarks: do not forward console lines */
 	volatile bool console_pending;
 	bool first_output_seen;
 	bool console_corrupt;

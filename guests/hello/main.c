@@ -22,7 +22,8 @@ int flotilla_main(const struct flotilla_start_info *info)
 	printf("hello: boot arguments \"%s\"\n", info->bootargs);
 	uint64_t now = flotilla_clock_monotonic();
 	uint64_t wall = flotilla_clock_wall();
-	printf("hello: monotonic %" PRIu64 ".%06" PRIu64 " s, wall clock %" PRIu64 ".%06" PRIu64 " s\n",
+	printf("hello: monotonic %" PRIu64 ".%06" PRIu64 " s, wall clock %" PRIu64 ".%06" PRIu64
+	       " s\n",
 	       now / NS_PER_SECOND, now % NS_PER_SECOND / 1000, wall / NS_PER_SECOND,
 	       wall % NS_PER_SECOND / 1000);
 	for (int i = 1; i <= 2; i++) {

@@ -33,8 +33,8 @@ static size_t make(uint8_t *buf)
 	memcpy(buf, "FLOTBOOT", 8);
 	put32(buf + 8, 1);
 	put32(buf + 12, 2);
-	size_t args = 24 + 2 * 64;     /* 152 */
-	memcpy(buf + args, "x=1", 4);  /* + NUL */
+	size_t args = 24 + 2 * 64;    /* 152 */
+	memcpy(buf + args, "x=1", 4); /* + NUL */
 	size_t bundles = 160;
 	memset(buf + bundles, 'A', 40);
 	memset(buf + bundles + 40, 'B', 24);
@@ -82,28 +82,30 @@ int main(void)
 	check("a well-formed boot bundle parses: two entries", n == 2);
 	check("entry fields: name, memory, vCPUs, boot arguments",
 	      n == 2 && strcmp(entries[0].name, "alpha") == 0 && entries[0].memory_mb == 16 &&
-		      entries[0].vcpus == 1 && strcmp(entries[0].bootargs, "x=1") == 0 &&
-		      strcmp(entries[1].name, "beta") == 0 && entries[1].vcpus == 2 && entries[1].bootargs[0] == 0);
+		  entries[0].vcpus == 1 && strcmp(entries[0].bootargs, "x=1") == 0 &&
+		  strcmp(entries[1].name, "beta") == 0 && entries[1].vcpus == 2 &&
+		  entries[1].bootargs[0] == 0);
 	check("entries point at their bundles", n == 2 && entries[0].bundle == buf + 160 &&
-						      entries[0].bundle_size == 40 && entries[1].bundle[0] == 'B');
+						    entries[0].bundle_size == 40 &&
+						    entries[1].bundle[0] == 'B');
 
 	struct {
 		const char *what;
 		size_t offset;
 		uint32_t value;
 	} corruptions[] = {
-		{"bad magic", 0, 0x41414141},
-		{"unknown format version", 8, 2},
-		{"zero entries", 12, 0},
-		{"more entries than allowed", 12, BOOT_BUNDLE_ENTRIES_MAX + 1},
-		{"a count whose table runs past the end", 12, 3},
-		{"a total size larger than the module", 16, 4096},
-		{"a bundle offset past the end", 24 + 32, 10000},
-		{"a bundle that runs past the end", 24 + 36, 1000},
-		{"an offset + size that wraps around", 24 + 36, 0xfffffff0u},
-		{"boot arguments past the end", 24 + 48, 5000},
-		{"boot arguments longer than 255 bytes", 24 + 52, 256},
-		{"boot arguments with a NUL inside", 24 + 52, 4},
+	    {"bad magic", 0, 0x41414141},
+	    {"unknown format version", 8, 2},
+	    {"zero entries", 12, 0},
+	    {"more entries than allowed", 12, BOOT_BUNDLE_ENTRIES_MAX + 1},
+	    {"a count whose table runs past the end", 12, 3},
+	    {"a total size larger than the module", 16, 4096},
+	    {"a bundle offset past the end", 24 + 32, 10000},
+	    {"a bundle that runs past the end", 24 + 36, 1000},
+	    {"an offset + size that wraps around", 24 + 36, 0xfffffff0u},
+	    {"boot arguments past the end", 24 + 48, 5000},
+	    {"boot arguments longer than 255 bytes", 24 + 52, 256},
+	    {"boot arguments with a NUL inside", 24 + 52, 4},
 	};
 	for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
 		memcpy(bad, buf, sizeof(buf));
@@ -116,7 +118,8 @@ int main(void)
 	memset(bad + 24, 'n', 32); /* name with no NUL */
 	check("refused with a reason: an unterminated name", parse(bad, size) == -1);
 	check("refused with a reason: a truncated header", parse(buf, 20) == -1);
-	check("refused with a reason: the module shorter than the table says", parse(buf, size - 1) == -1);
+	check("refused with a reason: the module shorter than the table says",
+	      parse(buf, size - 1) == -1);
 	/* Every prefix and every single-byte change: never crashes or overreads. */
 	int survived = 1;
 	for (size_t cut = 0; cut <= size; cut++)

@@ -29,9 +29,9 @@ static void check(const char *what, int ok)
 
 static void fill(uint8_t *frame, size_t len, unsigned seq)
 {
-	memset(frame, 0xff, 6);            /* broadcast */
-	memset(frame + 6, 0x02, 6);        /* source */
-	frame[12] = 0x88;                  /* local experimental ethertype */
+	memset(frame, 0xff, 6);     /* broadcast */
+	memset(frame + 6, 0x02, 6); /* source */
+	frame[12] = 0x88;           /* local experimental ethertype */
 	frame[13] = 0xb5;
 	for (size_t i = 14; i < len; i++)
 		frame[i] = (uint8_t)(seq * 31 + i);
@@ -70,7 +70,8 @@ static int handshake(uint8_t *out, uint8_t *in)
 		uint64_t deadline = flotilla_clock_monotonic() + NS / 20;
 		size_t got;
 		flotilla_result_t rc;
-		while ((rc = flotilla_net_read(0, in, FLOTILLA_NET_FRAME_MAX, &got)) == FLOTILLA_AGAIN &&
+		while ((rc = flotilla_net_read(0, in, FLOTILLA_NET_FRAME_MAX, &got)) ==
+			   FLOTILLA_AGAIN &&
 		       flotilla_yield(deadline))
 			;
 		if (rc == FLOTILLA_OK && got == 60 && memcmp(in, out, 60) == 0)
@@ -109,7 +110,8 @@ int flotilla_main(const struct flotilla_start_info *info)
 		_exit(127);
 	}
 	uint8_t out[FLOTILLA_NET_FRAME_MAX], in[FLOTILLA_NET_FRAME_MAX];
-	check("two processes connect over the wire (handshake frame echoed)", handshake(out, in) == 0);
+	check("two processes connect over the wire (handshake frame echoed)",
+	      handshake(out, in) == 0);
 
 	unsigned sent = 0, matched = 0;
 	for (size_t len = 14; len <= FLOTILLA_NET_FRAME_MAX; len += 7) {
@@ -133,16 +135,19 @@ int flotilla_main(const struct flotilla_start_info *info)
 
 	check("frames of 14..1514 bytes cross the wire to another process and back, byte-identical",
 	      sent > 200 && matched == sent);
-	check("the echoing process (a second application) exits cleanly", WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check("the echoing process (a second application) exits cleanly",
+	      WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	size_t len;
 	check("reading an interface that does not exist is EINVAL",
 	      flotilla_net_read(7, in, sizeof(in), &len) == FLOTILLA_EINVAL);
-	check("a buffer shorter than a full frame is EINVAL", flotilla_net_read(0, in, 100, &len) == FLOTILLA_EINVAL);
+	check("a buffer shorter than a full frame is EINVAL",
+	      flotilla_net_read(0, in, 100, &len) == FLOTILLA_EINVAL);
 	check("an oversize frame is refused with EINVAL",
 	      flotilla_net_write(0, out, FLOTILLA_NET_FRAME_MAX + 1) == FLOTILLA_EINVAL);
 	struct flotilla_net_info nic;
 	check("the interface reports its MAC from FLOTILLA_NET0 and a 1500-byte MTU",
-	      flotilla_net_info(0, &nic) == FLOTILLA_OK && nic.mac[0] == 0x02 && nic.mac[5] == 0x0a && nic.mtu == 1500);
+	      flotilla_net_info(0, &nic) == FLOTILLA_OK && nic.mac[0] == 0x02 &&
+		  nic.mac[5] == 0x0a && nic.mtu == 1500);
 	printf("# %u frames echoed\n", matched);
 	unlink(a);
 	unlink(b);

@@ -28,8 +28,8 @@ typedef enum {
 
 /* What the runtime tells the application at start. */
 struct flotilla_start_info {
-	const char *bootargs;  /* from the device tree's /chosen/bootargs, or "" */
-	uintptr_t heap_start;  /* RAM not used by the image (informational) */
+	const char *bootargs; /* from the device tree's /chosen/bootargs, or "" */
+	uintptr_t heap_start; /* RAM not used by the image (informational) */
 	size_t heap_size;
 };
 

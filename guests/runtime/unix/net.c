@@ -98,10 +98,12 @@ static int configure(unsigned index, const char *spec)
 	if (!copy)
 		return -1;
 	/* A locally administered, per-process default address. */
-	uint8_t mac[6] = {0x02, 0x00, 0x00, (uint8_t)(getpid() >> 8), (uint8_t)getpid(), (uint8_t)index};
+	uint8_t mac[6] = {0x02,          0x00, 0x00, (uint8_t)(getpid() >> 8), (uint8_t)getpid(),
+			  (uint8_t)index};
 	char *fields[4] = {0};
 	int n = 0;
-	for (char *save, *field = strtok_r(copy, ",", &save); field && n < 4; field = strtok_r(NULL, ",", &save))
+	for (char *save, *field = strtok_r(copy, ",", &save); field && n < 4;
+	     field = strtok_r(NULL, ",", &save))
 		fields[n++] = field;
 	int rc = -1;
 	for (int i = 0; i < n; i++)
@@ -131,7 +133,9 @@ int unix_net_init(void)
 			break;
 		errno = 0;
 		if (configure(i, spec) != 0) {
-			fprintf(stderr, "flotilla: error: %s=\"%s\": %s (expected wire:LOCAL,PEER or tap:IFNAME)\n",
+			fprintf(stderr,
+				"flotilla: error: %s=\"%s\": %s (expected wire:LOCAL,PEER or "
+				"tap:IFNAME)\n",
 				name, spec, errno ? strerror(errno) : "bad format");
 			return -1;
 		}
@@ -185,7 +189,8 @@ flotilla_result_t flotilla_net_read(unsigned interface, void *buf, size_t size, 
 		return FLOTILLA_EINVAL;
 	ssize_t got = read(interfaces[interface].fd, buf, size);
 	if (got < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? FLOTILLA_AGAIN : FLOTILLA_EUNSPEC;
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? FLOTILLA_AGAIN
+								 : FLOTILLA_EUNSPEC;
 	*len = (size_t)got;
 	return FLOTILLA_OK;
 }

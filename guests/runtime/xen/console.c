@@ -20,8 +20,8 @@
 #include "hypercall.h"
 #include "runtime.h"
 
-#define PL011_DR 0x00
-#define PL011_FR 0x18
+#define PL011_DR      0x00
+#define PL011_FR      0x18
 #define PL011_FR_TXFF (1u << 5)
 
 static char line[256];

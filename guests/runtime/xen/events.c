@@ -22,24 +22,24 @@
 #include "runtime.h"
 #include "../arch/arm32/arch.h"
 
-#define GICD_CTLR 0x000
-#define GICD_ISENABLER 0x100
+#define GICD_CTLR       0x000
+#define GICD_ISENABLER  0x100
 #define GICD_IPRIORITYR 0x400
-#define GICC_CTLR 0x000
-#define GICC_PMR 0x004
-#define GICC_IAR 0x00c
-#define GICC_EOIR 0x010
-#define GIC_SPURIOUS 1023
+#define GICC_CTLR       0x000
+#define GICC_PMR        0x004
+#define GICC_IAR        0x00c
+#define GICC_EOIR       0x010
+#define GIC_SPURIOUS    1023
 
 #define CNTV_CTL_ENABLE 1u
-#define CNTV_CTL_IMASK 2u
+#define CNTV_CTL_IMASK  2u
 
 #define EVENT_PORTS_MAX 64
 
 static volatile uint8_t *gic_dist;
 static volatile uint8_t *gic_cpu;
-static unsigned timer_irq = 27;   /* virtual timer PPI 11 */
-static unsigned evtchn_irq = 31;  /* GUEST_EVTCHN_PPI, or from /hypervisor */
+static unsigned timer_irq = 27;  /* virtual timer PPI 11 */
+static unsigned evtchn_irq = 31; /* GUEST_EVTCHN_PPI, or from /hypervisor */
 static uint32_t counter_frequency;
 
 static shared_info_t *shared;
@@ -78,7 +78,10 @@ static int ppi_from_property(const void *dtb, int node, int index)
 static int gic_init(const void *dtb)
 {
 	static const char *const compatibles[] = {
-		"arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,cortex-a9-gic",
+	    "arm,gic-400",
+	    "arm,cortex-a15-gic",
+	    "arm,cortex-a7-gic",
+	    "arm,cortex-a9-gic",
 	};
 	int node = -1;
 	for (unsigned i = 0; i < sizeof(compatibles) / sizeof(compatibles[0]) && node < 0; i++)
@@ -106,7 +109,7 @@ static void gic_enable_ppi(unsigned irq)
 
 static void timer_set(uint64_t ticks)
 {
-	__asm__ volatile("mcrr p15, 3, %Q0, %R0, c14" ::"r"(ticks)); /* CNTV_CVAL */
+	__asm__ volatile("mcrr p15, 3, %Q0, %R0, c14" ::"r"(ticks));           /* CNTV_CVAL */
 	__asm__ volatile("mcr p15, 0, %0, c14, c3, 1" ::"r"(CNTV_CTL_ENABLE)); /* CNTV_CTL */
 	arch_isb();
 }
@@ -152,8 +155,9 @@ uint64_t flotilla_clock_wall(void)
 		do {
 			version = shared->wc_version;
 			__asm__ volatile("dmb" ::: "memory");
-			base = ((uint64_t)shared->wc_sec_hi << 32 | shared->wc_sec) * 1000000000ull +
-			       shared->wc_nsec;
+			base =
+			    ((uint64_t)shared->wc_sec_hi << 32 | shared->wc_sec) * 1000000000ull +
+			    shared->wc_nsec;
 			__asm__ volatile("dmb" ::: "memory");
 		} while ((version & 1) || version != shared->wc_version);
 	}
@@ -221,13 +225,15 @@ static void evtchn_dispatch(void)
 	while (selector) {
 		unsigned word = (unsigned)__builtin_ctzll(selector);
 		selector &= selector - 1;
-		xen_ulong_t pending = __atomic_load_n(&shared->evtchn_pending[word], __ATOMIC_SEQ_CST) &
-				      ~__atomic_load_n(&shared->evtchn_mask[word], __ATOMIC_SEQ_CST);
+		xen_ulong_t pending =
+		    __atomic_load_n(&shared->evtchn_pending[word], __ATOMIC_SEQ_CST) &
+		    ~__atomic_load_n(&shared->evtchn_mask[word], __ATOMIC_SEQ_CST);
 		while (pending) {
 			unsigned bit = (unsigned)__builtin_ctzll(pending);
 			pending &= pending - 1;
 			evtchn_port_t port = word * 64 + bit;
-			__atomic_fetch_and(&shared->evtchn_pending[word], ~(1ull << bit), __ATOMIC_SEQ_CST);
+			__atomic_fetch_and(&shared->evtchn_pending[word], ~(1ull << bit),
+					   __ATOMIC_SEQ_CST);
 			if (port < EVENT_PORTS_MAX && port_handlers[port].handler)
 				port_handlers[port].handler(port, port_handlers[port].arg);
 			else
@@ -272,7 +278,8 @@ bool flotilla_yield(uint64_t deadline)
 			return true;
 		}
 		uint64_t now = runtime_counter();
-		uint64_t deadline_ticks = deadline == UINT64_MAX ? UINT64_MAX : ns_to_ticks(deadline);
+		uint64_t deadline_ticks =
+		    deadline == UINT64_MAX ? UINT64_MAX : ns_to_ticks(deadline);
 		if (now >= deadline_ticks) {
 			timer_stop();
 			return false;
@@ -312,10 +319,10 @@ void events_init(const void *dtb)
 		return;
 	}
 	struct xen_add_to_physmap map = {
-		.domid = DOMID_SELF,
-		.space = XENMAPSPACE_shared_info,
-		.idx = 0,
-		.gpfn = (xen_pfn_t)((uintptr_t)page >> 12),
+	    .domid = DOMID_SELF,
+	    .space = XENMAPSPACE_shared_info,
+	    .idx = 0,
+	    .gpfn = (xen_pfn_t)((uintptr_t)page >> 12),
 	};
 	long rc = xen_memory_op(XENMEM_add_to_physmap, &map);
 	if (rc != 0) {

@@ -19,27 +19,32 @@ long xen_hypercall(unsigned op, unsigned long a0, unsigned long a1, unsigned lon
 
 static inline long xen_console_write(const char *text, unsigned len)
 {
-	return xen_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, len, (unsigned long)text, 0, 0);
+	return xen_hypercall(__HYPERVISOR_console_io, CONSOLEIO_write, len, (unsigned long)text, 0,
+			     0);
 }
 
 static inline long xen_sched_op(int cmd, void *arg)
 {
-	return xen_hypercall(__HYPERVISOR_sched_op, (unsigned long)cmd, (unsigned long)arg, 0, 0, 0);
+	return xen_hypercall(__HYPERVISOR_sched_op, (unsigned long)cmd, (unsigned long)arg, 0, 0,
+			     0);
 }
 
 static inline long xen_version(int cmd, void *arg)
 {
-	return xen_hypercall(__HYPERVISOR_xen_version, (unsigned long)cmd, (unsigned long)arg, 0, 0, 0);
+	return xen_hypercall(__HYPERVISOR_xen_version, (unsigned long)cmd, (unsigned long)arg, 0, 0,
+			     0);
 }
 
 static inline long xen_event_channel_op(int cmd, void *arg)
 {
-	return xen_hypercall(__HYPERVISOR_event_channel_op, (unsigned long)cmd, (unsigned long)arg, 0, 0, 0);
+	return xen_hypercall(__HYPERVISOR_event_channel_op, (unsigned long)cmd, (unsigned long)arg,
+			     0, 0, 0);
 }
 
 static inline long xen_memory_op(int cmd, void *arg)
 {
-	return xen_hypercall(__HYPERVISOR_memory_op, (unsigned long)cmd, (unsigned long)arg, 0, 0, 0);
+	return xen_hypercall(__HYPERVISOR_memory_op, (unsigned long)cmd, (unsigned long)arg, 0, 0,
+			     0);
 }
 
 #endif

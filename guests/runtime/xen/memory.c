@@ -45,8 +45,14 @@ static void match_bank(uint64_t base, uint64_t size, void *arg)
 	}
 }
 
-static uint64_t align_up(uint64_t v) { return (v + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1); }
-static uint64_t align_down(uint64_t v) { return v & ~(uint64_t)(PAGE_SIZE - 1); }
+static uint64_t align_up(uint64_t v)
+{
+	return (v + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+}
+static uint64_t align_down(uint64_t v)
+{
+	return v & ~(uint64_t)(PAGE_SIZE - 1);
+}
 
 void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 {
@@ -58,9 +64,9 @@ void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 		return;
 	}
 	struct range reserved[3] = {
-		{image_start, image_end},
-		{(uintptr_t)dtb, (uintptr_t)dtb + fdt_totalsize(dtb)},
-		{0, 0},
+	    {image_start, image_end},
+	    {(uintptr_t)dtb, (uintptr_t)dtb + fdt_totalsize(dtb)},
+	    {0, 0},
 	};
 	int chosen = fdt_path_offset(dtb, "/chosen");
 	if (chosen >= 0) {
@@ -78,7 +84,8 @@ void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 		for (int i = 0; i < 3; i++) {
 			if (reserved[i].end > cursor && reserved[i].start < next_start &&
 			    reserved[i].end > reserved[i].start) {
-				next_start = reserved[i].start > cursor ? reserved[i].start : cursor;
+				next_start =
+				    reserved[i].start > cursor ? reserved[i].start : cursor;
 				next_end = reserved[i].end;
 			}
 		}
@@ -103,7 +110,10 @@ void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end)
 	brk_current = heap_base;
 }
 
-static bool page_is_used(size_t i) { return page_used[i / 32] & (1u << (i % 32)); }
+static bool page_is_used(size_t i)
+{
+	return page_used[i / 32] & (1u << (i % 32));
+}
 static void page_mark(size_t i, bool used)
 {
 	if (used)

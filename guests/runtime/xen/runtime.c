@@ -84,7 +84,8 @@ void runtime_start(void *dtb, int ram_banks)
 	devicetree = dtb;
 	console_init(dtb);
 	if (ram_banks == 0)
-		printf("runtime: warning: no memory node in the device tree; only the image is cached\n");
+		printf("runtime: warning: no memory node in the device tree; only the image is "
+		       "cached\n");
 	memory_init(dtb, arch_load_address, (uintptr_t)_image_end);
 	events_init(dtb);
 

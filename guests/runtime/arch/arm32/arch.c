@@ -45,8 +45,8 @@ void arch_start(void *dtb, uintptr_t load_address)
 }
 
 static const char *const exception_names[] = {
-	"reset", "undefined instruction", "supervisor call", "prefetch abort",
-	"data abort", "irq", "fiq",
+    "reset", "undefined instruction", "supervisor call", "prefetch abort", "data abort", "irq",
+    "fiq",
 };
 
 static const char *mode_name(uint32_t cpsr)
@@ -98,7 +98,8 @@ void arch_fatal_exception(unsigned kind, struct arch_registers *regs)
 	__asm__ volatile("mrc p15, 0, %0, c5, c0, 1" : "=r"(ifsr));
 	__asm__ volatile("mrc p15, 0, %0, c6, c0, 2" : "=r"(ifar));
 	const char *name = kind < sizeof(exception_names) / sizeof(exception_names[0])
-				   ? exception_names[kind] : "unknown";
+			       ? exception_names[kind]
+			       : "unknown";
 	printf("\n*** CRASH: %s in %s mode at pc %08x [image +%#x]\n", name, mode_name(regs->cpsr),
 	       (unsigned)regs->pc, (unsigned)(regs->pc - arch_load_address));
 	if (kind == 4)

@@ -31,11 +31,24 @@ void arch_fatal_exception(unsigned kind, struct arch_registers *regs) __attribut
 void arch_irq(void);
 
 /* start.S */
-void arch_run_on_stack(void *stack_top, void (*function)(void *), void *arg) __attribute__((noreturn));
+void arch_run_on_stack(void *stack_top, void (*function)(void *), void *arg)
+    __attribute__((noreturn));
 
-static inline void arch_dsb(void) { __asm__ volatile("dsb" ::: "memory"); }
-static inline void arch_isb(void) { __asm__ volatile("isb" ::: "memory"); }
-static inline void arch_irq_enable(void) { __asm__ volatile("cpsie i" ::: "memory"); }
-static inline void arch_irq_disable(void) { __asm__ volatile("cpsid i" ::: "memory"); }
+static inline void arch_dsb(void)
+{
+	__asm__ volatile("dsb" ::: "memory");
+}
+static inline void arch_isb(void)
+{
+	__asm__ volatile("isb" ::: "memory");
+}
+static inline void arch_irq_enable(void)
+{
+	__asm__ volatile("cpsie i" ::: "memory");
+}
+static inline void arch_irq_disable(void)
+{
+	__asm__ volatile("cpsid i" ::: "memory");
+}
 
 #endif

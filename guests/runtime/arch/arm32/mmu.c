@@ -21,18 +21,18 @@
 
 #include "arch.h"
 
-#define GIB_SHIFT 30
+#define GIB_SHIFT   30
 #define BLOCK_SHIFT 21 /* 2 MiB */
-#define L2_ENTRIES 512
-#define L2_TABLES 1
+#define L2_ENTRIES  512
+#define L2_TABLES   1
 
-#define DESC_BLOCK 0x1ull
-#define DESC_TABLE 0x3ull
+#define DESC_BLOCK       0x1ull
+#define DESC_TABLE       0x3ull
 #define DESC_ATTR(index) ((uint64_t)(index) << 2)
-#define DESC_SH_INNER (3ull << 8)
-#define DESC_AF (1ull << 10)
-#define DESC_PXN (1ull << 53)
-#define DESC_XN (1ull << 54)
+#define DESC_SH_INNER    (3ull << 8)
+#define DESC_AF          (1ull << 10)
+#define DESC_PXN         (1ull << 53)
+#define DESC_XN          (1ull << 54)
 
 /* MAIR0: attribute 0 Normal WBWA inner/outer, attribute 1 Device. */
 #define MAIR_NORMAL 0
@@ -42,17 +42,17 @@
 #define BLOCK_NORMAL (DESC_BLOCK | DESC_ATTR(MAIR_NORMAL) | DESC_SH_INNER | DESC_AF)
 #define BLOCK_DEVICE (DESC_BLOCK | DESC_ATTR(MAIR_DEVICE) | DESC_AF | DESC_XN | DESC_PXN)
 
-#define TTBCR_EAE (1u << 31)
-#define TTBCR_EPD1 (1u << 23)
-#define TTBCR_SH0_INNER (3u << 12)
+#define TTBCR_EAE        (1u << 31)
+#define TTBCR_EPD1       (1u << 23)
+#define TTBCR_SH0_INNER  (3u << 12)
 #define TTBCR_ORGN0_WBWA (1u << 10)
 #define TTBCR_IRGN0_WBWA (1u << 8)
 
-#define SCTLR_M (1u << 0)
-#define SCTLR_A (1u << 1)
-#define SCTLR_C (1u << 2)
-#define SCTLR_Z (1u << 11)
-#define SCTLR_I (1u << 12)
+#define SCTLR_M   (1u << 0)
+#define SCTLR_A   (1u << 1)
+#define SCTLR_C   (1u << 2)
+#define SCTLR_Z   (1u << 11)
+#define SCTLR_I   (1u << 12)
 #define SCTLR_TRE (1u << 28)
 
 static uint64_t level1[4] __attribute__((aligned(32)));
@@ -69,7 +69,8 @@ static uint64_t *level2_for(unsigned gib)
 		return 0;
 	uint64_t *table = level2[level2_used++];
 	for (unsigned i = 0; i < L2_ENTRIES; i++)
-		table[i] = (((uint64_t)gib << GIB_SHIFT) + ((uint64_t)i << BLOCK_SHIFT)) | BLOCK_DEVICE;
+		table[i] =
+		    (((uint64_t)gib << GIB_SHIFT) + ((uint64_t)i << BLOCK_SHIFT)) | BLOCK_DEVICE;
 	level1[gib] = (uint64_t)(uintptr_t)table | DESC_TABLE;
 	return table;
 }
@@ -102,7 +103,8 @@ int mmu_map_normal(uintptr_t base, size_t size)
 {
 	/* After start-up: changing live entries needs a TLB flush. */
 	uint64_t start = base & ~((1ull << BLOCK_SHIFT) - 1);
-	for (uint64_t block = start >> BLOCK_SHIFT; (block << BLOCK_SHIFT) < (uint64_t)base + size; block++) {
+	for (uint64_t block = start >> BLOCK_SHIFT; (block << BLOCK_SHIFT) < (uint64_t)base + size;
+	     block++) {
 		uint64_t *table = level2_for((unsigned)(block >> (GIB_SHIFT - BLOCK_SHIFT)));
 		if (!table)
 			return -1;
@@ -144,7 +146,8 @@ int mmu_init(const void *dtb)
 		__asm__ volatile("mcr p15, 0, %0, c7, c6, 1" ::"r"(line)); /* DCIMVAC */
 	arch_dsb();
 
-	uint32_t ttbcr = TTBCR_EAE | TTBCR_EPD1 | TTBCR_SH0_INNER | TTBCR_ORGN0_WBWA | TTBCR_IRGN0_WBWA;
+	uint32_t ttbcr =
+	    TTBCR_EAE | TTBCR_EPD1 | TTBCR_SH0_INNER | TTBCR_ORGN0_WBWA | TTBCR_IRGN0_WBWA;
 	uint64_t ttbr0 = (uint64_t)(uintptr_t)level1;
 	__asm__ volatile("mcr p15, 0, %0, c10, c2, 0" ::"r"(MAIR0_VALUE));
 	__asm__ volatile("mcr p15, 0, %0, c10, c2, 1" ::"r"(0u));
