@@ -42,14 +42,15 @@ struct tcp_conn *tcp_conn_alloc(struct net_stack *s)
 			c = x;
 			break;
 		}
-		if (x->state == TCP_TIME_WAIT &&
+		/* Only a TIME_WAIT the application has let go of: a held
+		 * handle must never come to name another connection. */
+		if (x->state == TCP_TIME_WAIT && (x->flags & TCPF_APP_CLOSED) &&
 		    (oldest_tw == NULL || x->close_at < oldest_tw->close_at))
 			oldest_tw = x;
 	}
 	if (c == NULL && oldest_tw != NULL) {
 		/* A TIME_WAIT endpoint is worth less than a new connection. */
 		net_count(s, NET_CNT_TCP_TIMEWAIT_RECYCLED);
-		oldest_tw->flags |= TCPF_APP_CLOSED;
 		tcp_conn_free(oldest_tw);
 		c = oldest_tw;
 	}

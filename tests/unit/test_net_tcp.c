@@ -487,6 +487,48 @@ static void test_address_change_aborts(void **state)
 	wire_free(&w);
 }
 
+static void test_time_wait_recycling(void **state)
+{
+	(void)state;
+	/* Fill A's pool with connections that A closed first (so A holds
+	 * them in TIME_WAIT); one handle is kept, the others released. */
+	struct test_wire w;
+	wire_init(&w, 20, 0);
+	struct app server = {.close_on_peer_close = 1};
+	server.listener = tcp_listen(w.stack[1], 7, 4, app_event, &server);
+	struct app clients[CONFIG_NET_TCP_CONNS];
+	memset(clients, 0, sizeof(clients));
+	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++) {
+		clients[i].conn = tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &clients[i]);
+		assert_non_null(clients[i].conn);
+		wire_run(&w, 10);
+		assert_int_equal(clients[i].connected, 1);
+		if (i == 0)
+			tcp_shutdown(clients[i].conn); /* handle kept */
+		else
+			tcp_close(clients[i].conn);
+		wire_run(&w, 10);
+		assert_int_equal(clients[i].conn->state, TCP_TIME_WAIT);
+	}
+	struct tcp_conn *held = clients[0].conn;
+	uint32_t generation = held->generation;
+	/* A new connection takes the oldest released TIME_WAIT slot, never the held one. */
+	for (int i = 0; i < CONFIG_NET_TCP_CONNS - 1; i++) {
+		struct app extra = {0};
+		assert_non_null(tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &extra));
+	}
+	assert_int_equal(net_counter(w.stack[0], NET_CNT_TCP_TIMEWAIT_RECYCLED),
+			 CONFIG_NET_TCP_CONNS - 1);
+	struct app none = {0};
+	assert_null(tcp_connect(w.stack[0], WIRE_IP_B, 7, app_event, &none));
+	assert_int_equal(held->generation, generation);
+	assert_int_equal(held->state, TCP_TIME_WAIT);
+	for (int i = 0; i < CONFIG_NET_TCP_CONNS; i++)
+		free(clients[i].rx);
+	free(server.rx);
+	wire_free(&w);
+}
+
 static void test_simultaneous_open(void **state)
 {
 	(void)state;
@@ -718,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_transfer_heavy_loss),
 	    cmocka_unit_test(test_simultaneous_close),
 	    cmocka_unit_test(test_simultaneous_open),
+	    cmocka_unit_test(test_time_wait_recycling),
 	    cmocka_unit_test(test_address_change_aborts),
 	    cmocka_unit_test(test_connect_refused_and_rst_closed_port),
 	    cmocka_unit_test(test_rst_for_unknown_segments),
