@@ -7,11 +7,12 @@
 #include "stack.h"
 #include "wire.h"
 
-#define ARP_LEN      28
-#define ARP_REQUEST  1
-#define ARP_REPLY    2
-#define ARP_RETRY_MS 1000
-#define ARP_TRIES    3
+#define ARP_LEN                28
+#define ARP_REQUEST            1
+#define ARP_REPLY              2
+#define ARP_RETRY_MS           1000
+#define ARP_TRIES              3
+#define ARP_DEFEND_INTERVAL_MS 10000 /* RFC 5227 DEFEND_INTERVAL */
 
 enum { ARP_FREE, ARP_PENDING, ARP_RESOLVED };
 
@@ -114,8 +115,19 @@ void arp_input(struct net_stack *s, const uint8_t *p, size_t len)
 		net_count(s, NET_CNT_ARP_DROP_MALFORMED);
 		return;
 	}
+	if (s->addr != 0 && spa == s->addr && memcmp(sha, s->port.mac, 6) != 0) {
+		/* RFC 5227 §2.4: someone else claims our address. Count it and
+		 * defend once per interval with an announcement (option b). */
+		net_count(s, NET_CNT_ARP_CONFLICT);
+		if (s->arp.last_defense == 0 ||
+		    s->now - s->arp.last_defense >= ARP_DEFEND_INTERVAL_MS) {
+			s->arp.last_defense = s->now;
+			arp_announce(s);
+		}
+		return;
+	}
 	if (spa == 0 || s->addr == 0 || spa == s->addr)
-		return; /* probes, or we have no address, or a conflict we do not arbitrate */
+		return; /* probes (RFC 5227), or we have no address yet */
 	/* RFC 826 merge: refresh a known sender; learn it when the packet is for us. */
 	struct arp_entry *e = arp_find(s, spa);
 	if (e == NULL && tpa == s->addr)

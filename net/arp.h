@@ -1,5 +1,6 @@
 /* arp.h — ARP (RFC 826): cache with timeouts, requests, replies, a bounded
- * queue of frames waiting for resolution, gratuitous ARP. */
+ * queue of frames waiting for resolution, gratuitous ARP, and RFC 5227
+ * conflict detection with a rate-limited defense of our address. */
 #ifndef NET_ARP_H
 #define NET_ARP_H
 
@@ -27,6 +28,7 @@ struct arp_queued {
 struct arp_state {
 	struct arp_entry entries[CONFIG_NET_ARP_ENTRIES];
 	struct arp_queued queue[CONFIG_NET_ARP_QUEUE];
+	uint64_t last_defense; /* when we last defended our address (RFC 5227) */
 };
 
 /* arp.c */

@@ -51,6 +51,14 @@ static void test_arp_reply_and_gratuitous(void **state)
 	wire_clear_capture(&w);
 	wire_inject(&w, f, build_arp(f, 1, WIRE_IP_B, NET_IPV4(10, 0, 0, 77), bcast));
 	assert_int_equal(w.captured, 0);
+	/* Another host claims our address: counted, defended once per 10 s. */
+	wire_clear_capture(&w);
+	wire_inject(&w, f, build_arp(f, 2, WIRE_IP_A, WIRE_IP_B, wire_mac[0]));
+	wire_inject(&w, f, build_arp(f, 2, WIRE_IP_A, WIRE_IP_B, wire_mac[0]));
+	assert_int_equal(net_counter(w.stack[0], NET_CNT_ARP_CONFLICT), 2);
+	assert_int_equal(w.captured, 1);
+	assert_int_equal(net_get32(captured(&w, 0) + 28), WIRE_IP_A); /* the announcement */
+	wire_clear_capture(&w);
 	/* Malformed: wrong hardware length, truncated. */
 	build_arp(f, 1, WIRE_IP_B, WIRE_IP_A, bcast);
 	f[18] = 8;
