@@ -654,6 +654,59 @@ static const uint8_t *captured_frame(struct test_wire *w, int nth_tcp)
 	return NULL;
 }
 
+static void test_delayed_ack_and_nagle(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 21, 1);
+	struct app server = {.no_read = 1};
+	uint32_t ack = raw_handshake(&w, &server, 4020, 300) + 1;
+	uint8_t f[1600], data[1460];
+	memset(data, 'd', sizeof(data));
+	struct wire_tcp t;
+	/* One full segment: the ACK waits (RFC 9293 §3.8.6.3), at most the delay. */
+	wire_inject(&w, f,
+		    wire_build_tcp(f, 4020, 80, 301, ack, TCP_FLAG_ACK, 8000, NULL, 0, data, 1460));
+	assert_int_equal(w.captured, 0);
+	wire_run(&w, CONFIG_NET_TCP_DELACK_MS - 1);
+	assert_int_equal(w.captured, 0);
+	wire_run(&w, 2);
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.ack, 301 + 1460);
+	/* Two full segments: the second is acknowledged at once. */
+	wire_clear_capture(&w);
+	wire_inject(
+	    &w, f, wire_build_tcp(f, 4020, 80, 1761, ack, TCP_FLAG_ACK, 8000, NULL, 0, data, 1460));
+	assert_int_equal(w.captured, 0);
+	wire_inject(
+	    &w, f, wire_build_tcp(f, 4020, 80, 3221, ack, TCP_FLAG_ACK, 8000, NULL, 0, data, 1460));
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.ack, 3221 + 1460);
+	/* Nagle (RFC 896): with a small segment unacknowledged, more small
+	 * writes wait for the ACK; then they leave as one segment. */
+	wire_clear_capture(&w);
+	assert_int_equal(tcp_send(server.conn, "a", 1), 1);
+	assert_int_equal(tcp_send(server.conn, "b", 1), 1);
+	assert_int_equal(tcp_send(server.conn, "c", 1), 1);
+	assert_int_equal(wire_count_captured_tcp(&w), 1);
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.len, 1);
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 4020, 80, 4681, t.seq + 1, TCP_FLAG_ACK, 8000, NULL, 0, NULL, 0));
+	assert_int_equal(wire_count_captured_tcp(&w), 2);
+	assert_int_equal(wire_captured_tcp(&w, 1, &t), 0);
+	assert_int_equal(t.len, 2);
+	/* With Nagle off, every write leaves at once. */
+	tcp_set_nodelay(server.conn, 1);
+	wire_clear_capture(&w);
+	tcp_send(server.conn, "d", 1);
+	tcp_send(server.conn, "e", 1);
+	assert_int_equal(wire_count_captured_tcp(&w), 2);
+	free(server.rx);
+	wire_free(&w);
+}
+
 static void test_sack_blocks(void **state)
 {
 	(void)state;
@@ -772,6 +825,7 @@ int main(void)
 	    cmocka_unit_test(test_out_of_order_reassembly),
 	    cmocka_unit_test(test_icmp_errors),
 	    cmocka_unit_test(test_sack_blocks),
+	    cmocka_unit_test(test_delayed_ack_and_nagle),
 	};
 #if CONFIG_NET_TCP_RCV_BUF > 65535
 	return cmocka_run_group_tests_name("net_tcp with window scaling", tests, NULL, NULL);
