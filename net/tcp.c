@@ -382,11 +382,14 @@ void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, u
 		return;
 	}
 	/* Protocol or port unreachable are hard errors (RFC 1122 §4.2.3.9), acted
-	 * on only while connecting (RFC 5927 §5.2); network and host unreachable
-	 * are soft: retransmission goes on. */
+	 * on only while connecting (RFC 5927 §5.2); others are soft: retransmission
+	 * goes on, and if it gives up the application learns why (RFC 1122
+	 * §4.2.3.9: NET_EUNREACH rather than NET_ETIMEDOUT). */
 	if ((code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_PORT) &&
 	    c->state == TCP_SYN_SENT)
 		tcp_conn_abort(c, NET_EREFUSED);
+	else
+		c->error = NET_EUNREACH;
 }
 
 void tcp_address_changed(struct net_stack *s)
@@ -418,7 +421,7 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 			? CONFIG_NET_TCP_SYN_RETRIES
 			: CONFIG_NET_TCP_MAX_RETRIES;
 	if (++c->retries > limit) {
-		tcp_conn_abort(c, NET_ETIMEDOUT);
+		tcp_conn_abort(c, c->error ? c->error : NET_ETIMEDOUT);
 		return;
 	}
 	c->rto = c->rto * 2 > CONFIG_NET_TCP_RTO_MAX_MS ? CONFIG_NET_TCP_RTO_MAX_MS : c->rto * 2;

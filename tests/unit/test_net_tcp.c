@@ -781,6 +781,18 @@ static void test_icmp_errors(void **state)
 	wire_inject(&w, f, build_icmp_error(f, syn, 3, 3, 0));
 	assert_int_equal(a.aborted, 1);
 	assert_int_equal(a.error, NET_EREFUSED);
+	/* A soft error (host unreachable) is what the application hears when
+	 * the retransmissions give up. */
+	struct app b = {0};
+	wire_clear_capture(&w);
+	b.conn = tcp_connect(w.stack[0], WIRE_IP_B, 5001, app_event, &b);
+	wire_run(&w, 1);
+	syn = captured_frame(&w, 0);
+	assert_non_null(syn);
+	wire_inject(&w, f, build_icmp_error(f, syn, 3, 1, 0));
+	assert_int_equal(b.aborted, 0);
+	assert_true(wire_run_until(&w, aborted, &b, 600000));
+	assert_int_equal(b.error, NET_EUNREACH);
 	/* Fragmentation needed: segments shrink to the next hop's MTU. */
 	struct app server = {0};
 	raw_handshake(&w, &server, 4003, 1000);
