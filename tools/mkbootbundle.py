@@ -106,6 +106,10 @@ def main():
         body += padded
         offset += len(padded)
     total = HEADER + len(entries) + len(body)
+    # boot.scr loads guests.bnd at 0x46000000, below what sits at 0x47000000
+    # (hypervisor-cfg/plan.py's load addresses).
+    if total > 16 << 20:
+        die(f"the boot bundle is {total} bytes; at most 16 MiB fit its load address window")
     blob = MAGIC + struct.pack("<IIII", VERSION, len(guests), total, 0) + entries + bytes(body)
     assert len(blob) == total
     with open(args.output, "wb") as f:
