@@ -440,11 +440,21 @@ static void tcp_rexmit_timeout(struct tcp_conn *c)
 		c->cwnd = c->mss;
 		c->flags &= ~TCPF_RECOVERY;
 		c->recover = c->snd_max; /* RFC 6582 §3.2 step 4 */
+		c->sacked_count = 0;     /* RFC 2018 §8: the receiver may renege */
 		c->dupacks = 0;
 	}
 	c->flags &= ~TCPF_RTT_TIMING;
 	c->snd_nxt = (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) ? c->iss : c->snd_una;
 	tcp_output(c);
+	/*
+	 * A timeout must put something on the wire: when the window is too
+	 * small for a full segment (a window update was lost), SWS avoidance
+	 * would hold the retransmission back and the connection would stall
+	 * until it gives up. Send what fits, at least one byte, as a probe.
+	 */
+	if (c->snd_nxt == c->snd_una && SEQ_LT(c->snd_una, c->snd_max) &&
+	    c->state != TCP_SYN_SENT && c->state != TCP_SYN_RCVD)
+		tcp_persist_send(c);
 	if (c->rexmit_at == 0 && c->snd_una != c->snd_max)
 		c->rexmit_at = s->now + c->rto;
 }

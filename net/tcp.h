@@ -68,6 +68,8 @@ struct tcp_range {
 	uint32_t start, end;
 };
 
+#define TCP_SACK_RANGES 4
+
 struct tcp_listener {
 	struct net_stack *stack;
 	uint16_t port; /* 0: free */
@@ -106,6 +108,11 @@ struct tcp_conn {
 	uint64_t rtt_start;
 	uint64_t rexmit_at, delack_at, keep_at, close_at; /* 0: not armed */
 
+	/* Sender side of SACK (RFC 2018/6675): what the peer reported holding
+	 * beyond snd_una, and how far this recovery has retransmitted holes. */
+	struct tcp_range sacked[TCP_SACK_RANGES];
+	uint8_t sacked_count;
+	uint32_t rexmit_next;
 	struct tcp_range ooo[CONFIG_NET_TCP_OOO_RANGES];
 	uint8_t snd_buf[CONFIG_NET_TCP_SND_BUF];
 	uint8_t rcv_buf[CONFIG_NET_TCP_RCV_BUF];
@@ -123,9 +130,11 @@ struct tcp_segment {
 	uint32_t seq, ack;
 	uint16_t wnd;
 	uint8_t flags;
-	uint8_t ws;      /* window scale option, 0xff: absent */
-	uint8_t sack_ok; /* SACK-permitted option */
-	uint16_t mss;    /* 0: absent */
+	uint8_t ws;         /* window scale option, 0xff: absent */
+	uint8_t sack_ok;    /* SACK-permitted option */
+	uint8_t sack_count; /* SACK blocks (non-SYN segments) */
+	struct tcp_range sack[TCP_SACK_RANGES];
+	uint16_t mss; /* 0: absent */
 	const uint8_t *data;
 	uint32_t len;
 };

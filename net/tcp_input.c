@@ -37,9 +37,9 @@ static int tcp_parse(struct net_stack *s, const struct ipv4_packet *pkt, struct 
 	seg->sack_ok = 0;
 	seg->data = t + hlen;
 	seg->len = (uint32_t)(pkt->len - hlen);
-	/* Only SYN options matter to us: no timestamps, SACK blocks are advisory. */
-	if (!(seg->flags & TCP_FLAG_SYN))
-		return 0;
+	seg->sack_count = 0;
+	/* MSS, window scale and SACK-permitted on SYNs, SACK blocks on the
+	 * rest; timestamps and anything else are skipped. */
 	for (size_t i = 20; i < hlen;) {
 		uint8_t kind = t[i];
 		if (kind == 0)
@@ -52,7 +52,16 @@ static int tcp_parse(struct net_stack *s, const struct ipv4_packet *pkt, struct 
 			net_count(s, NET_CNT_TCP_DROP_MALFORMED);
 			return -1;
 		}
-		if (kind == 2 && t[i + 1] == 4)
+		int syn = (seg->flags & TCP_FLAG_SYN) != 0;
+		if (kind == 5 && !syn && t[i + 1] >= 10 && (t[i + 1] - 2) % 8 == 0) {
+			for (int b = 0; b < (t[i + 1] - 2) / 8 && b < TCP_SACK_RANGES; b++) {
+				seg->sack[b].start = net_get32(t + i + 2 + 8 * b);
+				seg->sack[b].end = net_get32(t + i + 6 + 8 * b);
+				seg->sack_count = (uint8_t)(b + 1);
+			}
+		} else if (!syn) {
+			/* only SACK blocks matter after the handshake */
+		} else if (kind == 2 && t[i + 1] == 4)
 			seg->mss = net_get16(t + i + 2);
 		else if (kind == 3 && t[i + 1] == 3)
 			seg->ws = MIN(t[i + 2], 14);
@@ -134,6 +143,7 @@ static void tcp_listen_input(struct net_stack *s, struct tcp_listener *l,
 }
 
 static void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt);
+static void tcp_sack_prune(struct tcp_conn *c);
 
 static void tcp_syn_sent_input(struct tcp_conn *c, const struct tcp_segment *seg)
 {
@@ -237,7 +247,10 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 		} else {
 			/* Partial acknowledgment: retransmit the next hole, deflate. */
 			c->snd_una = ack;
+			tcp_sack_prune(c);
 			tcp_retransmit_first(c);
+			if (SEQ_LT(c->rexmit_next, ack + c->mss))
+				c->rexmit_next = ack + c->mss;
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
 			if (acked >= c->mss)
 				c->cwnd += c->mss;
@@ -252,6 +265,7 @@ static void tcp_new_ack(struct tcp_conn *c, uint32_t ack)
 	c->snd_una = ack;
 	if (SEQ_LT(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
+	tcp_sack_prune(c);
 	c->retries = 0;
 	c->flags &= ~TCPF_PERSIST;
 	c->rexmit_at = c->snd_una == c->snd_max ? 0 : s->now + c->rto;
@@ -282,15 +296,15 @@ static void tcp_fast_retransmit(struct tcp_conn *c)
 	c->flags |= TCPF_RECOVERY;
 	net_count(c->stack, NET_CNT_TCP_FAST_RETRANSMIT);
 	tcp_retransmit_first(c);
+	c->rexmit_next = c->snd_una + c->mss;
 	c->cwnd = c->ssthresh + 3u * c->mss;
 	c->rexmit_at = c->stack->now + c->rto;
 }
 
-static void tcp_ooo_add(struct tcp_conn *c, uint32_t start, uint32_t end)
+/* Merge [start,end) into a sorted, disjoint range list with room for one more. */
+static void tcp_range_add(struct tcp_range *r, uint8_t *count, uint32_t start, uint32_t end)
 {
-	/* Merge [start,end) into the sorted, disjoint range list. */
-	struct tcp_range *r = c->ooo;
-	int n = c->ooo_count;
+	int n = *count;
 	for (int i = 0; i < n; i++) {
 		if (SEQ_LEQ(start, r[i].end) && SEQ_GEQ(end, r[i].start)) {
 			if (SEQ_LT(start, r[i].start))
@@ -304,7 +318,7 @@ static void tcp_ooo_add(struct tcp_conn *c, uint32_t start, uint32_t end)
 				memmove(&r[i + 1], &r[i + 2], (size_t)(n - i - 2) * sizeof(*r));
 				n--;
 			}
-			c->ooo_count = (uint8_t)n;
+			*count = (uint8_t)n;
 			return;
 		}
 	}
@@ -314,7 +328,77 @@ static void tcp_ooo_add(struct tcp_conn *c, uint32_t start, uint32_t end)
 	memmove(&r[at + 1], &r[at], (size_t)(n - at) * sizeof(*r));
 	r[at].start = start;
 	r[at].end = end;
-	c->ooo_count = (uint8_t)(n + 1);
+	*count = (uint8_t)(n + 1);
+}
+
+static int tcp_range_overlaps(const struct tcp_range *r, int n, uint32_t start, uint32_t end)
+{
+	for (int i = 0; i < n; i++)
+		if (SEQ_LEQ(start, r[i].end) && SEQ_GEQ(end, r[i].start))
+			return 1;
+	return 0;
+}
+
+/* Fold the peer's SACK blocks into the scoreboard (RFC 2018 §4). Blocks must
+ * lie within (snd_una, snd_max]: anything else is stale or forged. */
+static void tcp_sack_update(struct tcp_conn *c, const struct tcp_segment *seg)
+{
+	for (int b = 0; b < seg->sack_count; b++) {
+		uint32_t start = seg->sack[b].start, end = seg->sack[b].end;
+		if (SEQ_LEQ(end, start) || SEQ_LEQ(end, c->snd_una) || SEQ_GT(end, c->snd_max))
+			continue;
+		if (SEQ_LT(start, c->snd_una))
+			start = c->snd_una;
+		if (c->sacked_count == TCP_SACK_RANGES &&
+		    !tcp_range_overlaps(c->sacked, c->sacked_count, start, end)) {
+			if (!SEQ_LT(start, c->sacked[c->sacked_count - 1].start))
+				continue;
+			c->sacked_count--; /* keep what is nearest snd_una */
+		}
+		tcp_range_add(c->sacked, &c->sacked_count, start, end);
+	}
+}
+
+static void tcp_sack_prune(struct tcp_conn *c)
+{
+	int k = 0;
+	for (int i = 0; i < c->sacked_count; i++) {
+		if (SEQ_LEQ(c->sacked[i].end, c->snd_una))
+			continue;
+		c->sacked[k] = c->sacked[i];
+		if (SEQ_LT(c->sacked[k].start, c->snd_una))
+			c->sacked[k].start = c->snd_una;
+		k++;
+	}
+	c->sacked_count = (uint8_t)k;
+}
+
+/*
+ * In fast recovery, each further duplicate ACK means a segment left the
+ * network: use it to repair the next hole the peer's SACK blocks reveal
+ * (RFC 6675's NextSeg, rule 1), so that several losses in one window
+ * cost one round trip, not one each as with NewReno alone.
+ */
+static void tcp_sack_retransmit_hole(struct tcp_conn *c)
+{
+	if (c->sacked_count == 0)
+		return;
+	uint32_t seq = SEQ_GT(c->rexmit_next, c->snd_una) ? c->rexmit_next : c->snd_una;
+	for (int i = 0; i < c->sacked_count; i++) {
+		if (SEQ_LT(seq, c->sacked[i].start)) {
+			uint32_t data_end = c->snd_buf_seq + c->snd_buf_len;
+			uint32_t limit =
+			    SEQ_LT(c->sacked[i].start, data_end) ? c->sacked[i].start : data_end;
+			if (SEQ_LEQ(limit, seq))
+				return;
+			uint32_t len = MIN(limit - seq, (uint32_t)c->mss);
+			tcp_send_segment(c, seq, len, TCP_FLAG_ACK);
+			c->rexmit_next = seq + len;
+			return;
+		}
+		if (SEQ_LT(seq, c->sacked[i].end))
+			seq = c->sacked[i].end; /* inside a SACKed range: skip it */
+	}
 }
 
 static void tcp_ring_write(struct tcp_conn *c, uint32_t offset, const uint8_t *data, uint32_t len)
@@ -354,7 +438,7 @@ static void tcp_receive_data(struct tcp_conn *c, uint32_t seq, const uint8_t *da
 			}
 		}
 		tcp_ring_write(c, seq - c->rcv_nxt, data, len);
-		tcp_ooo_add(c, seq, seq + len);
+		tcp_range_add(c->ooo, &c->ooo_count, seq, seq + len);
 		c->ooo_recent = seq;
 		net_count(s, NET_CNT_TCP_OOO_QUEUED);
 		c->flags |= TCPF_ACK_NOW; /* RFC 5681 §4.2: immediate duplicate ACK */
@@ -478,6 +562,8 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		tcp_output(c);
 		return;
 	}
+	if ((c->flags & TCPF_SACK_OK) && seg.sack_count > 0)
+		tcp_sack_update(c, &seg);
 	uint32_t wnd = (uint32_t)seg.wnd << c->snd_wscale;
 	if (c->flags & TCPF_PERSIST)
 		c->retries = 0; /* RFC 9293 §3.8.6.1: probe for as long as the peer answers */
@@ -492,9 +578,10 @@ static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in)
 		 */
 		if (++c->dupacks == 3)
 			tcp_fast_retransmit(c);
-		else if (c->dupacks > 3 && (c->flags & TCPF_RECOVERY))
+		else if (c->dupacks > 3 && (c->flags & TCPF_RECOVERY)) {
 			c->cwnd += c->mss; /* inflate for each segment that left the network */
-		else if (c->dupacks < 3 && !(c->flags & TCPF_RECOVERY))
+			tcp_sack_retransmit_hole(c);
+		} else if (c->dupacks < 3 && !(c->flags & TCPF_RECOVERY))
 			tcp_limited_transmit(c);
 	}
 	if (SEQ_LT(c->snd_wl1, seg.seq) ||
