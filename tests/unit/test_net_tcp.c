@@ -707,6 +707,35 @@ static void test_delayed_ack_and_nagle(void **state)
 	wire_free(&w);
 }
 
+static void test_timeout_with_small_window(void **state)
+{
+	(void)state;
+	/* Data in flight, then an ACK shrinks the window below one MSS and the
+	 * window update that follows is lost: the retransmission timeout must
+	 * still send what fits instead of waiting on SWS avoidance forever. */
+	struct test_wire w;
+	wire_init(&w, 22, 1);
+	struct app server = {0};
+	uint32_t isn = raw_handshake(&w, &server, 4030, 700);
+	uint8_t f[1600], *data = pattern(4000, 22);
+	tcp_set_nodelay(server.conn, 1);
+	assert_int_equal(tcp_send(server.conn, data, 4000), 4000); /* peer window 4000 */
+	assert_int_equal(wire_count_captured_tcp(&w), 3);
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 4030, 80, 701, isn + 1 + 1460, TCP_FLAG_ACK, 25, NULL, 0, NULL, 0));
+	wire_clear_capture(&w);
+	wire_run(&w, 5000);
+	struct wire_tcp t;
+	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
+	assert_int_equal(t.seq, isn + 1 + 1460);
+	assert_int_equal(t.len, 100); /* the window the peer left: 25 << 2 */
+	assert_int_equal(server.aborted, 0);
+	free(data);
+	free(server.rx);
+	wire_free(&w);
+}
+
 static void test_sack_blocks(void **state)
 {
 	(void)state;
@@ -837,6 +866,7 @@ int main(void)
 	    cmocka_unit_test(test_out_of_order_reassembly),
 	    cmocka_unit_test(test_icmp_errors),
 	    cmocka_unit_test(test_sack_blocks),
+	    cmocka_unit_test(test_timeout_with_small_window),
 	    cmocka_unit_test(test_delayed_ack_and_nagle),
 	};
 #if CONFIG_NET_TCP_RCV_BUF > 65535
