@@ -64,6 +64,14 @@ uint64_t dom_xen_free_pages(void)
 	return sysctl(&op) == 0 ? op.u.physinfo.free_pages : 0;
 }
 
+uint64_t dom_xen_scrub_pages(void)
+{
+	struct xen_sysctl op;
+	memset(&op, 0, sizeof(op));
+	op.cmd = XEN_SYSCTL_physinfo;
+	return sysctl(&op) == 0 ? op.u.physinfo.scrub_pages : 0;
+}
+
 int dom_builder_init(const void *dtb)
 {
 	int node = fdt_node_offset_by_compatible(dtb, -1, "xen,xen");

@@ -59,5 +59,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 int dom_destroy(struct dom_handle *handle);
 /* Xen's free memory in pages (sysctl physinfo), or 0 if unknown. */
 uint64_t dom_xen_free_pages(void);
+/* Free pages Xen has yet to scrub (it does so in its idle loop). */
+uint64_t dom_xen_scrub_pages(void);
 
 #endif

@@ -354,7 +354,8 @@ static int compare_u64(const void *a, const void *b)
 static uint64_t settled_free_pages(void)
 {
 	/* A destroyed domain's last pages (p2m, paging pool) come back after an
-	 * RCU grace period: wait for three equal readings 100 ms apart. */
+	 * RCU grace period, and Xen scrubs freed pages in its idle loop: wait
+	 * for three equal readings 100 ms apart with nothing left to scrub. */
 	uint64_t previous = dom_xen_free_pages();
 	int stable = 0;
 	for (int i = 0; i < 50 && stable < 3; i++) {
@@ -362,7 +363,7 @@ static uint64_t settled_free_pages(void)
 		while (flotilla_clock_monotonic() < wake)
 			flotilla_yield(wake);
 		uint64_t now = dom_xen_free_pages();
-		stable = now == previous ? stable + 1 : 0;
+		stable = now == previous && dom_xen_scrub_pages() == 0 ? stable + 1 : 0;
 		previous = now;
 	}
 	return previous;
