@@ -17,7 +17,6 @@
 #include "../runtime/arch/arm32/arch.h"
 
 #include <xen/domctl.h>
-#include <xen/sysctl.h>
 
 #define PAGE_SIZE            4096u
 #define PAGE_SHIFT           12
@@ -43,34 +42,6 @@ static uint32_t console_slots_used;
 const char *const dom_build_phase_names[DOM_BUILD_PHASES] = {
     "create", "populate", "load", "console", "start",
 };
-
-static long domctl(struct xen_domctl *op)
-{
-	op->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
-	return xen_hypercall(__HYPERVISOR_domctl, (unsigned long)op, 0, 0, 0, 0);
-}
-
-static long sysctl(struct xen_sysctl *op)
-{
-	op->interface_version = XEN_SYSCTL_INTERFACE_VERSION;
-	return xen_hypercall(__HYPERVISOR_sysctl, (unsigned long)op, 0, 0, 0, 0);
-}
-
-uint64_t dom_xen_free_pages(void)
-{
-	struct xen_sysctl op;
-	memset(&op, 0, sizeof(op));
-	op.cmd = XEN_SYSCTL_physinfo;
-	return sysctl(&op) == 0 ? op.u.physinfo.free_pages : 0;
-}
-
-uint64_t dom_xen_scrub_pages(void)
-{
-	struct xen_sysctl op;
-	memset(&op, 0, sizeof(op));
-	op.cmd = XEN_SYSCTL_physinfo;
-	return sysctl(&op) == 0 ? op.u.physinfo.scrub_pages : 0;
-}
 
 int dom_builder_init(const void *dtb)
 {
@@ -336,7 +307,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	create->arch.gic_version = XEN_DOMCTL_CONFIG_GIC_NATIVE;
 	create->arch.tee_type = XEN_DOMCTL_CONFIG_TEE_NONE;
 	create->arch.nr_spis = GUEST_VPL011_SPI - 32 + 1;
-	long created = domctl(&op);
+	long created = dom_domctl(&op);
 	if (created != 0)
 		return fail(error, "createdomain failed (out of memory or domain ids?)"),
 		       (int)created;
@@ -349,7 +320,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	op.cmd = XEN_DOMCTL_max_vcpus; /* still needed in 4.17: allocates the vCPUs */
 	op.domain = domid;
 	op.u.max_vcpus.max = spec->vcpus;
-	if ((rc = domctl(&op)) != 0) {
+	if ((rc = dom_domctl(&op)) != 0) {
 		why = "max_vcpus failed";
 		goto failed;
 	}
@@ -359,7 +330,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 							populate */
 	op.domain = domid;
 	op.u.paging_mempool.size = (uint64_t)4 * (256 * spec->vcpus + spec->memory_mb + 128) * 1024;
-	if ((rc = domctl(&op)) != 0) {
+	if ((rc = dom_domctl(&op)) != 0) {
 		why = "set_paging_mempool_size failed";
 		goto failed;
 	}
@@ -368,7 +339,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	op.cmd = XEN_DOMCTL_max_mem;
 	op.domain = domid;
 	op.u.max_mem.max_memkb = (uint64_t)spec->memory_mb * 1024 + 1024;
-	if ((rc = domctl(&op)) != 0) {
+	if ((rc = dom_domctl(&op)) != 0) {
 		why = "max_mem failed";
 		goto failed;
 	}
@@ -390,7 +361,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 			op.u.vcpuaffinity.cpumap_hard.nr_bits = 32;
 			set_xen_guest_handle(op.u.vcpuaffinity.cpumap_soft.bitmap, soft);
 			op.u.vcpuaffinity.cpumap_soft.nr_bits = 32;
-			if ((rc = domctl(&op)) != 0) {
+			if ((rc = dom_domctl(&op)) != 0) {
 				why = "setvcpuaffinity failed (pcpus names no online CPU?)";
 				goto failed;
 			}
@@ -456,7 +427,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 			op.domain = domid;
 			op.u.cacheflush.start_pfn = ranges[r][0];
 			op.u.cacheflush.nr_pfns = ranges[r][1] - ranges[r][0];
-			if ((rc = domctl(&op)) != 0) {
+			if ((rc = dom_domctl(&op)) != 0) {
 				why = "cacheflush failed";
 				goto failed;
 			}
@@ -488,7 +459,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		op.u.vuart_op.type = XEN_DOMCTL_VUART_TYPE_VPL011;
 		op.u.vuart_op.gfn = VUART_RING_PFN;
 		op.u.vuart_op.console_domid = 0;
-		if ((rc = domctl(&op)) != 0) {
+		if ((rc = dom_domctl(&op)) != 0) {
 			why = "vuart_op INIT failed";
 			goto failed;
 		}
@@ -517,7 +488,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		op.domain = domid;
 		op.u.vcpucontext.vcpu = 0;
 		set_xen_guest_handle(op.u.vcpucontext.ctxt, &context);
-		if ((rc = domctl(&op)) != 0) {
+		if ((rc = dom_domctl(&op)) != 0) {
 			why = "setvcpucontext failed";
 			goto failed;
 		}
@@ -526,7 +497,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	memset(&op, 0, sizeof(op));
 	op.cmd = XEN_DOMCTL_unpausedomain;
 	op.domain = domid;
-	if ((rc = domctl(&op)) != 0) {
+	if ((rc = dom_domctl(&op)) != 0) {
 		why = "unpause failed";
 		goto failed;
 	}
@@ -565,7 +536,7 @@ int dom_destroy(struct dom_handle *handle)
 		memset(&op, 0, sizeof(op));
 		op.cmd = XEN_DOMCTL_destroydomain;
 		op.domain = handle->domid;
-		rc = domctl(&op);
+		rc = dom_domctl(&op);
 	} while (rc == -EAGAIN);
 	if (rc != 0 && rc != -ESRCH)
 		return (int)rc;

@@ -57,9 +57,5 @@ int dom_builder_init(const void *dtb);
 /* 0 or a negative errno-style code; *error gets a one-line reason. */
 int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char **error);
 int dom_destroy(struct dom_handle *handle);
-/* Xen's free memory in pages (sysctl physinfo), or 0 if unknown. */
-uint64_t dom_xen_free_pages(void);
-/* Free pages Xen has yet to scrub (it does so in its idle loop). */
-uint64_t dom_xen_scrub_pages(void);
 
 #endif

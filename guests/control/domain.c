@@ -8,11 +8,36 @@
 #include "domain.h"
 
 #include <xen/domctl.h>
+#include <xen/sysctl.h>
 
-static long domctl(struct xen_domctl *op)
+long dom_domctl(struct xen_domctl *op)
 {
 	op->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
 	return xen_hypercall(__HYPERVISOR_domctl, (unsigned long)op, 0, 0, 0, 0);
+}
+
+/* XEN_SYSCTL_physinfo; 0 or Xen's error. */
+static long physinfo(struct xen_sysctl_physinfo *info)
+{
+	struct xen_sysctl op;
+	memset(&op, 0, sizeof(op));
+	op.cmd = XEN_SYSCTL_physinfo;
+	op.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+	long rc = xen_hypercall(__HYPERVISOR_sysctl, (unsigned long)&op, 0, 0, 0, 0);
+	*info = op.u.physinfo;
+	return rc;
+}
+
+uint64_t dom_xen_free_pages(void)
+{
+	struct xen_sysctl_physinfo info;
+	return physinfo(&info) == 0 ? info.free_pages : 0;
+}
+
+uint64_t dom_xen_scrub_pages(void)
+{
+	struct xen_sysctl_physinfo info;
+	return physinfo(&info) == 0 ? info.scrub_pages : 0;
 }
 
 static void fill_info(const struct xen_domctl_getdomaininfo *raw, struct dom_info *info)
@@ -38,7 +63,7 @@ int dom_next(uint16_t from, struct dom_info *info)
 	memset(&op, 0, sizeof(op));
 	op.cmd = XEN_DOMCTL_getdomaininfo;
 	op.domain = from;
-	if (domctl(&op) != 0)
+	if (dom_domctl(&op) != 0)
 		return -1;
 	fill_info(&op.u.getdomaininfo, info);
 	return 0;

@@ -23,7 +23,15 @@ struct dom_info {
 	unsigned vcpus_online;
 };
 
+struct xen_domctl;
+
 /* domain.c */
+/* Any domctl, with interface_version set (0x15, Xen 4.17). */
+long dom_domctl(struct xen_domctl *op);
+/* Xen's free memory in pages, and the part of it still to be scrubbed
+ * (Xen scrubs freed pages in its idle loop); 0 if unknown. */
+uint64_t dom_xen_free_pages(void);
+uint64_t dom_xen_scrub_pages(void);
 int dom_getinfo(uint16_t domid, struct dom_info *info);
 /* The first domain with id >= from; -1 when there is none. */
 int dom_next(uint16_t from, struct dom_info *info);
