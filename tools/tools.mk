@@ -17,9 +17,14 @@ COMMON_BOOT_FILES := $(IMAGE_OUT)/uboot.env $(IMAGE_OUT)/xen $(IMAGE_OUT)/$(BOAR
 FLOTILLA_CLI := $(O)/host/flotilla
 
 ifdef DEV_KEY
-$(DEV_KEY).key $(DEV_KEY).pub: | $(FLOTILLA_CLI)
+# One grouped target (&:): the pair is made once, even under -jN. The key is
+# made under a temporary name and moved into place, so an interrupted build
+# never leaves a .key without its .pub.
+$(DEV_KEY).key $(DEV_KEY).pub &: | $(FLOTILLA_CLI)
 	@mkdir -p $(dir $(DEV_KEY))
-	@$(FLOTILLA_CLI) keygen --out $(DEV_KEY) >/dev/null
+	@rm -f $(DEV_KEY).tmp.key $(DEV_KEY).tmp.pub
+	$(Q)$(FLOTILLA_CLI) keygen --out $(DEV_KEY).tmp >/dev/null
+	$(Q)mv -f $(DEV_KEY).tmp.pub $(DEV_KEY).pub && mv -f $(DEV_KEY).tmp.key $(DEV_KEY).key
 	@echo "  KEYGEN  $(patsubst $(O)/%,%,$(DEV_KEY)).key: a development signing key. Images signed"
 	@echo "          with it are for development only: set OTA_SIGNING_KEY for a fleet."
 endif
