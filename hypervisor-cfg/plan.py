@@ -132,15 +132,32 @@ def bootcmd(plan, console, dtb, ramdisk):
         f'fdt set /chosen/module@{LOAD_CONTROL:x} compatible "multiboot,kernel" "multiboot,module"',
         f"fdt set /chosen/module@{LOAD_CONTROL:x} reg <{LOAD_CONTROL:#x} 0x${{control_size}}>",
     ]
+    # The per-board device configuration (`flotilla flash --hostname ...`,
+    # guests/control/devcfg.h) travels in the same initrd, right after the
+    # boot bundle (which mkbootbundle.py pads to 4 KiB, so it is aligned);
+    # /chosen's flotilla,device-config = <offset size> says where.
+    config = [
+        "if test -e mmc 0:1 device.cfg; then",
+        "setexpr config_addr ${ramdisk_addr} + ${ramdisk_size}",
+        "fatload mmc 0:1 ${config_addr} device.cfg",
+        "fdt set /chosen flotilla,device-config <0x${ramdisk_size} 0x${filesize}>",
+        "setexpr ramdisk_size ${ramdisk_size} + ${filesize}",
+        "fi",
+    ]
+    module = [
+        f"fdt mknode /chosen module@{LOAD_RAMDISK:x}",
+        f'fdt set /chosen/module@{LOAD_RAMDISK:x} compatible "multiboot,ramdisk" "multiboot,module"',
+        f"fdt set /chosen/module@{LOAD_RAMDISK:x} reg <{LOAD_RAMDISK:#x} 0x${{ramdisk_size}}>",
+    ]
+    lines.append(f"setenv ramdisk_addr {LOAD_RAMDISK:#x}")
     if ramdisk:
         # The boot bundle of signed guests travels as dom0's initrd.
-        lines += [
-            f"fatload mmc 0:1 {LOAD_RAMDISK:#x} guests.bnd",
-            "setenv bundle_size ${filesize}",
-            f"fdt mknode /chosen module@{LOAD_RAMDISK:x}",
-            f'fdt set /chosen/module@{LOAD_RAMDISK:x} compatible "multiboot,ramdisk" "multiboot,module"',
-            f"fdt set /chosen/module@{LOAD_RAMDISK:x} reg <{LOAD_RAMDISK:#x} 0x${{bundle_size}}>",
-        ]
+        lines += [f"fatload mmc 0:1 {LOAD_RAMDISK:#x} guests.bnd", "setenv ramdisk_size ${filesize}"]
+        lines += config + module
+    else:
+        # No boot bundle: the device configuration alone is the initrd.
+        lines += ["setenv ramdisk_size 0"] + config
+        lines += ["if test -e mmc 0:1 device.cfg; then"] + module + ["fi"]
     for i, g in enumerate(plan.get("boot_domain", [])):
         addr = LOAD_BOOT_DOMAINS + i * BOOT_DOMAIN_IMAGE_MAX
         node = f"/chosen/{g['name']}"

@@ -87,3 +87,23 @@ test-boot-bundle: $(O)/host/tests/test_boot_bundle
 TEST_SUITES += format
 test-format:
 	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
+
+# ---------------------------------------------------------------- flash and provisioning
+TEST_SUITES += devcfg flash
+$(O)/host/tests/test_devcfg: $(SRC)/tests/unit/test_devcfg.c $(SRC)/guests/control/devcfg.c $(SRC)/guests/control/devcfg.h $(OTA_SAN_OBJS)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -I$(SRC)/ota -I$(O)/include \
+		-o $@ $(SRC)/tests/unit/test_devcfg.c $(SRC)/guests/control/devcfg.c $(OTA_SAN_OBJS) -lcmocka -lmbedcrypto
+test-devcfg: $(O)/host/tests/test_devcfg
+	@$(RUN_SUITE) devcfg env CMOCKA_MESSAGE_OUTPUT=TAP $<
+
+test-flash: $(O)/host/flotilla $(SDCARD)
+	@$(RUN_SUITE) flash sh $(SRC)/tests/cli/test_flash.sh $(O)/host/flotilla $(SDCARD) $(O)/host/tests/flash
+
+ifeq ($(BOARD),orangepi-pc)
+TEST_SUITES += provision
+test-provision: $(O)/host/flotilla $(SDCARD)
+	@O=$(O) $(RUN_SUITE) provision $(PYTHON) $(INTEGRATION)/test_provision.py $(O)/host/flotilla $(SDCARD) \
+		$(PLAN) --guests-dir $(O)/guests
+endif

@@ -108,10 +108,15 @@ def main():
     total = HEADER + len(entries) + len(body)
     # boot.scr loads guests.bnd at 0x46000000, below what sits at 0x47000000
     # (hypervisor-cfg/plan.py's load addresses).
-    if total > 16 << 20:
-        die(f"the boot bundle is {total} bytes; at most 16 MiB fit its load address window")
+    # The device configuration (at most 16 KiB, guests/control/devcfg.h)
+    # follows the bundle in the same 16 MiB load window.
+    if total + 4095 + 16384 > 16 << 20:
+        die(f"the boot bundle is {total} bytes; at most 16 MiB minus 20 KiB fit its load address window")
     blob = MAGIC + struct.pack("<IIII", VERSION, len(guests), total, 0) + entries + bytes(body)
     assert len(blob) == total
+    # Padded to 4 KiB, so that the device configuration U-Boot loads right
+    # after it is aligned; the header's total size excludes the padding.
+    blob += b"\0" * ((-len(blob)) % 4096)
     with open(args.output, "wb") as f:
         f.write(blob)
     print(f"guests.bnd: {len(guests)} signed guest(s), {total} bytes")

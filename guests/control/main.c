@@ -15,6 +15,7 @@
 #include "domain.h"
 #include "boot_bundle.h"
 #include "supervisor.h"
+#include "provision.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -120,6 +121,10 @@ static int load_boot_bundle(const void *dtb)
 	int chosen = fdt_path_offset(dtb, "/chosen");
 	uint64_t start = chosen >= 0 ? dt_read_u64(dtb, chosen, "linux,initrd-start", NULL) : 0;
 	uint64_t end = chosen >= 0 ? dt_read_u64(dtb, chosen, "linux,initrd-end", NULL) : 0;
+	/* The device configuration, if any, follows the bundle in the initrd. */
+	size_t bundle_size = provision_load(dtb, (const uint8_t *)(uintptr_t)start,
+					    start && end > start ? (size_t)(end - start) : 0);
+	end = start + bundle_size;
 	if (!start || end <= start) {
 		printf("control: no boot bundle (no initrd from Xen): no guests to start\n");
 		return 0;

@@ -14,6 +14,7 @@
 #include "runtime.h"
 #include "domain.h"
 #include "supervisor.h"
+#include "trust.h"
 
 #include "bundle.h"
 #include "ota.h"
@@ -206,11 +207,8 @@ static void refuse(struct guest *g, const char *reason)
 static void verify_entry(const struct boot_entry *e, struct guest *g)
 {
 	static struct ota_verifier verifier;
-	struct ota_verify_policy policy = {
-	    .keys = ota_trusted_keys,
-	    .key_count = ota_trusted_key_count,
-	    .board = CONFIG_BOARD,
-	};
+	struct ota_verify_policy policy = {.board = CONFIG_BOARD};
+	policy.keys = trust_keys(&policy.key_count);
 	int rc = ota_bundle_verify(&verifier, &policy, e->bundle, e->bundle_size);
 	if (rc != OTA_OK) {
 		refuse(g, ota_strerror(rc));

@@ -38,6 +38,9 @@ int verb_verify(int argc, char **argv);
 extern const char usage_sign[], usage_inspect[], usage_verify[];
 /* Loads .pub files into a malloc'd trusted-key table; NULL with the error printed. */
 struct ota_trusted_key *cli_load_trusted_keys(const char **paths, size_t count);
+/* verb_flash.c */
+int verb_flash(int argc, char **argv);
+extern const char usage_flash[];
 /* verb_store.c */
 int verb_store(int argc, char **argv);
 extern const char usage_store[];

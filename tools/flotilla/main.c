@@ -22,6 +22,8 @@ static const struct cli_verb verbs[] = {
     {"inspect", verb_inspect, "show a bundle's header and manifest (--json)", usage_inspect},
     {"verify", verb_verify, "check a bundle as a device would, against public keys", usage_verify},
     {"store", verb_store, "format, install into and inspect a slot store in a file", usage_store},
+    {"flash", verb_flash, "write an SD image to a card or file, verify it, provision the board",
+     usage_flash},
     {"embed-keys", verb_embed_keys, "write the C table of trusted keys (used by the build)",
      usage_embed_keys},
     {"help", verb_help, "show this list, or a verb's usage", usage_help},
