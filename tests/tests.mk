@@ -87,3 +87,6 @@ test-boot-bundle: $(O)/host/tests/test_boot_bundle
 TEST_SUITES += format
 test-format:
 	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
+
+# The SD/MMC driver and the MBR parser (tests/integration/mmc.mk).
+include $(SRC)/tests/integration/mmc.mk
