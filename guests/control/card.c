@@ -108,10 +108,10 @@ int card_open(const void *dtb, struct card_store *store, const char **error)
 void card_print(const struct card_store *store)
 {
 	const struct mmc_card *mmc = &store->mmc;
-	printf("card: SD card %" PRIu64 " MiB (%s), 4-bit bus at %" PRIu32 " kHz, initialised in "
-	       "%.3f ms\n",
+	printf("card: SD card %" PRIu64 " MiB (%s), 4-bit bus at %" PRIu32 " kHz (controller clock "
+	       "%" PRIu32 " kHz), initialised in %.3f ms\n",
 	       mmc->block_count >> 11, mmc->high_capacity ? "SDHC/SDXC" : "SDSC",
-	       mmc->card_clock_hz / 1000, (double)mmc->init_ns / 1e6);
+	       mmc->card_clock_hz / 1000, mmc->mod_clock_hz / 1000, (double)mmc->init_ns / 1e6);
 	printf("card: OTA store: partition %u (type 0x%02x), %" PRIu32 " blocks (%" PRIu32
 	       " MiB) at sector %" PRIu32 "\n",
 	       store->partition.number, store->partition.type, store->partition.sector_count,
@@ -310,6 +310,26 @@ int card_selftest(struct card_store *store)
 	check(&t,
 	      rc1 == OTA_E_INVALID && rc2 == OTA_E_INVALID && rc3 == OTA_E_INVALID &&
 		  rc4 == MMC_E_RANGE,
+	      what);
+	/* The card's own refusal: the driver's range check is bypassed by
+	 * pretending the card is larger, so the card itself answers a read past
+	 * its end with an error in its status. Reported with a code, no hang,
+	 * no retry storm, and the card keeps working afterwards. */
+	uint64_t card_blocks = store->mmc.block_count;
+	store->mmc.block_count = card_blocks + 4096;
+	uint64_t t0 = flotilla_clock_monotonic();
+	int rc5 = mmc_read(&store->mmc, card_blocks + 8, in, 1);
+	int rc6 = mmc_read(&store->mmc, card_blocks + 8, in, 4);
+	uint64_t took = flotilla_clock_monotonic() - t0;
+	store->mmc.block_count = card_blocks;
+	ok = store->dev.ops->read(&store->dev, total - 1, in, 1) == OTA_OK;
+	snprintf(what, sizeof(what),
+		 "reads the card itself refuses fail with an error code (%d, %d: %s) in %.1f ms, "
+		 "and the next read works",
+		 rc5, rc6, mmc_strerror(rc6), (double)took / 1e6);
+	check(&t,
+	      rc5 == MMC_E_CARD_STATUS && rc6 == MMC_E_CARD_STATUS && ok &&
+		  memcmp(in, out, MMC_BLOCK_SIZE) == 0,
 	      what);
 	/* The refused write did not land on the sector after the partition. */
 	uint64_t after = (uint64_t)store->partition.first_sector + total;

@@ -75,8 +75,10 @@ def run_test(a):
     tap.check("the board ran all its checks", len(results) >= 5, results)
     for verdict, what in results:
         tap.check(f"board: {what}", verdict == "ok")
-    tap.check("no transfer needed a retry or failed",
-              re.search(r"mmc-selftest: done: \d+ passed, 0 failed \(retries 0, errors 0\)", out),
+    # The two errors are the reads the card was made to refuse; nothing else
+    # failed, and a card status error is not retried.
+    tap.check("no transfer needed a retry or failed, but the two provoked ones",
+              re.search(r"mmc-selftest: done: \d+ passed, 0 failed \(retries 0, errors 2\)", out),
               out[-500:])
     tap.check("no MMC error on the console", "failed:" not in out.replace("0 failed", ""),
               re.findall(r"^card: .*failed.*$", out, re.M))
