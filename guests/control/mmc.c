@@ -98,6 +98,7 @@ struct mmc_descriptor {
 #define DESC_LAST         (1u << 2)
 #define DESC_FIRST        (1u << 3)
 #define DESC_CHAINED      (1u << 4)
+#define DESC_END_OF_RING  (1u << 5)
 #define DESC_ERROR        (1u << 30)
 #define DESC_OWNED_BY_DMA (1u << 31)
 
@@ -530,7 +531,7 @@ static int transfer_once(struct mmc_card *card, bool write, uint64_t block, uint
 		d->next = (uint32_t)(uintptr_t)&mmc_descriptors[i + 1];
 	}
 	mmc_descriptors[0].status |= DESC_FIRST;
-	mmc_descriptors[descriptors - 1].status |= DESC_LAST;
+	mmc_descriptors[descriptors - 1].status |= DESC_LAST | DESC_END_OF_RING;
 	mmc_descriptors[descriptors - 1].status &= ~DESC_NO_INTERRUPT;
 	mmc_descriptors[descriptors - 1].next = 0;
 	dcache_clean(mmc_descriptors, descriptors * sizeof(struct mmc_descriptor));
