@@ -109,9 +109,10 @@ void card_print(const struct card_store *store)
 {
 	const struct mmc_card *mmc = &store->mmc;
 	printf("card: SD card %" PRIu64 " MiB (%s), 4-bit bus at %" PRIu32 " kHz (controller clock "
-	       "%" PRIu32 " kHz), initialised in %.3f ms\n",
+	       "%" PRIu32 " kHz), initialised in %.3f ms (%" PRIu32 " ACMD41 polls)\n",
 	       mmc->block_count >> 11, mmc->high_capacity ? "SDHC/SDXC" : "SDSC",
-	       mmc->card_clock_hz / 1000, mmc->mod_clock_hz / 1000, (double)mmc->init_ns / 1e6);
+	       mmc->card_clock_hz / 1000, mmc->mod_clock_hz / 1000, (double)mmc->init_ns / 1e6,
+	       mmc->power_up_polls);
 	printf("card: OTA store: partition %u (type 0x%02x), %" PRIu32 " blocks (%" PRIu32
 	       " MiB) at sector %" PRIu32 "\n",
 	       store->partition.number, store->partition.type, store->partition.sector_count,

@@ -149,6 +149,7 @@ struct mmc_descriptor {
 #define TIMEOUT_RESET          (100 * MS)
 #define TIMEOUT_COMMAND        (500 * MS)
 #define TIMEOUT_POWER_UP       (1000 * MS) /* ACMD41: the spec's 1 s */
+#define ACMD41_SPACING         (MS / 4)
 #define TIMEOUT_DATA_BASE      (1000 * MS)
 #define TIMEOUT_DATA_PER_BLOCK (10 * MS)
 #define TIMEOUT_BUSY           (2500 * MS) /* programming: spec max 250-500 ms; margin */
@@ -451,12 +452,16 @@ static int identify_card(struct mmc_card *card)
 	uint32_t argument = OCR_VOLTAGES | (version2 ? OCR_HIGH_CAPACITY : 0);
 	uint64_t deadline = now() + TIMEOUT_POWER_UP;
 	for (;;) {
+		card->power_up_polls++;
 		rc = app_command(card, ACMD_SEND_OP_COND, argument, RESP_R3, r);
 		if (rc == MMC_OK && (r[0] & OCR_BUSY_DONE))
 			break;
 		if (now() > deadline)
 			return rc == MMC_OK ? MMC_E_NO_CARD : rc;
-		flotilla_yield(now() + MS);
+		/* Spin rather than block in Xen: a wake-up from a blocked vCPU can
+		 * take several ms on a busy host, which would dominate init. */
+		for (uint64_t until = now() + ACMD41_SPACING; now() < until;)
+			;
 	}
 	card->ocr = r[0];
 	card->high_capacity = (r[0] & OCR_HIGH_CAPACITY) != 0;

@@ -56,7 +56,8 @@ struct mmc_card {
 	bool high_capacity;    /* SDHC/SDXC: block addresses; else byte addresses */
 	uint32_t mod_clock_hz; /* controller input clock, as U-Boot left it */
 	uint32_t card_clock_hz;
-	uint64_t init_ns; /* time mmc_open() took */
+	uint64_t init_ns;        /* time mmc_open() took */
+	uint32_t power_up_polls; /* ACMD41s until the card was ready */
 	struct mmc_stats stats;
 };
 
