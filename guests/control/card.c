@@ -339,6 +339,41 @@ int card_selftest(struct card_store *store)
 		check(&t, ok && memcmp(in, out, MMC_BLOCK_SIZE) != 0,
 		      "the refused write left the sector after the partition alone");
 	}
+	/* Recovery: the card is deselected behind the driver's back (CMD7 to
+	 * another address puts it in standby), so the next write and the next
+	 * read fail on the bus; the driver finds the card in standby, selects
+	 * it again and retries. Both succeed and land. */
+	uint32_t retries = store->mmc.stats.retries;
+	uint32_t other = (store->mmc.rca ^ 1u) << 16;
+	pattern(out, 300, 5, 1);
+	mmc_send_command(&store->mmc, 7, other, NULL);
+	rc1 = store->dev.ops->write(&store->dev, 300, out, 5);
+	mmc_send_command(&store->mmc, 7, other, NULL);
+	memset(in, 0, 5 * MMC_BLOCK_SIZE);
+	rc2 = store->dev.ops->read(&store->dev, 300, in, 5);
+	snprintf(what, sizeof(what),
+		 "a card deselected behind the driver's back is selected again and the write and "
+		 "read retried (%d, %d; %" PRIu32 " retries)",
+		 rc1, rc2, store->mmc.stats.retries - retries);
+	check(&t,
+	      rc1 == OTA_OK && rc2 == OTA_OK && memcmp(in, out, 5 * MMC_BLOCK_SIZE) == 0 &&
+		  store->mmc.stats.retries - retries == 2,
+	      what);
+
+	/* Last, as it kills the card until power-off: a card that stops
+	 * answering (CMD15, inactive state) fails reads with an error code
+	 * within bounded time - never a hang. */
+	mmc_send_command(&store->mmc, 15, store->mmc.rca << 16, NULL);
+	t0 = flotilla_clock_monotonic();
+	rc1 = store->dev.ops->read(&store->dev, 0, in, 8);
+	took = flotilla_clock_monotonic() - t0;
+	snprintf(what, sizeof(what),
+		 "a card that stops answering: the read fails (%d, mmc error %d: %s) after %.2f s, "
+		 "no hang",
+		 rc1, store->last_error, mmc_strerror(store->last_error), (double)took / 1e9);
+	check(&t, rc1 == OTA_E_IO && store->last_error < 0 && took < 20000000000ull, what);
+	printf("mmc-selftest: the card is inactive until power-off\n");
+
 	printf(
 	    "mmc-selftest: done: %d passed, %d failed (retries %" PRIu32 ", errors %" PRIu32 ")\n",
 	    t.number - t.failures, t.failures, store->mmc.stats.retries, store->mmc.stats.errors);

@@ -138,10 +138,13 @@ struct mmc_descriptor {
 #define OCR_VOLTAGES      0x00ff8000u /* 2.7-3.6 V */
 
 /* R1 card status */
-#define R1_ERRORS         0xfdf98000u /* out of range, address, block length, ECC, CC, ... */
-#define R1_READY_FOR_DATA (1u << 8)
-#define R1_STATE(r1)      (((r1) >> 9) & 0xfu)
-#define R1_STATE_TRANSFER 4u
+#define R1_ERRORS          0xfdf98000u /* out of range, address, block length, ECC, CC, ... */
+#define R1_READY_FOR_DATA  (1u << 8)
+#define R1_STATE(r1)       (((r1) >> 9) & 0xfu)
+#define R1_STATE_STANDBY   3u
+#define R1_STATE_TRANSFER  4u
+#define R1_STATE_SENDING   5u
+#define R1_STATE_RECEIVING 6u
 
 /* Deadlines (ns). Generous against a loaded emulator; tight enough that a
  * dead card is reported within seconds. */
@@ -390,6 +393,42 @@ static int wait_transfer_state(struct mmc_card *card)
 	}
 }
 
+/*
+ * After a failed transfer: bring the card back to the transfer state from
+ * wherever the failure left it - still sending or receiving (stop it),
+ * deselected into standby (select it again) or programming (wait). Errors
+ * the card reports in its status are the failure's own, cleared by being
+ * read: ignored here.
+ */
+static int recover(struct mmc_card *card)
+{
+	reset_controller(card, GCTL_FIFO_RESET | GCTL_DMA_RESET);
+	uint64_t deadline = now() + TIMEOUT_BUSY;
+	int rc;
+	for (;;) {
+		uint32_t r1 = 0;
+		rc = command(card, CMD_SEND_STATUS, card->rca << 16, RESP_R1, &r1);
+		if (rc == MMC_OK) {
+			uint32_t state = R1_STATE(r1);
+			if (state == R1_STATE_TRANSFER && (r1 & R1_READY_FOR_DATA))
+				return MMC_OK;
+			if (state == R1_STATE_STANDBY)
+				command(card, CMD_SELECT, card->rca << 16, RESP_R1B, NULL);
+			else if (state == R1_STATE_SENDING || state == R1_STATE_RECEIVING)
+				command(card, CMD_STOP, 0, RESP_R1B, NULL);
+		}
+		if (now() > deadline)
+			return rc == MMC_OK ? MMC_E_BUSY_TIMEOUT : rc;
+	}
+}
+
+int mmc_send_command(struct mmc_card *card, uint32_t index, uint32_t argument, uint32_t *r1)
+{
+	if (!card->base)
+		return MMC_E_NO_CARD;
+	return command(card, index, argument, RESP_R1B, r1);
+}
+
 /* Bits [start, start+len) of a 128-bit register held as words[0] = bits 31:0. */
 static uint32_t bits128(const uint32_t words[4], unsigned start, unsigned len)
 {
@@ -523,8 +562,9 @@ int mmc_open(const void *dtb, struct mmc_card *card)
 /* One command's worth of blocks (≤ MMC_CHUNK_BLOCKS) through the IDMAC,
  * buf line-aligned. Leaves the card in the transfer state on success. */
 static int transfer_once(struct mmc_card *card, bool write, uint64_t block, uint8_t *buf,
-			 uint32_t count)
+			 uint32_t count, bool *retry)
 {
+	*retry = false;
 	uint32_t bytes = count * MMC_BLOCK_SIZE;
 	uint32_t descriptors = (bytes + DESC_MAX_BYTES - 1) / DESC_MAX_BYTES;
 	for (uint32_t i = 0; i < descriptors; i++) {
@@ -590,12 +630,14 @@ static int transfer_once(struct mmc_card *card, bool write, uint64_t block, uint
 	if (!write)
 		dcache_invalidate(buf, bytes);
 	if (rc != MMC_OK) {
-		reset_controller(card, GCTL_FIFO_RESET | GCTL_DMA_RESET);
-		/* A failed multi-block transfer may have left the card sending or
-		 * receiving: stop it (an error here just means it had stopped). */
+		/* A multi-block transfer may have left the card sending or
+		 * receiving without our auto-stop: stop it first (an error here
+		 * only means it had stopped). */
 		if (count > 1)
 			command(card, CMD_STOP, 0, RESP_R1B, NULL);
-		wait_transfer_state(card);
+		/* Worth another attempt only if the card is usable again and the
+		 * error was not the card refusing the request itself. */
+		*retry = recover(card) == MMC_OK && rc != MMC_E_CARD_STATUS;
 		return rc;
 	}
 	/* Reads: the card is back in transfer once the data is in. Writes: wait
@@ -624,14 +666,11 @@ static int transfer(struct mmc_card *card, bool write, uint64_t block, uint8_t *
 		if (!direct && write)
 			memcpy(mmc_bounce, buf, bytes);
 		int rc = MMC_E_DATA_ERROR;
-		for (int attempt = 0; attempt < TRANSFER_ATTEMPTS; attempt++) {
+		bool retry = true;
+		for (int attempt = 0; attempt < TRANSFER_ATTEMPTS && retry; attempt++) {
 			if (attempt > 0)
 				card->stats.retries++;
-			rc = transfer_once(card, write, block, dma, chunk);
-			/* Retry what a glitch on the bus can cause; a card that says
-			 * the request itself is wrong would say it again. */
-			if (rc == MMC_OK || rc == MMC_E_CARD_STATUS || rc == MMC_E_RESET)
-				break;
+			rc = transfer_once(card, write, block, dma, chunk, &retry);
 		}
 		if (rc != MMC_OK) {
 			card->stats.errors++;

@@ -78,6 +78,14 @@ int mmc_open(const void *dtb, struct mmc_card *card);
 int mmc_read(struct mmc_card *card, uint64_t block, void *buf, uint32_t count);
 int mmc_write(struct mmc_card *card, uint64_t block, const void *buf, uint32_t count);
 
+/*
+ * Send one command with an R1 (or R1b: busy is waited out) response; *r1
+ * gets the card status (r1 may be NULL). For diagnostics, and for tests
+ * that put the card into a state the driver must recover from: the driver
+ * does not track what the command did to the card.
+ */
+int mmc_send_command(struct mmc_card *card, uint32_t index, uint32_t argument, uint32_t *r1);
+
 /* A one-line description of an enum mmc_status value. */
 const char *mmc_strerror(int status);
 
