@@ -83,6 +83,9 @@
 
 #define STAR_CARD_BUSY (1u << 9)
 
+#define IDST_RECEIVE_DONE (1u << 1)
+#define IDST_BUS_ERROR    (1u << 2) /* fatal AHB error while the engine moved data */
+
 #define DMAC_SOFT_RESET  (1u << 0)
 #define DMAC_FIXED_BURST (1u << 1)
 #define DMAC_ENABLE      (1u << 7)
@@ -609,14 +612,18 @@ static int transfer_once(struct mmc_card *card, bool write, uint64_t block, uint
 	if (rc == MMC_OK) {
 		uint32_t want = RISR_DATA_DONE | (count > 1 ? RISR_AUTO_STOP_DONE : 0);
 		uint64_t deadline = now() + TIMEOUT_DATA_BASE + count * TIMEOUT_DATA_PER_BLOCK;
+		/* Reads also wait for the engine's receive-done: the controller can
+		 * report the data phase over before the last burst is in memory. */
+		uint32_t want_dma = write ? 0 : IDST_RECEIVE_DONE;
 		for (;;) {
 			uint32_t risr = reg_read(card, REG_RISR);
-			if (risr & RISR_DATA_ERRORS) {
+			uint32_t idst = reg_read(card, REG_IDST);
+			if ((risr & RISR_DATA_ERRORS) || (idst & IDST_BUS_ERROR)) {
 				rc = (risr & RISR_DATA_TIMEOUT) ? MMC_E_DATA_TIMEOUT
 								: MMC_E_DATA_ERROR;
 				break;
 			}
-			if ((risr & want) == want)
+			if ((risr & want) == want && (idst & want_dma) == want_dma)
 				break;
 			if (now() > deadline) {
 				rc = MMC_E_DATA_TIMEOUT;
