@@ -262,12 +262,17 @@ static int reset_controller(struct mmc_card *card, uint32_t bits)
 }
 
 /* Input clock of the controller: SDMMCn_CLK in the clock unit, as U-Boot
- * left it (source OSC24M or PLL_PERIPH0, pre-divider 2^N, divider M+1). */
+ * left it (source OSC24M or the peripheral PLL, pre-divider 2^N, divider
+ * M+1). The peripheral PLL is 24 MHz * N * K / 2, with N stored minus one on
+ * the H3 but as is on the A20. */
 static uint32_t module_clock_hz(const void *dtb, uintptr_t mmc_base)
 {
-	static const char *const ccus[] = {"allwinner,sun8i-h3-ccu", "allwinner,sun7i-a20-ccu"};
+	static const struct {
+		const char *compatible;
+		uint32_t n_offset;
+	} ccus[] = {{"allwinner,sun8i-h3-ccu", 1}, {"allwinner,sun7i-a20-ccu", 0}};
 	for (size_t i = 0; i < sizeof(ccus) / sizeof(ccus[0]); i++) {
-		int node = fdt_node_offset_by_compatible(dtb, -1, ccus[i]);
+		int node = fdt_node_offset_by_compatible(dtb, -1, ccus[i].compatible);
 		uint64_t base, size;
 		if (node < 0 || dt_read_reg(dtb, node, 0, &base, &size) != 0 || size < 0x100)
 			continue;
@@ -275,13 +280,14 @@ static uint32_t module_clock_hz(const void *dtb, uintptr_t mmc_base)
 		if (index > 2)
 			break;
 		uint32_t clk = *(volatile uint32_t *)(uintptr_t)(base + 0x88 + 4 * index);
-		if (!(clk & (1u << 31)))
-			break;
+		uint32_t source = (clk >> 24) & 3;
+		if (!(clk & (1u << 31)) || source > 1)
+			break; /* gated, or a source we do not model: assume the worst */
 		uint32_t pll = *(volatile uint32_t *)(uintptr_t)(base + 0x28);
-		uint32_t periph0 =
-		    24000000u * (((pll >> 8) & 0x1f) + 1) * (((pll >> 4) & 3) + 1) / 2;
-		uint32_t source = ((clk >> 24) & 3) == 0 ? 24000000u : periph0;
-		uint32_t rate = source / (1u << ((clk >> 16) & 3)) / ((clk & 0xf) + 1);
+		uint32_t periph =
+		    12000000u * (((pll >> 8) & 0x1f) + ccus[i].n_offset) * (((pll >> 4) & 3) + 1);
+		uint32_t rate = (source == 0 ? 24000000u : periph) / (1u << ((clk >> 16) & 3)) /
+				((clk & 0xf) + 1);
 		return rate ? rate : CLOCK_UNKNOWN_MOD_HZ;
 	}
 	/* Unknown: assume the fastest rate U-Boot uses, so our dividers err slow. */
