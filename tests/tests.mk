@@ -107,3 +107,6 @@ test-provision: $(O)/host/flotilla $(SDCARD)
 	@O=$(O) $(RUN_SUITE) provision $(PYTHON) $(INTEGRATION)/test_provision.py $(O)/host/flotilla $(SDCARD) \
 		$(PLAN) --guests-dir $(O)/guests
 endif
+
+# The SD/MMC driver and the MBR parser (tests/integration/mmc.mk).
+include $(SRC)/tests/integration/mmc.mk

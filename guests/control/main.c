@@ -14,6 +14,7 @@
 #include "hypercall.h"
 #include "domain.h"
 #include "boot_bundle.h"
+#include "card.h"
 #include "supervisor.h"
 #include "provision.h"
 #include "runtime.h"
@@ -175,6 +176,7 @@ int flotilla_main(const struct flotilla_start_info *info)
 	print_memory(dtb);
 	print_devices(dtb, "ethernet", "ethernet");
 	print_devices(dtb, "mmc", "mmc");
+	card_boot(dtb, info->bootargs);
 	if (supervisor_init(dtb) == 0)
 		load_boot_bundle(dtb);
 	struct evtchn_bind_virq bind = {.virq = VIRQ_CONSOLE, .vcpu = 0};
