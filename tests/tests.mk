@@ -110,3 +110,31 @@ endif
 
 # The SD/MMC driver and the MBR parser (tests/integration/mmc.mk).
 include $(SRC)/tests/integration/mmc.mk
+# ---------------------------------------------------------------- device API (portable core)
+TEST_SUITES += http
+$(O)/host/tests/test_http: $(SRC)/tests/unit/test_http.c $(SRC)/guests/control/http.c $(SRC)/guests/control/http.h
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/http.c -lcmocka
+test-http: $(O)/host/tests/test_http
+	@$(RUN_SUITE) http env CMOCKA_MESSAGE_OUTPUT=TAP $<
+TEST_SUITES += http-fuzz
+HTTP_FZ := $(O)/host/fuzz/http
+HTTP_FUZZ_SECONDS_TEST ?= 5
+$(HTTP_FZ)/fuzz_http: $(SRC)/tests/fuzz/fuzz_http.c $(SRC)/guests/control/http.c $(SRC)/guests/control/http.h
+	@mkdir -p $(@D)
+	@echo "  CLANG   $(patsubst $(O)/%,%,$@)"
+	$(Q)clang -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/http.c
+$(HTTP_FZ)/seeds/.stamp:
+	@rm -rf $(@D) && mkdir -p $(@D)
+	@printf '\003GET /v1/guests/www?x=1 HTTP/1.1\r\nHost: b\r\nAuthorization: Flotilla k\r\n\r\n' > $(@D)/get
+	@printf '\005PUT /v1/guests/www HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\n\r\nhelloGET /v1/stream HTTP/1.1\r\nHost: b\r\n\r\n' > $(@D)/put
+	@printf '\001POST /v1/guests/a/rollback HTTP/1.0\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n!' > $(@D)/post
+	@touch $@
+test-http-fuzz: $(HTTP_FZ)/fuzz_http $(HTTP_FZ)/seeds/.stamp
+	@$(RUN_SUITE) http-fuzz sh -c 'mkdir -p $(HTTP_FZ)/corpus $(HTTP_FZ)/artifacts && \
+		$(HTTP_FZ)/fuzz_http -max_total_time=$(HTTP_FUZZ_SECONDS_TEST) -max_len=9000 -timeout=10 \
+		-artifact_prefix=$(HTTP_FZ)/artifacts/ $(HTTP_FZ)/corpus $(HTTP_FZ)/seeds >$(HTTP_FZ)/fuzz.log 2>&1 \
+		&& echo "ok 1 - fuzz the device API HTTP machine: $$(grep -o "cov: [0-9]*" $(HTTP_FZ)/fuzz.log | tail -n 1), no crash" \
+		|| { tail -n 30 $(HTTP_FZ)/fuzz.log; echo "not ok 1 - fuzz the device API HTTP machine (see $(HTTP_FZ)/fuzz.log)"; }'
