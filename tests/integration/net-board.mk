@@ -1,0 +1,17 @@
+# The board on a LAN: the control domain's EMAC driver and its own net/
+# stack, on the emulated board attached to a TAP in a network namespace the
+# test creates, with dnsmasq as the DHCP server (tests/integration/netns.py).
+# Needs root; the suite skips with "needs root" otherwise.
+
+ifeq ($(BOARD),orangepi-pc)
+TEST_SUITES += net-board
+.PHONY: test-net-board bench-net-board
+test-net-board: $(SDCARD)
+	@O=$(O) $(RUN_SUITE) net-board $(PYTHON) $(INTEGRATION)/test_net_board.py $(SDCARD)
+
+# Ping RTT and TCP throughput host -> control domain: build/bench/net-board.json (ctl_*).
+BENCH_TARGETS += bench-net-board
+bench-net-board: $(SDCARD)
+	@O=$(O) $(PYTHON) $(INTEGRATION)/test_net_board.py $(SDCARD) \
+		--bench $(O)/bench/net-board.json --control-img $(CONTROL_IMAGE)
+endif
