@@ -22,12 +22,12 @@
 #include "nic.h"
 #include "ctlnet.h"
 
-#define HTTP_PORT         80
-#define DISCARD_PORT      9
-#define HTTP_REQUEST_MAX  512
-#define HTTP_CLIENTS      4
-#define NIC_BUDGET        64
-#define LINK_CHECK_NS     2000000000ull
+#define HTTP_PORT        80
+#define DISCARD_PORT     9
+#define HTTP_REQUEST_MAX 512
+#define HTTP_CLIENTS     4
+#define NIC_BUDGET       64
+#define LINK_CHECK_NS    2000000000ull
 
 static struct nic *nic;
 static struct net_stack *stack;
@@ -76,10 +76,11 @@ static void http_answer(struct http_client *client)
 		const struct nic_counters *c = &nic->counters;
 		status = 200;
 		reason = "OK";
-		body_len = snprintf(body, sizeof(body),
-				    "{\"ok\":true,\"uptime_ms\":%" PRIu64 ",\"rx_frames\":%" PRIu64
-				    ",\"tx_frames\":%" PRIu64 "}\n",
-				    flotilla_clock_monotonic() / 1000000u, c->rx_frames, c->tx_frames);
+		body_len =
+		    snprintf(body, sizeof(body),
+			     "{\"ok\":true,\"uptime_ms\":%" PRIu64 ",\"rx_frames\":%" PRIu64
+			     ",\"tx_frames\":%" PRIu64 "}\n",
+			     flotilla_clock_monotonic() / 1000000u, c->rx_frames, c->tx_frames);
 	} else {
 		body_len = snprintf(body, sizeof(body), "{\"error\":\"not found\"}\n");
 	}
@@ -143,8 +144,7 @@ static void discard_event(void *arg, struct tcp_conn *conn, enum tcp_event event
 			discard_bytes += (uint64_t)n;
 		tcp_close(conn);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 

@@ -28,7 +28,8 @@ struct nic *nic_probe(const void *dtb)
 {
 	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
 		for (int node = fdt_node_offset_by_compatible(dtb, -1, drivers[i].compatible);
-		     node >= 0; node = fdt_node_offset_by_compatible(dtb, node, drivers[i].compatible)) {
+		     node >= 0;
+		     node = fdt_node_offset_by_compatible(dtb, node, drivers[i].compatible)) {
 			if (!node_enabled(dtb, node))
 				continue;
 			struct nic *nic = drivers[i].probe(dtb, node);
@@ -97,10 +98,11 @@ void nic_mac_from_devicetree(struct nic *nic, const void *dtb, int node)
 		nic->mac[i] = (uint8_t)(hash >> (8 * i));
 	nic->mac[0] = (uint8_t)((nic->mac[0] & ~1u) | 2u); /* unicast, locally administered */
 	nic->mac_from_devicetree = false;
-	printf("control: nic: no MAC address in the device tree: using %02x:%02x:%02x:%02x:%02x:%02x "
-	       "(locally administered, from the %s)\n",
-	       nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5],
-	       id_len ? "chip id" : "board model");
+	printf(
+	    "control: nic: no MAC address in the device tree: using %02x:%02x:%02x:%02x:%02x:%02x "
+	    "(locally administered, from the %s)\n",
+	    nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4], nic->mac[5],
+	    id_len ? "chip id" : "board model");
 }
 
 void nic_print_counters(const struct nic *nic)

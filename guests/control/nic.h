@@ -47,14 +47,14 @@ struct nic_ops {
 
 struct nic {
 	const struct nic_ops *ops;
-	const char *name;     /* "sun8i-emac" */
-	char path[64];        /* device-tree path of the controller */
+	const char *name; /* "sun8i-emac" */
+	char path[64];    /* device-tree path of the controller */
 	uint8_t mac[6];
 	bool mac_from_devicetree;
 	nic_receive_fn *receive;
 	void *receive_arg;
 	struct nic_counters counters;
-	bool work;            /* set by the interrupt handler */
+	bool work; /* set by the interrupt handler */
 	unsigned irq;
 };
 

@@ -83,36 +83,36 @@
 #define MII_ADDR_SHIFT  12
 #define MII_MDC_DIV_128 (3u << 20) /* MDC well under 2.5 MHz from any AHB clock */
 
-#define PHY_BMCR           0
-#define PHY_BMSR           1
-#define PHY_ADVERTISE      4
-#define PHY_LPA            5
-#define BMCR_AUTONEG       (1u << 12)
-#define BMCR_RESTART_AN    (1u << 9)
-#define BMCR_SPEED100      (1u << 13)
-#define BMCR_FULL_DUPLEX   (1u << 8)
-#define BMSR_LINK_UP       (1u << 2)
+#define PHY_BMCR             0
+#define PHY_BMSR             1
+#define PHY_ADVERTISE        4
+#define PHY_LPA              5
+#define BMCR_AUTONEG         (1u << 12)
+#define BMCR_RESTART_AN      (1u << 9)
+#define BMCR_SPEED100        (1u << 13)
+#define BMCR_FULL_DUPLEX     (1u << 8)
+#define BMSR_LINK_UP         (1u << 2)
 #define ADVERTISE_ALL_10_100 0x01e1u /* 100FD 100HD 10FD 10HD, IEEE 802.3 */
-#define LPA_100FULL        (1u << 8)
-#define LPA_100HALF        (1u << 7)
-#define LPA_10FULL         (1u << 6)
+#define LPA_100FULL          (1u << 8)
+#define LPA_100HALF          (1u << 7)
+#define LPA_10FULL           (1u << 6)
 
-#define DESC_OWN           (1u << 31)
-#define RX_STATUS_ERROR    ((1u << 15) | (1u << 14)) /* error summary, descriptor error */
-#define RX_STATUS_FIRST    (1u << 9)
-#define RX_STATUS_LAST     (1u << 8)
-#define RX_STATUS_LEN(s)   (((s) >> 16) & 0x3fffu)
-#define TX_STATUS_ERROR    (1u << 16 | 1u << 14) /* error summary, length error */
-#define TX_CTL_INT         (1u << 31)
-#define TX_CTL_LAST        (1u << 30)
-#define TX_CTL_FIRST       (1u << 29)
-#define DESC_SIZE_MASK     0x7ffu
+#define DESC_OWN         (1u << 31)
+#define RX_STATUS_ERROR  ((1u << 15) | (1u << 14)) /* error summary, descriptor error */
+#define RX_STATUS_FIRST  (1u << 9)
+#define RX_STATUS_LAST   (1u << 8)
+#define RX_STATUS_LEN(s) (((s) >> 16) & 0x3fffu)
+#define TX_STATUS_ERROR  (1u << 16 | 1u << 14) /* error summary, length error */
+#define TX_CTL_INT       (1u << 31)
+#define TX_CTL_LAST      (1u << 30)
+#define TX_CTL_FIRST     (1u << 29)
+#define DESC_SIZE_MASK   0x7ffu
 
 #define RING_RX     32
 #define RING_TX     32
 #define BUFFER_SIZE 2048u /* > 1518 + FCS; the size field holds 11 bits */
 #define FCS_LEN     4u
-#define SLOT        64u   /* one descriptor per cache line */
+#define SLOT        64u /* one descriptor per cache line */
 #define PAGE        4096u
 
 struct emac_desc {
@@ -377,7 +377,8 @@ static int emac_start(struct nic *nic)
 	uint64_t deadline = flotilla_clock_monotonic() + 100000000u; /* 100 ms */
 	while (reg_read(e, EMAC_BASIC_CTL1) & BASIC_CTL1_SOFT_RESET) {
 		if (flotilla_clock_monotonic() > deadline) {
-			printf("control: nic %s: reset does not complete (clocks off?)\n", nic->path);
+			printf("control: nic %s: reset does not complete (clocks off?)\n",
+			       nic->path);
 			return -1;
 		}
 	}
@@ -392,8 +393,8 @@ static int emac_start(struct nic *nic)
 
 	reg_write(e, EMAC_ADDR_HIGH, (uint32_t)nic->mac[4] | (uint32_t)nic->mac[5] << 8);
 	reg_write(e, EMAC_ADDR_LOW,
-		  (uint32_t)nic->mac[0] | (uint32_t)nic->mac[1] << 8 |
-		      (uint32_t)nic->mac[2] << 16 | (uint32_t)nic->mac[3] << 24);
+		  (uint32_t)nic->mac[0] | (uint32_t)nic->mac[1] << 8 | (uint32_t)nic->mac[2] << 16 |
+		      (uint32_t)nic->mac[3] << 24);
 	rings_init(e);
 	reg_write(e, EMAC_RX_DESC, bus(rx_desc(e, 0)));
 	reg_write(e, EMAC_TX_DESC, bus(tx_desc(e, 0)));

@@ -42,6 +42,7 @@ void dma_invalidate(const void *start, size_t len)
 	 * even if one did. */
 	uintptr_t line = (uintptr_t)start & ~(uintptr_t)(CACHE_LINE - 1);
 	for (; line < (uintptr_t)start + len; line += CACHE_LINE)
-		__asm__ volatile("mcr p15, 0, %0, c7, c14, 1" ::"r"(line) : "memory"); /* DCCIMVAC */
+		__asm__ volatile("mcr p15, 0, %0, c7, c14, 1" ::"r"(line)
+				 : "memory"); /* DCCIMVAC */
 	arch_dsb();
 }
