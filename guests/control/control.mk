@@ -5,7 +5,7 @@ CONTROL_DIR := $(SRC)/guests/control
 CONTROL_OUT := $(O)/target/control
 CONTROL_MODULES := main domain builder boot_bundle supervisor
 # Networking: the NIC drivers and the control domain's own net/ stack.
-CONTROL_MODULES += nic nic_sun8i_emac ctlnet
+CONTROL_MODULES += nic nic_sun8i_emac emac_ring ctlnet
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.

@@ -37,6 +37,7 @@
 #include "flotilla.h"
 #include "runtime.h"
 #include "nic.h"
+#include "emac_ring.h"
 
 #define EMAC_BASIC_CTL0 0x00
 #define EMAC_BASIC_CTL1 0x04
@@ -97,40 +98,15 @@
 #define LPA_100HALF          (1u << 7)
 #define LPA_10FULL           (1u << 6)
 
-#define DESC_OWN         (1u << 31)
-#define RX_STATUS_ERROR  ((1u << 15) | (1u << 14)) /* error summary, descriptor error */
-#define RX_STATUS_FIRST  (1u << 9)
-#define RX_STATUS_LAST   (1u << 8)
-#define RX_STATUS_LEN(s) (((s) >> 16) & 0x3fffu)
-#define TX_STATUS_ERROR  (1u << 16 | 1u << 14) /* error summary, length error */
-#define TX_CTL_INT       (1u << 31)
-#define TX_CTL_LAST      (1u << 30)
-#define TX_CTL_FIRST     (1u << 29)
-#define DESC_SIZE_MASK   0x7ffu
-
-#define RING_RX     32
-#define RING_TX     32
-#define BUFFER_SIZE 2048u /* > 1518 + FCS; the size field holds 11 bits */
-#define FCS_LEN     4u
-#define SLOT        64u /* one descriptor per cache line */
-#define PAGE        4096u
-
-struct emac_desc {
-	volatile uint32_t status;
-	volatile uint32_t control;
-	volatile uint32_t buffer;
-	volatile uint32_t next;
-};
+#define RING_RX 32
+#define RING_TX 32
+#define PAGE    4096u
 
 struct emac {
 	struct nic nic;
 	volatile uint8_t *regs;
 	unsigned phy;
-	uint8_t *rx_slots, *tx_slots;     /* descriptors, SLOT bytes apart */
-	uint8_t *rx_buffers, *tx_buffers; /* BUFFER_SIZE apart */
-	unsigned rx_next;                 /* next descriptor to look at */
-	unsigned tx_head, tx_tail, tx_used;
-	uint16_t tx_len[RING_TX];
+	struct emac_ring rx, tx;
 	bool link_configured;
 };
 
@@ -147,19 +123,14 @@ static inline void reg_write(struct emac *e, unsigned offset, uint32_t value)
 	*(volatile uint32_t *)(e->regs + offset) = value;
 }
 
-static inline struct emac_desc *rx_desc(struct emac *e, unsigned i)
+void emac_ring_clean(const void *start, size_t len)
 {
-	return (struct emac_desc *)(e->rx_slots + i * SLOT);
+	dma_clean(start, len);
 }
 
-static inline struct emac_desc *tx_desc(struct emac *e, unsigned i)
+void emac_ring_invalidate(const void *start, size_t len)
 {
-	return (struct emac_desc *)(e->tx_slots + i * SLOT);
-}
-
-static inline uint32_t bus(const void *p)
-{
-	return (uint32_t)(uintptr_t)p; /* 1:1: see dma.c */
+	dma_invalidate(start, len);
 }
 
 /* ------------------------------------------------------------ MDIO */
@@ -237,80 +208,33 @@ static bool emac_link(struct nic *nic, unsigned *mbps, bool *full_duplex)
 
 /* ------------------------------------------------------------ rings */
 
-static void rx_give(struct emac *e, unsigned i)
-{
-	struct emac_desc *d = rx_desc(e, i);
-	uint8_t *buffer = e->rx_buffers + i * BUFFER_SIZE;
-	/* Drop any line of the buffer the CPU may hold before the device writes. */
-	dma_invalidate(buffer, BUFFER_SIZE);
-	d->control = BUFFER_SIZE - 1; /* interrupt on completion (bit 31 clear) */
-	d->buffer = bus(buffer);
-	d->next = bus(rx_desc(e, (i + 1) % RING_RX));
-	__asm__ volatile("dmb" ::: "memory");
-	d->status = DESC_OWN;
-	dma_clean(d, sizeof(*d));
-}
-
-static void rings_init(struct emac *e)
-{
-	for (unsigned i = 0; i < RING_RX; i++)
-		rx_give(e, i);
-	for (unsigned i = 0; i < RING_TX; i++) {
-		struct emac_desc *d = tx_desc(e, i);
-		d->status = 0;
-		d->control = 0;
-		d->buffer = bus(e->tx_buffers + i * BUFFER_SIZE);
-		d->next = bus(tx_desc(e, (i + 1) % RING_TX));
-		dma_clean(d, sizeof(*d));
-	}
-	e->rx_next = 0;
-	e->tx_head = e->tx_tail = e->tx_used = 0;
-}
-
 static void tx_reclaim(struct emac *e)
 {
-	while (e->tx_used) {
-		struct emac_desc *d = tx_desc(e, e->tx_tail);
-		dma_invalidate(d, sizeof(*d));
-		uint32_t status = d->status;
-		if (status & DESC_OWN)
-			break;
-		if (status & TX_STATUS_ERROR) {
+	size_t len;
+	enum emac_tx_result result;
+	while ((result = emac_tx_reclaim(&e->tx, &len)) != EMAC_TX_NONE) {
+		if (result == EMAC_TX_FAILED) {
 			e->nic.counters.tx_errors++;
 		} else {
 			e->nic.counters.tx_frames++;
-			e->nic.counters.tx_bytes += e->tx_len[e->tx_tail];
+			e->nic.counters.tx_bytes += len;
 		}
-		e->tx_tail = (e->tx_tail + 1) % RING_TX;
-		e->tx_used--;
 	}
 }
 
 static int emac_transmit(struct nic *nic, const uint8_t *frame, size_t len)
 {
 	struct emac *e = (struct emac *)nic;
-	if (len > BUFFER_SIZE - FCS_LEN || len < 14) {
+	if (len < EMAC_FRAME_MIN || len > EMAC_BUFFER_SIZE - EMAC_FCS_LEN) {
 		nic->counters.tx_errors++;
 		return -1;
 	}
-	if (e->tx_used == RING_TX)
+	if (e->tx.used == e->tx.count)
 		tx_reclaim(e);
-	if (e->tx_used == RING_TX) {
+	if (emac_tx_put(&e->tx, frame, len) != 0) {
 		nic->counters.tx_dropped++;
 		return -1;
 	}
-	unsigned i = e->tx_head;
-	struct emac_desc *d = tx_desc(e, i);
-	uint8_t *buffer = e->tx_buffers + i * BUFFER_SIZE;
-	memcpy(buffer, frame, len);
-	dma_clean(buffer, len);
-	e->tx_len[i] = (uint16_t)len;
-	d->control = TX_CTL_INT | TX_CTL_FIRST | TX_CTL_LAST | (uint32_t)len;
-	__asm__ volatile("dmb" ::: "memory");
-	d->status = DESC_OWN;
-	dma_clean(d, sizeof(*d));
-	e->tx_head = (i + 1) % RING_TX;
-	e->tx_used++;
 	reg_write(e, EMAC_TX_CTL1, TX_CTL1_MD | TX_CTL1_DMA_EN | TX_CTL1_DMA_START);
 	return 0;
 }
@@ -320,35 +244,24 @@ static unsigned emac_poll(struct nic *nic, unsigned budget)
 	struct emac *e = (struct emac *)nic;
 	nic->work = false;
 	unsigned delivered = 0, returned = 0;
-	while (delivered < budget) {
-		unsigned i = e->rx_next;
-		struct emac_desc *d = rx_desc(e, i);
-		dma_invalidate(d, sizeof(*d));
-		uint32_t status = d->status;
-		if (status & DESC_OWN)
-			break;
-		uint32_t len = RX_STATUS_LEN(status);
-		bool whole = (status & (RX_STATUS_FIRST | RX_STATUS_LAST)) ==
-			     (RX_STATUS_FIRST | RX_STATUS_LAST);
-		if (!whole || (status & RX_STATUS_ERROR) || len <= FCS_LEN + 14 ||
-		    len > BUFFER_SIZE) {
-			/* A frame spread over descriptors cannot happen with 2 KiB
-			 * buffers; treat it, like a flagged one, as an error. */
+	const uint8_t *frame;
+	size_t len;
+	enum emac_rx_result result;
+	while (delivered < budget &&
+	       (result = emac_rx_peek(&e->rx, &frame, &len)) != EMAC_RX_NONE) {
+		if (result == EMAC_RX_ERROR) {
 			nic->counters.rx_errors++;
 		} else {
-			const uint8_t *buffer = e->rx_buffers + i * BUFFER_SIZE;
-			dma_invalidate(buffer, len);
-			len -= FCS_LEN; /* the length counts the FCS (and short-frame padding) */
 			nic->counters.rx_frames++;
 			nic->counters.rx_bytes += len;
 			delivered++;
 			if (nic->receive)
-				nic->receive(nic->receive_arg, buffer, len);
+				nic->receive(nic->receive_arg, frame, len);
 		}
-		rx_give(e, i);
+		emac_rx_release(&e->rx);
 		returned++;
-		e->rx_next = (i + 1) % RING_RX;
 	}
+	/* Restart a receiver that stopped for want of descriptors. */
 	if (returned)
 		reg_write(e, EMAC_RX_CTL1, RX_CTL1_MD | RX_CTL1_DMA_EN | RX_CTL1_DMA_START);
 	if (delivered == budget)
@@ -395,9 +308,10 @@ static int emac_start(struct nic *nic)
 	reg_write(e, EMAC_ADDR_LOW,
 		  (uint32_t)nic->mac[0] | (uint32_t)nic->mac[1] << 8 | (uint32_t)nic->mac[2] << 16 |
 		      (uint32_t)nic->mac[3] << 24);
-	rings_init(e);
-	reg_write(e, EMAC_RX_DESC, bus(rx_desc(e, 0)));
-	reg_write(e, EMAC_TX_DESC, bus(tx_desc(e, 0)));
+	emac_rx_init(&e->rx);
+	emac_tx_init(&e->tx);
+	reg_write(e, EMAC_RX_DESC, emac_desc_bus(&e->rx, 0));
+	reg_write(e, EMAC_TX_DESC, emac_desc_bus(&e->tx, 0));
 	reg_write(e, EMAC_RX_FRM_FLT, RX_FRM_FLT_ALL);
 	reg_write(e, EMAC_BASIC_CTL0, BASIC_CTL0_SPEED_100 | BASIC_CTL0_FULL_DUPLEX);
 	reg_write(e, EMAC_TX_CTL0, TX_CTL0_ENABLE);
@@ -434,6 +348,9 @@ static unsigned phy_address(const void *dtb, int node)
 	return 1;
 }
 
+_Static_assert(RING_RX *EMAC_SLOT <= PAGE && RING_TX * EMAC_SLOT <= PAGE, "one page per ring");
+_Static_assert(RING_TX <= sizeof(((struct emac_ring *)0)->len) / sizeof(uint16_t), "tx ring");
+
 struct nic *nic_sun8i_emac_probe(const void *dtb, int node)
 {
 	struct emac *e = &emac_instance;
@@ -454,14 +371,19 @@ struct nic *nic_sun8i_emac_probe(const void *dtb, int node)
 	e->phy = phy_address(dtb, node);
 
 	/* Rings: one page of descriptors each; 2 KiB buffers, two per page. */
-	uintptr_t unused;
-	e->rx_slots = dma_alloc_pages(1, &unused);
-	e->tx_slots = dma_alloc_pages(1, &unused);
-	e->rx_buffers = dma_alloc_pages(RING_RX * BUFFER_SIZE / PAGE, &unused);
-	e->tx_buffers = dma_alloc_pages(RING_TX * BUFFER_SIZE / PAGE, &unused);
-	if (!e->rx_slots || !e->tx_slots || !e->rx_buffers || !e->tx_buffers) {
-		printf("control: nic %s: no memory for DMA rings\n", e->nic.path);
-		return NULL;
+	struct emac_ring *rings[2] = {&e->rx, &e->tx};
+	for (unsigned i = 0; i < 2; i++) {
+		uintptr_t slots_bus, buffers_bus;
+		rings[i]->count = i == 0 ? RING_RX : RING_TX;
+		rings[i]->slots = dma_alloc_pages(1, &slots_bus);
+		rings[i]->buffers =
+		    dma_alloc_pages(rings[i]->count * EMAC_BUFFER_SIZE / PAGE, &buffers_bus);
+		if (!rings[i]->slots || !rings[i]->buffers) {
+			printf("control: nic %s: no memory for DMA rings\n", e->nic.path);
+			return NULL;
+		}
+		rings[i]->slots_bus = (uint32_t)slots_bus;
+		rings[i]->buffers_bus = (uint32_t)buffers_bus;
 	}
 	e->regs = (volatile uint8_t *)(uintptr_t)base;
 	nic_mac_from_devicetree(&e->nic, dtb, node);

@@ -15,3 +15,14 @@ bench-net-board: $(SDCARD)
 	@O=$(O) $(PYTHON) $(INTEGRATION)/test_net_board.py $(SDCARD) \
 		--bench $(O)/bench/net-board.json --control-img $(CONTROL_IMAGE)
 endif
+
+# The EMAC's descriptor-ring bookkeeping on the host, against a model of the
+# DMA engine (QEMU's behaviour).
+TEST_SUITES += emac-ring
+$(O)/host/tests/test_emac_ring: $(SRC)/tests/unit/test_emac_ring.c $(SRC)/guests/control/emac_ring.c $(SRC)/guests/control/emac_ring.h
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/emac_ring.c
+.PHONY: test-emac-ring
+test-emac-ring: $(O)/host/tests/test_emac_ring
+	@$(RUN_SUITE) emac-ring $<
