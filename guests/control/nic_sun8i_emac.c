@@ -24,9 +24,11 @@
  * Interrupt: the handler clears INT_STA (the line is level-triggered and
  * must drop before the EOI), notes the work, and wakes the main loop.
  *
- * Not done here: clocks, resets and the H3 internal PHY's power (the CCU
- * and the syscon's EMAC register). U-Boot's driver leaves them on after it
- * probed the controller; a board booted otherwise needs them.
+ * Power: before the reset, the bus clock gates and resets of the EMAC and
+ * of the H3's internal PHY are opened in the CCU and the internal PHY is
+ * selected and powered in the system controller's EMAC register, as
+ * Linux's dwmac-sun8i does - unless they already are (U-Boot may have done
+ * it). Registers are the H3's; other SoCs of the family are left as found.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -327,6 +329,82 @@ static int emac_start(struct nic *nic)
 	return 0;
 }
 
+/* ------------------------------------------------------------ power */
+
+#define H3_CCU_BUS_GATE0  0x060 /* bit 17: EMAC */
+#define H3_CCU_BUS_GATE4  0x070 /* bit 0: EPHY */
+#define H3_CCU_BUS_RESET0 0x2c0 /* bit 17: EMAC (1 = running) */
+#define H3_CCU_BUS_RESET2 0x2c8 /* bit 2: EPHY */
+#define SYSCON_EMAC       0x30
+#define EPHY_ADDR_SHIFT   20
+#define EPHY_CLK_24MHZ    (1u << 18)
+#define EPHY_LED_LOW      (1u << 17)
+#define EPHY_SHUTDOWN     (1u << 16)
+#define EPHY_SELECT       (1u << 15)
+#define SYSCON_RMII       (1u << 13)
+#define SYSCON_RGMII      (1u << 2)
+#define SYSCON_ETCS_MASK  3u
+
+static volatile uint32_t *node_register(const void *dtb, int node, unsigned offset)
+{
+	uint64_t base, size;
+	if (node < 0 || dt_read_reg(dtb, node, 0, &base, &size) != 0 || offset + 4 > size)
+		return NULL;
+	return (volatile uint32_t *)(uintptr_t)(base + offset);
+}
+
+static int phandle_node(const void *dtb, int node, const char *property)
+{
+	int len;
+	const fdt32_t *cell = fdt_getprop(dtb, node, property, &len);
+	return cell && len >= 4 ? fdt_node_offset_by_phandle(dtb, fdt32_to_cpu(*cell)) : -1;
+}
+
+/* Set bits in a register unless they are set already; true if it changed. */
+static bool set_bits(volatile uint32_t *reg, uint32_t bits)
+{
+	if (!reg || (*reg & bits) == bits)
+		return false;
+	*reg |= bits;
+	return true;
+}
+
+static void emac_power_up(const void *dtb, int node, unsigned phy)
+{
+	int ccu = fdt_node_offset_by_compatible(dtb, -1, "allwinner,sun8i-h3-ccu");
+	if (ccu < 0)
+		return;
+	int phy_node = phandle_node(dtb, node, "phy-handle");
+	int bus = phy_node >= 0 ? fdt_parent_offset(dtb, phy_node) : -1;
+	bool internal_phy = bus >= 0 && fdt_node_check_compatible(
+					    dtb, bus, "allwinner,sun8i-h3-mdio-internal") == 0;
+	bool changed = false;
+	changed |= set_bits(node_register(dtb, ccu, H3_CCU_BUS_GATE0), 1u << 17);
+	changed |= set_bits(node_register(dtb, ccu, H3_CCU_BUS_RESET0), 1u << 17);
+	if (internal_phy) {
+		changed |= set_bits(node_register(dtb, ccu, H3_CCU_BUS_GATE4), 1u << 0);
+		changed |= set_bits(node_register(dtb, ccu, H3_CCU_BUS_RESET2), 1u << 2);
+		volatile uint32_t *syscon =
+		    node_register(dtb, phandle_node(dtb, node, "syscon"), SYSCON_EMAC);
+		if (syscon) {
+			/* MII to the internal PHY at its MDIO address, 24 MHz, powered. */
+			uint32_t value = *syscon;
+			uint32_t want = (value & ~(EPHY_SHUTDOWN | SYSCON_RMII | SYSCON_RGMII |
+						   SYSCON_ETCS_MASK | 0x1fu << EPHY_ADDR_SHIFT)) |
+					EPHY_SELECT | EPHY_CLK_24MHZ | phy << EPHY_ADDR_SHIFT;
+			if (fdt_getprop(dtb, phy_node, "allwinner,leds-active-low", NULL))
+				want |= EPHY_LED_LOW;
+			if (want != value) {
+				*syscon = want;
+				changed = true;
+			}
+		}
+	}
+	if (changed)
+		printf("control: nic: powered the EMAC%s (clock gates, resets)\n",
+		       internal_phy ? " and the internal PHY" : "");
+}
+
 static const struct nic_ops emac_ops = {
     .start = emac_start,
     .transmit = emac_transmit,
@@ -386,6 +464,7 @@ struct nic *nic_sun8i_emac_probe(const void *dtb, int node)
 		rings[i]->buffers_bus = (uint32_t)buffers_bus;
 	}
 	e->regs = (volatile uint8_t *)(uintptr_t)base;
+	emac_power_up(dtb, node, e->phy);
 	nic_mac_from_devicetree(&e->nic, dtb, node);
 	return &e->nic;
 }
