@@ -62,6 +62,16 @@ void emac_rx_release(struct emac_ring *r)
 	r->tail = (r->tail + 1) % r->count;
 }
 
+uint32_t emac_rx_restart_address(struct emac_ring *r)
+{
+	/* The device's descriptors are the run the CPU gave back last, ending
+	 * just before tail: if the one before tail is not the device's, none is. */
+	unsigned before = (r->tail + r->count - 1) % r->count;
+	struct emac_desc *d = emac_desc_at(r, before);
+	emac_ring_invalidate(d, sizeof(*d));
+	return (d->status & EMAC_DESC_OWN) ? 0 : emac_desc_bus(r, r->tail);
+}
+
 void emac_tx_init(struct emac_ring *r)
 {
 	r->head = r->tail = r->used = 0;

@@ -77,6 +77,16 @@ enum emac_rx_result { EMAC_RX_NONE, EMAC_RX_FRAME, EMAC_RX_ERROR };
 enum emac_rx_result emac_rx_peek(struct emac_ring *r, const uint8_t **frame, size_t *len);
 /* Give the descriptor at tail back to the device and move on. */
 void emac_rx_release(struct emac_ring *r);
+/*
+ * Call before emac_rx_release(): when the device owns no descriptor at all
+ * (the ring ran full), the bus address of the descriptor at tail - the one
+ * the device must fill next - to write into the receive list register
+ * first; else 0. A device that follows the chain strictly (hardware) is
+ * already there; QEMU's model instead restarts at the list's head after a
+ * full ring, which would put new frames behind the CPU's back (they would
+ * surface a whole lap late, out of order).
+ */
+uint32_t emac_rx_restart_address(struct emac_ring *r);
 
 /* Every descriptor chained, owned by the CPU. */
 void emac_tx_init(struct emac_ring *r);

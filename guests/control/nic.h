@@ -19,10 +19,11 @@
 struct nic_counters {
 	uint64_t rx_frames, rx_bytes;
 	uint64_t tx_frames, tx_bytes;
-	uint64_t rx_dropped; /* no descriptor free / receiver had no room */
-	uint64_t rx_errors;  /* frames the controller flagged (CRC, length, ...) */
-	uint64_t tx_dropped; /* transmit ring full */
-	uint64_t tx_errors;  /* frame too large, controller error */
+	uint64_t rx_dropped;   /* the receiver had no room: frames lost */
+	uint64_t rx_ring_full; /* the receive ring ran full (frames waited) */
+	uint64_t rx_errors;    /* frames the controller flagged (CRC, length, ...) */
+	uint64_t tx_dropped;   /* transmit ring full */
+	uint64_t tx_errors;    /* frame too large, controller error */
 	uint64_t interrupts;
 };
 

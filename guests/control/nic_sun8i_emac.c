@@ -260,6 +260,13 @@ static unsigned emac_poll(struct nic *nic, unsigned budget)
 			if (nic->receive)
 				nic->receive(nic->receive_arg, frame, len);
 		}
+		uint32_t restart = emac_rx_restart_address(&e->rx);
+		if (restart) {
+			/* The ring ran full: point the (stopped) receiver at tail. */
+			reg_write(e, EMAC_RX_CTL1, RX_CTL1_MD);
+			reg_write(e, EMAC_RX_DESC, restart);
+			e->nic.counters.rx_ring_full++;
+		}
 		emac_rx_release(&e->rx);
 		returned++;
 	}
@@ -279,8 +286,8 @@ static void emac_interrupt(unsigned irq, void *arg)
 	uint32_t status = reg_read(e, EMAC_INT_STA);
 	reg_write(e, EMAC_INT_STA, status); /* write-1-to-clear: the line drops */
 	e->nic.counters.interrupts++;
-	if (status & (INT_RX_BUF_UA | INT_RX_OVERFL))
-		e->nic.counters.rx_dropped++; /* the ring was full: frames waited or were lost */
+	if (status & INT_RX_OVERFL)
+		e->nic.counters.rx_dropped++; /* the controller's FIFO overflowed: frames lost */
 	e->nic.work = true;
 	events_wake_application();
 }

@@ -127,6 +127,19 @@ static void make_frame(uint8_t *frame, size_t len, unsigned seq)
 		frame[i] = (uint8_t)(seq * 31 + i);
 }
 
+/* What the driver does after using a descriptor: re-point the device's list
+ * when it owns nothing (QEMU restarts at the head then), then give it back. */
+static unsigned restarts;
+static void release(void)
+{
+	uint32_t restart = emac_rx_restart_address(&ring);
+	if (restart) {
+		rx_head = rx_curr = restart; /* the RX_DESC_LIST register write */
+		restarts++;
+	}
+	emac_rx_release(&ring);
+}
+
 /* ---------------------------------------------------------- tests */
 
 static void test_rx_order_and_length(void)
@@ -157,7 +170,7 @@ static void test_rx_order_and_length(void)
 		size_t len;
 		ok &= emac_rx_peek(&ring, &got, &len) == EMAC_RX_FRAME && len == lens[i] &&
 		      memcmp(got, expect[i], len) == 0;
-		emac_rx_release(&ring);
+		release();
 	}
 	const uint8_t *got;
 	size_t len;
@@ -171,7 +184,7 @@ static void test_rx_order_and_length(void)
 	check("receive: a short frame reports the padded minimum length (60)",
 	      emac_rx_peek(&ring, &got, &len) == EMAC_RX_FRAME && len == 60 &&
 		  memcmp(got, frame, 42) == 0);
-	emac_rx_release(&ring);
+	release();
 }
 
 static void test_rx_full_ring_and_wrap(void)
@@ -197,12 +210,57 @@ static void test_rx_full_ring_and_wrap(void)
 		make_frame(expect, sizeof(expect), next_seq);
 		ok &= emac_rx_peek(&ring, &got, &len) == EMAC_RX_FRAME && len == sizeof(expect) &&
 		      memcmp(got, expect, len) == 0;
-		emac_rx_release(&ring);
+		release();
 		next_seq++;
 		make_frame(frame, sizeof(frame), sent);
 		sent += (unsigned)device_receive(frame, sizeof(frame), 0);
 	}
 	check("receive: order holds over many laps with the ring kept full", ok && sent > RING);
+}
+
+/* QEMU's model goes back to the list head when the ring runs full. With the
+ * CPU's tail elsewhere, the next frames would land behind it unless the
+ * driver re-points the list at tail before giving descriptors back. */
+static void test_rx_full_ring_restart(void)
+{
+	setup();
+	emac_rx_init(&ring);
+	restarts = 0;
+	uint8_t frame[120];
+	const uint8_t *got;
+	size_t len;
+	unsigned seq = 0, expect_seq = 0;
+	int ok = 1;
+	for (unsigned i = 0; i < 3; i++) { /* move tail off the head */
+		make_frame(frame, sizeof(frame), seq++);
+		device_receive(frame, sizeof(frame), 0);
+		ok &= emac_rx_peek(&ring, &got, &len) == EMAC_RX_FRAME;
+		release();
+		expect_seq++;
+	}
+	for (unsigned i = 0; i < RING; i++) { /* fill the ring: the device goes back to its head */
+		make_frame(frame, sizeof(frame), seq++);
+		device_receive(frame, sizeof(frame), 0);
+	}
+	for (unsigned i = 0; i < RING; i++) { /* drain it */
+		uint8_t expect[120];
+		make_frame(expect, sizeof(expect), expect_seq++);
+		ok &= emac_rx_peek(&ring, &got, &len) == EMAC_RX_FRAME &&
+		      memcmp(got, expect, sizeof(expect)) == 0;
+		release();
+	}
+	check("receive: the list is re-pointed once, when the device owned nothing",
+	      ok && restarts == 1);
+	for (unsigned i = 0; i < 3; i++) { /* the next frames arrive where the CPU looks */
+		uint8_t expect[120];
+		make_frame(frame, sizeof(frame), seq++);
+		device_receive(frame, sizeof(frame), 0);
+		make_frame(expect, sizeof(expect), expect_seq++);
+		ok &= emac_rx_peek(&ring, &got, &len) == EMAC_RX_FRAME &&
+		      memcmp(got, expect, sizeof(expect)) == 0;
+		release();
+	}
+	check("receive: after a full ring, new frames arrive at tail, at once and in order", ok);
 }
 
 static void test_rx_errors(void)
@@ -216,9 +274,9 @@ static void test_rx_errors(void)
 	const uint8_t *got;
 	size_t len;
 	enum emac_rx_result first = emac_rx_peek(&ring, &got, &len);
-	emac_rx_release(&ring);
+	release();
 	enum emac_rx_result second = emac_rx_peek(&ring, &got, &len);
-	emac_rx_release(&ring);
+	release();
 	check("receive: a flagged frame is an error, and the next good one still arrives",
 	      first == EMAC_RX_ERROR && second == EMAC_RX_FRAME && len == sizeof(frame));
 
@@ -233,7 +291,7 @@ static void test_rx_errors(void)
 	d->status = EMAC_RX_STATUS_FIRST | EMAC_RX_STATUS_LAST | 3u << 16;
 	check("receive: a length shorter than the FCS and a header is an error",
 	      emac_rx_peek(&ring, &got, &len) == EMAC_RX_ERROR);
-	emac_rx_release(&ring);
+	release();
 	check("receive: the released bad descriptor goes back to the device",
 	      emac_desc_at(&ring, (ring.tail + RING - 1) % RING)->status == EMAC_DESC_OWN);
 }
@@ -303,6 +361,7 @@ int main(void)
 	buffers = aligned_alloc(64, RING * EMAC_BUFFER_SIZE);
 	test_rx_order_and_length();
 	test_rx_full_ring_and_wrap();
+	test_rx_full_ring_restart();
 	test_rx_errors();
 	test_tx();
 	printf("1..%d\n", count);
