@@ -279,15 +279,23 @@ static unsigned emac_poll(struct nic *nic, unsigned budget)
 	return delivered;
 }
 
+#define INT_ENABLED (INT_RX | INT_TX | INT_RX_BUF_UA | INT_RX_OVERFL)
+
 static void emac_interrupt(unsigned irq, void *arg)
 {
 	(void)irq;
 	struct emac *e = arg;
-	uint32_t status = reg_read(e, EMAC_INT_STA);
-	reg_write(e, EMAC_INT_STA, status); /* write-1-to-clear: the line drops */
+	/* Write-1-to-clear until nothing enabled is left: the line must be low
+	 * at the EOI, also if a cause arrived while the last one was cleared
+	 * (were the line taken as edge-triggered, that one would be lost). */
+	uint32_t status;
+	for (unsigned round = 0; round < 8 && ((status = reg_read(e, EMAC_INT_STA)) & INT_ENABLED);
+	     round++) {
+		reg_write(e, EMAC_INT_STA, status);
+		if (status & INT_RX_OVERFL)
+			e->nic.counters.rx_dropped++; /* the controller's FIFO overflowed */
+	}
 	e->nic.counters.interrupts++;
-	if (status & INT_RX_OVERFL)
-		e->nic.counters.rx_dropped++; /* the controller's FIFO overflowed: frames lost */
 	e->nic.work = true;
 	events_wake_application();
 }
@@ -332,7 +340,7 @@ static int emac_start(struct nic *nic)
 		printf("control: nic %s: cannot enable interrupt %u\n", nic->path, nic->irq);
 		return -1;
 	}
-	reg_write(e, EMAC_INT_EN, INT_RX | INT_TX | INT_RX_BUF_UA | INT_RX_OVERFL);
+	reg_write(e, EMAC_INT_EN, INT_ENABLED);
 	return 0;
 }
 

@@ -169,6 +169,12 @@ def main():
                 tap.check("a TCP stream to the discard port completes", False, str(e))
             loss, rtts, out = lan.ping(addr, count=5, interval=0.1)
             tap.check("the control domain still answers after the stream", loss == 0, out[-500:])
+            final = counters(board)
+            tap.note(f"NIC after the stream: rx {final[0]} frames, tx {final[2]} frames, "
+                     f"irqs {final[8]}, receive ring full {final[9]} times, "
+                     f"errors rx {final[6]} tx {final[7]}")
+            tap.check("the stream left no receive or transmit errors", final[6] == 0 and final[7] == 0,
+                      final)
             if args.bench:
                 _, rtts, _ = lan.ping(addr, count=200, interval=0.02)
                 figures.update({
