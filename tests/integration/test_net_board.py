@@ -161,10 +161,15 @@ def main():
                       up and loss == 0, board.output[-1000:] + out[-300:])
             figures = {}
             try:
-                rate = throughput(lan, addr, 8 if args.bench else 2)
+                # The emulator shares the machine: the bench takes the median of 3.
+                rates = [throughput(lan, addr, 8 if args.bench else 2)
+                         for _ in range(3 if args.bench else 1)]
+                rate = median(rates)
                 tap.check("a TCP stream to the discard port completes", rate > 0)
-                tap.note(f"TCP host -> control domain: {rate / 1e6:.2f} MB/s")
+                tap.note(f"TCP host -> control domain: {rate / 1e6:.2f} MB/s "
+                         f"(runs: {', '.join(f'{r / 1e6:.2f}' for r in rates)})")
                 figures["ctl_tcp_rx_mbytes_per_s"] = round(rate / 1e6, 3)
+                figures["ctl_tcp_rx_mbytes_per_s_max"] = round(max(rates) / 1e6, 3)
             except Exception as e:
                 tap.check("a TCP stream to the discard port completes", False, str(e))
             loss, rtts, out = lan.ping(addr, count=5, interval=0.1)
