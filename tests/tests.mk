@@ -138,3 +138,4 @@ test-http-fuzz: $(HTTP_FZ)/fuzz_http $(HTTP_FZ)/seeds/.stamp
 		-artifact_prefix=$(HTTP_FZ)/artifacts/ $(HTTP_FZ)/corpus $(HTTP_FZ)/seeds >$(HTTP_FZ)/fuzz.log 2>&1 \
 		&& echo "ok 1 - fuzz the device API HTTP machine: $$(grep -o "cov: [0-9]*" $(HTTP_FZ)/fuzz.log | tail -n 1), no crash" \
 		|| { tail -n 30 $(HTTP_FZ)/fuzz.log; echo "not ok 1 - fuzz the device API HTTP machine (see $(HTTP_FZ)/fuzz.log)"; }'
+include $(SRC)/tests/integration/net-board.mk

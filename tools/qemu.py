@@ -29,13 +29,14 @@ NIC_MODEL = "allwinner-sun8i-emac"
 GUEST_PORT = 80
 
 
-def qemu_args(disk, host_port=None):
+def qemu_args(disk, host_port=None, nic_args=None):
+    """nic_args replaces the default user-mode NIC (e.g. a TAP: tests/integration/netns.py)."""
     nic = f"user,model={NIC_MODEL}"
     if host_port:
         nic += f",hostfwd=tcp:127.0.0.1:{host_port}-:{GUEST_PORT}"
     return [QEMU, *MACHINE, "-nographic", "-no-reboot",
             "-drive", f"file={disk},format=raw,if=sd",
-            "-nic", nic]
+            *(nic_args if nic_args else ["-nic", nic])]
 
 
 class BoardTimeout(Exception):
@@ -45,12 +46,15 @@ class BoardTimeout(Exception):
 class Board:
     """One emulated board. Use as a context manager so QEMU always dies."""
 
-    def __init__(self, image, workdir, host_port=None, copy=True, log_name="console.log"):
+    def __init__(self, image, workdir, host_port=None, copy=True, log_name="console.log",
+                 nic_args=None, wrapper=None):
         os.makedirs(workdir, exist_ok=True)
         self.disk = os.path.join(workdir, "sdcard.img")
         if copy:
             shutil.copyfile(image, self.disk)
         self.host_port = host_port
+        self.nic_args = nic_args      # QEMU NIC arguments instead of user networking
+        self.wrapper = wrapper or []  # command prefix, e.g. ip netns exec NAME
         self.log_path = os.path.join(workdir, log_name)
         self.proc = None
         self.output = ""
@@ -63,7 +67,7 @@ class Board:
         self.log = open(self.log_path, "a")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            qemu_args(self.disk, self.host_port), stdin=subprocess.PIPE,
+            self.wrapper + qemu_args(self.disk, self.host_port, self.nic_args), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.output = ""

@@ -3,16 +3,22 @@
 
 CONTROL_DIR := $(SRC)/guests/control
 CONTROL_OUT := $(O)/target/control
-CONTROL_MODULES := main domain builder boot_bundle supervisor devcfg trust provision mmc mbr card
+CONTROL_MODULES := main domain builder boot_bundle supervisor devcfg trust provision
+# Storage: the SD/MMC driver, the MBR, the store partition.
+CONTROL_MODULES += mmc mbr card
+# Networking: the NIC drivers and the control domain's own net/ stack.
+CONTROL_MODULES += nic nic_sun8i_emac emac_ring ctlnet
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.
 CONTROL_OTA_LIBS := $(O)/target/ota/libota.a $(O)/target/mbedtls/libmbedcrypto-min.a
+# Its own TCP/IP stack (net/), on its port.
+CONTROL_OTA_LIBS += $(O)/target/net/libnet.a
 
 $(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(wildcard $(CONTROL_DIR)/*.h) $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
 	@mkdir -p $(@D)
 	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
-	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -I$(SRC)/ota -std=gnu11 -D__XEN_TOOLS__ \
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -I$(SRC)/ota -I$(SRC)/net -std=gnu11 -D__XEN_TOOLS__ \
 		-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@
 
 $(CONTROL_IMAGE): $(CONTROL_OBJS) $(RUNTIME_START) $(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a $(RUNTIME_LDSCRIPT) $(CONTROL_OTA_LIBS)

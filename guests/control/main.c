@@ -17,6 +17,7 @@
 #include "card.h"
 #include "supervisor.h"
 #include "provision.h"
+#include "ctlnet.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -162,8 +163,10 @@ static void read_console_input(void)
 	while ((n = xen_hypercall(__HYPERVISOR_console_io, CONSOLEIO_read, sizeof(keys),
 				  (unsigned long)keys, 0, 0)) > 0) {
 		for (long i = 0; i < n; i++)
-			if (keys[i] == 's')
+			if (keys[i] == 's') {
 				supervisor_print_status();
+				ctlnet_print_status();
+			}
 	}
 }
 
@@ -189,6 +192,7 @@ int flotilla_main(const struct flotilla_start_info *info)
 	if (cycles)
 		supervisor_bench_cycles(cycles);
 	supervisor_start_all();
+	ctlnet_start(dtb);
 	printf("flotilla: control domain %s ready\n", FLOTILLA_VERSION);
 	fflush(stdout);
 
@@ -204,6 +208,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 			read_console_input();
 		}
 		uint64_t deadline = supervisor_poll();
+		uint64_t net_deadline = ctlnet_poll();
+		if (net_deadline < deadline)
+			deadline = net_deadline;
 		if (next_report < deadline)
 			deadline = next_report;
 		/* Blocks in Xen until an event (console, domain death) or a deadline. */

@@ -256,6 +256,8 @@ void arch_irq(void)
 		timer_stop();
 	} else if (irq == evtchn_irq && shared) {
 		evtchn_dispatch();
+	} else {
+		irq_dispatch(irq); /* device interrupts (irq.c) */
 	}
 	mmio_write32(gic_cpu, GICC_EOIR, iar);
 }
@@ -334,6 +336,11 @@ void events_init(const void *dtb)
 	for (unsigned i = 0; i < sizeof(shared->evtchn_mask) / sizeof(shared->evtchn_mask[0]); i++)
 		shared->evtchn_mask[i] = ~(xen_ulong_t)0;
 	gic_enable_ppi(evtchn_irq);
+}
+
+volatile uint8_t *events_gic_distributor(void)
+{
+	return gic_dist;
 }
 
 unsigned long long events_interrupt_count(void)

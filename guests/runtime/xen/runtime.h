@@ -33,6 +33,27 @@ void events_wake_application(void);
 unsigned long long events_interrupt_count(void);
 uint64_t runtime_counter(void);
 uint64_t runtime_ticks_to_ns(uint64_t ticks);
+/* The GIC distributor (virtual for a domU, the host's addresses for dom0). */
+volatile uint8_t *events_gic_distributor(void);
+
+/* irq.c: device interrupts (SPIs), for the domain that owns devices */
+typedef void (*irq_handler_t)(unsigned irq, void *arg);
+/* GIC interrupt id of the node's interrupts entry `index` (<type number flags>), or -1. */
+int irq_from_devicetree(const void *dtb, int node, int index);
+/* Enable an SPI and route it to handler (interrupt context: quiet the device,
+ * record the work, events_wake_application()). 0 or -1. */
+int irq_register(unsigned irq, irq_handler_t handler, void *arg);
+void irq_unregister(unsigned irq);
+/* Called by events.c for an interrupt it does not handle itself. */
+bool irq_dispatch(unsigned irq);
+unsigned long long irq_count(unsigned irq);
+
+/* dma.c: memory shared with devices (1:1 bus addresses, cache maintenance) */
+void *dma_alloc_pages(size_t count, uintptr_t *bus_address);
+/* Before the device reads what the CPU wrote. */
+void dma_clean(const void *start, size_t len);
+/* Before the CPU reads what the device wrote (and before giving it a buffer). */
+void dma_invalidate(const void *start, size_t len);
 
 /* memory.c: pages and the heap under malloc() */
 void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end);
