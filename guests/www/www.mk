@@ -1,0 +1,1 @@
+# www tests (filled below)
