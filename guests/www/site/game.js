@@ -10,7 +10,7 @@
   const bestEl = document.getElementById("best");
   const message = document.getElementById("message");
   const messageText = document.getElementById("message-text");
-  let cells, score, moves, won, over, merged;
+  let cells, score, moves, won, over, merged, fresh;
 
   function best() { return Number(localStorage.getItem("best2048") || 0); }
 
@@ -26,11 +26,12 @@
     if (!free.length) return;
     const [r, c] = free[Math.floor(Math.random() * free.length)];
     cells[r][c] = Math.random() < 0.9 ? 2 : 4;
+    fresh.add(r + "," + c);
   }
 
   function newGame() {
     cells = Array.from({ length: SIZE }, () => Array(SIZE).fill(0));
-    score = 0; moves = 0; won = false; over = false; merged = new Set();
+    score = 0; moves = 0; won = false; over = false; merged = new Set(); fresh = new Set();
     addTile(); addTile();
     render();
   }
@@ -52,7 +53,7 @@
   function move(direction) {
     if (over) return false;
     let changed = false;
-    merged = new Set();
+    merged = new Set(); fresh = new Set();
     for (let i = 0; i < SIZE; i++) {
       const pos = [];
       for (let j = 0; j < SIZE; j++) {
@@ -95,7 +96,9 @@
         const e = document.createElement("div");
         e.style.gridRow = r + 1; e.style.gridColumn = c + 1;
         if (v) {
-          e.className = "tile" + (v > 2048 ? " big" : "") + (merged.has(r + "," + c) ? " merged" : "");
+          const at = r + "," + c;
+          e.className = "tile" + (v > 2048 ? " big" : "") + (merged.has(at) ? " merged" : "") +
+            (fresh.has(at) ? " new" : "");
           e.dataset.row = r; e.dataset.col = c; e.dataset.value = v;
           e.textContent = v;
         } else e.className = "cell";
