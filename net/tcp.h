@@ -162,9 +162,9 @@ struct tcp_cookie {
 	uint8_t ws; /* 0xff: the peer sent no window scale */
 	uint8_t sack_ok;
 };
-uint32_t tcp_cookie_make(const struct net_stack *s, uint32_t laddr, uint16_t lport,
-			 uint32_t raddr, uint16_t rport, uint32_t peer_isn, uint16_t mss,
-			 uint8_t ws, uint8_t sack_ok);
+uint32_t tcp_cookie_make(const struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			 uint16_t rport, uint32_t peer_isn, uint16_t mss, uint8_t ws,
+			 uint8_t sack_ok);
 /* 0 when `cookie` is one we made for this 4-tuple and peer ISN, not expired. */
 int tcp_cookie_check(const struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		     uint16_t rport, uint32_t peer_isn, uint32_t cookie, struct tcp_cookie *out);

@@ -52,9 +52,9 @@ static uint32_t cookie_mac(const struct net_stack *s, uint32_t laddr, uint16_t l
 	return (uint32_t)net_siphash(s->port.secret, in, sizeof(in)) & COOKIE_MAC_MASK;
 }
 
-uint32_t tcp_cookie_make(const struct net_stack *s, uint32_t laddr, uint16_t lport,
-			 uint32_t raddr, uint16_t rport, uint32_t peer_isn, uint16_t mss,
-			 uint8_t ws, uint8_t sack_ok)
+uint32_t tcp_cookie_make(const struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			 uint16_t rport, uint32_t peer_isn, uint16_t mss, uint8_t ws,
+			 uint8_t sack_ok)
 {
 	uint64_t period = s->now >> COOKIE_PERIOD_SHIFT;
 	uint32_t mss_index = 0;

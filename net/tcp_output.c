@@ -277,7 +277,8 @@ void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_
 }
 
 void tcp_send_cookie_synack(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			    uint16_t rport, uint32_t cookie, uint32_t ack, int wscale_ok, int sack_ok)
+			    uint16_t rport, uint32_t cookie, uint32_t ack, int wscale_ok,
+			    int sack_ok)
 {
 	/* The same options tcp_send_segment() puts on a SYN-ACK, built without
 	 * a connection: nothing is remembered until the cookie comes back. */

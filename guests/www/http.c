@@ -174,9 +174,9 @@ size_t http_format_head(char *out, size_t size, int status, const char *type, ui
 			 "Content-Length: %lu\r\n"
 			 "%s%s"
 			 "\r\n",
-			 status, http_reason(status), type ? "Content-Type: " : "", type ? type : "",
-			 type ? "\r\n" : "", (unsigned long)length,
-			 !keep_alive ? "Connection: close\r\n"
+			 status, http_reason(status), type ? "Content-Type: " : "",
+			 type ? type : "", type ? "\r\n" : "", (unsigned long)length,
+			 !keep_alive  ? "Connection: close\r\n"
 			 : minor == 0 ? "Connection: keep-alive\r\n"
 				      : "",
 			 status == 405 ? "Allow: GET, HEAD\r\n" : "");

@@ -23,12 +23,12 @@
 #include "http.h"
 #include "site.h"
 
-#define WWW_CLIENTS            16
-#define WWW_REQUEST_MAX        4096
-#define WWW_REQUEST_TIMEOUT_S  15
-#define WWW_SEND_TIMEOUT_S     30
-#define WWW_LISTEN_BACKLOG     2 /* half-open endpoints; beyond them SYN cookies answer */
-#define NS_PER_S               1000000000ull
+#define WWW_CLIENTS           16
+#define WWW_REQUEST_MAX       4096
+#define WWW_REQUEST_TIMEOUT_S 15
+#define WWW_SEND_TIMEOUT_S    30
+#define WWW_LISTEN_BACKLOG    2 /* half-open endpoints; beyond them SYN cookies answer */
+#define NS_PER_S              1000000000ull
 
 struct client {
 	struct tcp_conn *conn; /* NULL: the slot is free */
@@ -68,8 +68,8 @@ static void client_abort(struct client *c)
 static void start_response(struct client *c, int status, const struct http_request *req,
 			   const char *type, const uint8_t *body, uint64_t len, bool send_body)
 {
-	c->head_len = http_format_head(c->head, sizeof(c->head), status, type, len,
-				       c->keep_alive, req ? req->minor : 1);
+	c->head_len = http_format_head(c->head, sizeof(c->head), status, type, len, c->keep_alive,
+				       req ? req->minor : 1);
 	c->head_off = 0;
 	c->body = body;
 	c->body_len = send_body ? len : 0;
@@ -153,8 +153,8 @@ static void pump(struct client *c)
 			if (!c->keep_alive)
 				client_close(c);
 			else
-				c->deadline = flotilla_clock_monotonic() +
-					      WWW_REQUEST_TIMEOUT_S * NS_PER_S;
+				c->deadline =
+				    flotilla_clock_monotonic() + WWW_REQUEST_TIMEOUT_S * NS_PER_S;
 			return;
 		}
 		if (n < 0) {
@@ -313,8 +313,8 @@ int flotilla_main(const struct flotilla_start_info *info)
 	struct flotilla_netif *nif = flotilla_netif_open(0, info->bootargs);
 	if (!nif)
 		return 1;
-	struct tcp_listener *l =
-	    tcp_listen(flotilla_netif_stack(nif), (uint16_t)port, WWW_LISTEN_BACKLOG, on_accept, NULL);
+	struct tcp_listener *l = tcp_listen(flotilla_netif_stack(nif), (uint16_t)port,
+					    WWW_LISTEN_BACKLOG, on_accept, NULL);
 	if (!l) {
 		printf("www: cannot listen on TCP port %u\n", port);
 		return 1;

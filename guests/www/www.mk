@@ -15,3 +15,12 @@ test-syn-flood: $(WWW_UNIX)
 
 test-www-browser: $(WWW_UNIX)
 	@$(RUN_SUITE) www-browser env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www_browser.py --out $(O) $(WWW_UNIX)
+
+# The image with its TCP/IP stack, against the goal of 128 KiB.
+WWW_SIZE_GOAL := 131072
+ALL_TARGETS += www-size
+.PHONY: www-size
+www-size: $(O)/guests/www.img
+	@size=$$(stat -c %s $<); \
+	if [ $$size -le $(WWW_SIZE_GOAL) ]; then verdict="within"; else verdict="OVER"; fi; \
+	echo "www: www.img $$size bytes with its TCP/IP stack ($$verdict the $(WWW_SIZE_GOAL)-byte goal)"

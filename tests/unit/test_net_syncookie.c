@@ -75,7 +75,8 @@ static int synack_for(const struct test_wire *w, uint16_t port, struct wire_tcp 
 static void inject_syn(struct test_wire *w, uint16_t sport, uint32_t seq)
 {
 	uint8_t f[1600];
-	wire_inject(w, f, wire_build_tcp(f, sport, 80, seq, 0, TCP_FLAG_SYN, 8192, NULL, 0, NULL, 0));
+	wire_inject(w, f,
+		    wire_build_tcp(f, sport, 80, seq, 0, TCP_FLAG_SYN, 8192, NULL, 0, NULL, 0));
 }
 
 /* A raw B with its address in A's ARP cache: a SYN to a closed port makes
@@ -158,7 +159,8 @@ static void test_flood_then_legitimate_connect(void **state)
 	for (int i = 0; i < 2000; i++) {
 		uint8_t g[1600];
 		uint32_t src = NET_IPV4(10, 0, 1, 1 + i % 250);
-		net_input(w.stack[1], g, spoofed_syn(g, src, (uint16_t)(1024 + i), 7919u * (uint32_t)i));
+		net_input(w.stack[1], g,
+			  spoofed_syn(g, src, (uint16_t)(1024 + i), 7919u * (uint32_t)i));
 	}
 	/* No per-half-open state beyond the backlog. */
 	assert_true(net_pool_stats(w.stack[1], NET_POOL_TCP).in_use <= 4);
@@ -195,25 +197,25 @@ static void test_forged_and_expired_cookies(void **state)
 	/* A forged cookie (one bit off), and the right one with another ISN. */
 	wire_clear_capture(&w);
 	wire_inject(&w, f,
-		    wire_build_tcp(f, 50001, 80, 5001, (cookie ^ 0x10) + 1, TCP_FLAG_ACK, 8192, NULL,
-				   0, NULL, 0));
+		    wire_build_tcp(f, 50001, 80, 5001, (cookie ^ 0x10) + 1, TCP_FLAG_ACK, 8192,
+				   NULL, 0, NULL, 0));
 	assert_int_equal(wire_captured_tcp(&w, 0, &t), 0);
 	assert_int_equal(t.flags, TCP_FLAG_RST);
-	wire_inject(&w, f,
-		    wire_build_tcp(f, 50001, 80, 9999, cookie + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL,
-				   0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 50001, 80, 9999, cookie + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL, 0));
 	/* The right cookie for another port. */
-	wire_inject(&w, f,
-		    wire_build_tcp(f, 50002, 80, 5001, cookie + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL,
-				   0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 50002, 80, 5001, cookie + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL, 0));
 	assert_int_equal(net_counter(w.stack[0], NET_CNT_TCP_SYNCOOKIE_BAD), 3);
 	assert_int_equal(srv.accepted, 0);
 
 	/* Expired: three cookie periods (65.536 s each) later. */
 	wire_run(&w, 3 * 65536 + 1000);
-	wire_inject(&w, f,
-		    wire_build_tcp(f, 50001, 80, 5001, cookie + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL,
-				   0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 50001, 80, 5001, cookie + 1, TCP_FLAG_ACK, 8192, NULL, 0, NULL, 0));
 	assert_int_equal(net_counter(w.stack[0], NET_CNT_TCP_SYNCOOKIE_BAD), 4);
 	assert_int_equal(srv.accepted, 0);
 
@@ -246,14 +248,15 @@ static void test_options_survive(void **state)
 	/* MSS 1400, window scale 7, SACK-permitted. */
 	static const uint8_t opts[] = {2, 4, 0x05, 0x78, 1, 3, 3, 7, 1, 1, 4, 2};
 	wire_clear_capture(&w);
-	wire_inject(&w, f,
-		    wire_build_tcp(f, 50010, 80, 100, 0, TCP_FLAG_SYN, 65535, opts, sizeof(opts),
-				   NULL, 0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 50010, 80, 100, 0, TCP_FLAG_SYN, 65535, opts, sizeof(opts), NULL, 0));
 	assert_int_equal(synack_for(&w, 50010, &t), 0);
 	assert_int_not_equal(t.ws, 0xff);
 	assert_int_equal(t.sack_ok, 1);
-	wire_inject(&w, f,
-		    wire_build_tcp(f, 50010, 80, 101, t.seq + 1, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 50010, 80, 101, t.seq + 1, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
 	assert_int_equal(srv.accepted, 1);
 	struct tcp_conn *c = srv.conn;
 	assert_int_equal(c->state, TCP_ESTABLISHED);
@@ -267,8 +270,9 @@ static void test_options_survive(void **state)
 	assert_int_equal(synack_for(&w, 50011, &t), 0);
 	assert_int_equal(t.ws, 0xff);
 	assert_int_equal(t.sack_ok, 0);
-	wire_inject(&w, f,
-		    wire_build_tcp(f, 50011, 80, 301, t.seq + 1, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
+	wire_inject(
+	    &w, f,
+	    wire_build_tcp(f, 50011, 80, 301, t.seq + 1, TCP_FLAG_ACK, 1000, NULL, 0, NULL, 0));
 	assert_int_equal(srv.accepted, 2);
 	c = srv.conn;
 	assert_int_equal(c->mss, 536);

@@ -154,7 +154,8 @@ static void print_address(const struct flotilla_netif *nif, uint32_t addr, uint3
 	if (gateway)
 		printf("net: %s %s/%d %s (gw %s)\n", nif->name, a, prefix_length(netmask), how, g);
 	else
-		printf("net: %s %s/%d %s (no gateway)\n", nif->name, a, prefix_length(netmask), how);
+		printf("net: %s %s/%d %s (no gateway)\n", nif->name, a, prefix_length(netmask),
+		       how);
 }
 
 static void netif_dhcp_event(void *arg, enum dhcp_event event, const struct dhcp_lease *lease)
