@@ -171,8 +171,9 @@ typedef void tcp_event_fn(void *arg, struct tcp_conn *conn, enum tcp_event event
 /* Listen on a local port; up to `backlog` half-open connections (bounded by
  * Kconfig NET_TCP_BACKLOG). New connections are reported to fn as ACCEPT and
  * inherit fn/arg until tcp_set_callback(). A SYN beyond the backlog or the
- * connection pool is dropped and counted; established connections are not
- * disturbed. */
+ * connection pool is answered with a SYN cookie (RFC 4987) and no state is
+ * kept; the connection is created when the peer's ACK returns a valid cookie.
+ * Established connections are not disturbed. */
 struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog, tcp_event_fn *fn,
 				void *arg);
 /* Stop listening; half-open connections are reset, accepted ones stay. */
