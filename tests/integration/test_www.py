@@ -19,7 +19,8 @@ from harness import ROOT, Tap
 from www_launch import Server, arguments, testfile, why_not_root_mode
 
 SITE = os.path.join(ROOT, "guests", "www", "site")
-CHECKS = ["the 2048 page, its style and script byte-identical", "/healthz answers 200",
+CHECKS = ["www gets its address by DHCP (dnsmasq) and says so on the console",
+          "the 2048 page, its style and script byte-identical", "/healthz answers 200",
           "curl fetches 4 MiB byte-identical", "keep-alive: several requests on one connection",
           "pipelined requests answered in order", "HEAD: the GET headers, no body",
           "malformed requests get 400 and the connection closes", "unknown paths get 404",
@@ -77,8 +78,14 @@ def main():
             for c in CHECKS:
                 tap.check(f"{c} # SKIP {reason}", True)
             return 0
-    with Server(a.url, a.www) as srv:
+    with Server(a.url, a.www, dhcp=not a.url) as srv:
         host, port, url = srv.host, srv.port, srv.url
+        if a.url:
+            tap.check(f"{CHECKS[0]} # SKIP only with the unix-target launcher", True)
+        else:
+            tap.check(CHECKS[0], srv.dhcp_line and srv.dhcp_line.startswith("net: eth0 10.0.3.5")
+                      and srv.dhcp_line.endswith("/24 via DHCP (gw 10.0.3.1)"), srv.output())
+            tap.note(srv.dhcp_line)
 
         def connect():
             return socket.create_connection((host, port), timeout=10)
@@ -98,10 +105,10 @@ def main():
                 detail.append(f"{name}: {got[-60:]!r} {r.stderr!r}")
         r = curl("-o", "-", url)
         ok = ok and b"<title>2048" in r.stdout and b'id="board"' in r.stdout
-        tap.check(CHECKS[0], ok, "\n".join(detail))
+        tap.check(CHECKS[1], ok, "\n".join(detail))
 
         r = curl("-o", "/dev/null", "-w", "%{http_code}", url + "healthz")
-        tap.check(CHECKS[1], r.stdout == b"200", r.stdout + r.stderr)
+        tap.check(CHECKS[2], r.stdout == b"200", r.stdout + r.stderr)
 
         # 2. the download
         path = os.path.join(a.out, "www-test-4M.bin")
@@ -113,7 +120,7 @@ def main():
             got = f.read()
         os.unlink(path)
         want = testfile()
-        tap.check(CHECKS[2], r.stdout == b"200" and got == want,
+        tap.check(CHECKS[3], r.stdout == b"200" and got == want,
                   f"{r.stdout!r} {r.stderr!r} got {len(got)} bytes sha256 "
                   f"{hashlib.sha256(got).hexdigest()[:16]}, want {hashlib.sha256(want).hexdigest()[:16]}")
         tap.note(f"4 MiB in {seconds:.2f} s ({4 / seconds:.1f} MiB/s)")
@@ -129,7 +136,7 @@ def main():
                 s.sendall(request(p))
                 status, _, _, rest = read_response(s, rest)
                 statuses.append(status)
-        tap.check(CHECKS[3], connects == [1, 0, 0] and statuses == [200, 200, 200, 404, 200],
+        tap.check(CHECKS[4], connects == [1, 0, 0] and statuses == [200, 200, 200, 404, 200],
                   f"curl connects {connects}, statuses {statuses}")
 
         # 4. pipelining
@@ -142,7 +149,7 @@ def main():
                 got.append((status, len(body)))
         css = os.path.getsize(os.path.join(SITE, "style.css"))
         want = [(200, 3), (200, css), (404, len(b"404 Not Found\n")), (200, 0), (200, 3)]
-        tap.check(CHECKS[4], got == want, f"{got} != {want}")
+        tap.check(CHECKS[5], got == want, f"{got} != {want}")
 
         # 5. HEAD
         with connect() as s:
@@ -150,7 +157,7 @@ def main():
             status, hdr, _, rest = read_response(s, b"", head_only=True)
             status2, _, body2, rest = read_response(s, rest)
         size = os.path.getsize(os.path.join(SITE, "game.js"))
-        tap.check(CHECKS[5], status == 200 and hdr.get("content-length") == str(size) and
+        tap.check(CHECKS[6], status == 200 and hdr.get("content-length") == str(size) and
                   status2 == 200 and body2 == b"ok\n" and rest == b"",
                   f"{status} {hdr} then {status2} {body2!r} {rest[:40]!r}")
 
@@ -166,12 +173,12 @@ def main():
                 s.sendall(req)
                 status, hdr, _, _ = read_response(s, b"")
                 results.append((status, hdr.get("connection"), closed_by_peer(s, 5)))
-        tap.check(CHECKS[6], all(r == (400, "close", True) for r in results), results)
+        tap.check(CHECKS[7], all(r == (400, "close", True) for r in results), results)
 
         with connect() as s:
             s.sendall(request("/no/such/file"))
             status, _, _, _ = read_response(s, b"")
-        tap.check(CHECKS[7], status == 404, status)
+        tap.check(CHECKS[8], status == 404, status)
 
         with connect() as s:
             s.sendall(request("/", "POST", "Content-Length: 5\r\n") + b"hello" + request("/healthz") +
@@ -179,7 +186,7 @@ def main():
             st1, h1, _, rest = read_response(s, b"")
             st2, _, b2, rest = read_response(s, rest)
             st3, h3, _, rest = read_response(s, rest)
-        tap.check(CHECKS[8], st1 == 405 and h1.get("allow") == "GET, HEAD" and st2 == 200 and
+        tap.check(CHECKS[9], st1 == 405 and h1.get("allow") == "GET, HEAD" and st2 == 200 and
                   b2 == b"ok\n" and st3 == 405, f"{st1} {h1} {st2} {b2!r} {st3}")
 
         # 7. 20 clients at once, each two requests on its own connection
@@ -192,7 +199,7 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(20) as pool:
             codes = list(pool.map(client, range(20)))
         seconds = time.monotonic() - start
-        tap.check(CHECKS[9], all(c.split() == ["200", "200"] for c in codes), codes)
+        tap.check(CHECKS[10], all(c.split() == ["200", "200"] for c in codes), codes)
         tap.note(f"20 clients x 2 requests in {seconds:.2f} s")
 
         # 8. slowloris: half a request, never finished
@@ -204,7 +211,7 @@ def main():
         closed = closed_by_peer(slow, 30)
         took = time.monotonic() - start
         slow.close()
-        tap.check(CHECKS[10], served and closed and took < 30,
+        tap.check(CHECKS[11], served and closed and took < 30,
                   f"served {served}, closed {closed} after {took:.1f} s")
         if srv.output():
             tap.note("console: " + " | ".join(srv.output().splitlines()[:3]))

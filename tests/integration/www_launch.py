@@ -5,10 +5,14 @@ itself moved into that namespace; or, with --url, a server that is already
 running (e.g. www on the board: --url http://10.0.3.2/).
 
     [ namespace flwwwN:  tap0 10.0.3.1/24 ── www (unix target, 10.0.3.2/24) ]
+
+With dhcp=True, dnsmasq in the namespace hands www its address instead
+(10.0.3.50-60) and the URL is the address www's console reports.
 """
 import argparse
 import ctypes
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -38,8 +42,10 @@ def why_not_root_mode():
 class Server:
     """The server under test: .url, .host, .port, .output() (the console)."""
 
-    def __init__(self, url=None, binary=None, bootargs=()):
+    def __init__(self, url=None, binary=None, bootargs=(), dhcp=False):
         self.proc = None
+        self.dnsmasq = None
+        self.dhcp_line = None
         self.ns = None
         self.log_path = None
         self._own_ns_fd = None
@@ -47,7 +53,7 @@ class Server:
             self.url = url if url.endswith("/") else url + "/"
         else:
             self.url = f"http://{GUEST_ADDR}/"
-            self._start(binary, bootargs)
+            self._start(binary, bootargs, dhcp)
         parsed = urllib.parse.urlparse(self.url)
         self.host = parsed.hostname
         self.port = parsed.port or 80
@@ -55,7 +61,7 @@ class Server:
     def _ip(self, *args):
         subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
 
-    def _start(self, binary, bootargs):
+    def _start(self, binary, bootargs, dhcp):
         if not binary or not os.access(binary, os.X_OK):
             raise SystemExit(f"error: www binary {binary!r} not found (build it: make)")
         self.ns = f"flwww{os.getpid()}"
@@ -68,9 +74,20 @@ class Server:
             self.log_path = f"/tmp/{self.ns}.console"
             log = open(self.log_path, "w")
             env = dict(os.environ, FLOTILLA_NET0="tap:tap0")
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns, binary, f"ip={GUEST_ADDR}/24", f"gw={HOST_ADDR}",
-                 *bootargs], stdout=log, stderr=subprocess.STDOUT, env=env)
+            if dhcp:
+                self.dnsmasq = subprocess.Popen(
+                    ["ip", "netns", "exec", self.ns, "dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+                     "--interface=tap0", "--bind-interfaces", "--except-interface=lo",
+                     "--dhcp-range=10.0.3.50,10.0.3.60,255.255.255.0,10m",
+                     f"--dhcp-option=option:router,{HOST_ADDR}", "--port=0", "--no-resolv",
+                     "--no-hosts", f"--dhcp-leasefile=/tmp/{self.ns}.leases", "--pid-file="],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.3)
+                net_args = []
+            else:
+                net_args = [f"ip={GUEST_ADDR}/24", f"gw={HOST_ADDR}"]
+            self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, binary, *net_args, *bootargs],
+                                         stdout=log, stderr=subprocess.STDOUT, env=env)
             # Move this process (and everything it starts) into the namespace.
             libc = ctypes.CDLL(None, use_errno=True)
             self._own_ns_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
@@ -78,10 +95,14 @@ class Server:
             if libc.setns(fd, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns")
             os.close(fd)
-            deadline = time.monotonic() + 10
-            while "www: serving" not in self.output():
+            deadline = time.monotonic() + 30
+            while "www: serving" not in self.output() or (dhcp and not self.dhcp_line):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("www did not start:\n" + self.output())
+                m = re.search(r"^net: eth0 (\S+)/(\d+) via DHCP \(gw (\S+)\)$", self.output(), re.M)
+                if dhcp and m:
+                    self.dhcp_line = m.group(0)
+                    self.url = f"http://{m.group(1)}/"
                 time.sleep(0.05)
         except BaseException:
             self.close()
@@ -102,6 +123,12 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+        if self.dnsmasq:
+            self.dnsmasq.terminate()
+            self.dnsmasq.wait()
+            self.dnsmasq = None
+            if os.path.exists(f"/tmp/{self.ns}.leases"):
+                os.unlink(f"/tmp/{self.ns}.leases")
         if self._own_ns_fd is not None:
             ctypes.CDLL(None).setns(self._own_ns_fd, CLONE_NEWNET)
             os.close(self._own_ns_fd)
