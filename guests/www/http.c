@@ -73,7 +73,14 @@ long http_parse_request(const char *buf, size_t len, struct http_request *req)
 								 : HTTP_OTHER;
 	p = sp + 1;
 	sp = memchr(p, ' ', (size_t)(eol - p));
-	if (!sp || *p != '/')
+	if (!sp)
+		return -1;
+	if (sp - p > 7 && memcmp(p, "http://", 7) == 0) {
+		/* absolute-form (RFC 9112 §3.2.2): the path starts after the authority */
+		const char *path = memchr(p + 7, '/', (size_t)(sp - p - 7));
+		p = path ? path : sp;
+	}
+	if (*p != '/')
 		return -1;
 	size_t tlen = 0;
 	for (const char *q = p; q < sp && *q != '?' && *q != '#'; q++) {

@@ -24,3 +24,15 @@ www-size: $(O)/guests/www.img
 	@size=$$(stat -c %s $<); \
 	if [ $$size -le $(WWW_SIZE_GOAL) ]; then verdict="within"; else verdict="OVER"; fi; \
 	echo "www: www.img $$size bytes with its TCP/IP stack ($$verdict the $(WWW_SIZE_GOAL)-byte goal)"
+
+# The HTTP parser on the host, under ASan and UBSan.
+WWW_HTTP_TEST := $(O)/host/www/test_www_http
+$(WWW_HTTP_TEST): $(SRC)/tests/unit/test_www_http.c $(SRC)/guests/www/http.c $(SRC)/guests/www/http.h
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/www $< $(SRC)/guests/www/http.c -lcmocka -o $@
+
+TEST_SUITES += www-unit
+.PHONY: test-www-unit
+test-www-unit: $(WWW_HTTP_TEST)
+	@$(RUN_SUITE) www-unit env CMOCKA_MESSAGE_OUTPUT=TAP $(WWW_HTTP_TEST)
