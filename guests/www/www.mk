@@ -1,12 +1,32 @@
-# Tests of the www guest on the runtime's unix target, each in a network
-# namespace it creates (root; they SKIP with the reason otherwise). Each
-# script also takes --url http://ADDRESS/ to test a running server instead
-# (e.g. www on the board).
+# Tests of the www guest and of the runtime's network helper.
+#
+# www-unit: the HTTP parser and the network helper (lib/netif.c) on the host.
+# www-unix, syn-flood, www-browser: the www guest on the runtime's unix
+# target, each in a network namespace it creates (root; they SKIP with the
+# reason otherwise). Each script also takes --url http://ADDRESS/ to test a
+# running server instead (e.g. www on the board).
 WWW_UNIX := $(O)/host/guests/www
 WWW_TESTS := $(SRC)/tests/integration
+WWW_HTTP_TEST := $(O)/host/www/test_www_http
+NETIF_TEST := $(O)/host/www/test_netif
 
-TEST_SUITES += www-unix syn-flood www-browser
-.PHONY: test-www-unix test-syn-flood test-www-browser
+# The HTTP parser under ASan and UBSan.
+$(WWW_HTTP_TEST): $(SRC)/tests/unit/test_www_http.c $(SRC)/guests/www/http.c $(SRC)/guests/www/http.h
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/www $< $(SRC)/guests/www/http.c -lcmocka -o $@
+
+# The network helper: the test is itself a unix-target guest.
+$(NETIF_TEST): $(SRC)/tests/unit/test_netif.c $(RUNTIME_UNIX_SRCS) $(RUNTIME_NET_UNIX_SRCS) $(RUNTIME_HEADERS) $(wildcard $(SRC)/net/*.h) $(CONFIG_H)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(RUNTIME_NET_UNIX_CFLAGS) $(HOST_SANITIZE) -o $@ $< $(RUNTIME_UNIX_SRCS) $(RUNTIME_NET_UNIX_SRCS)
+
+TEST_SUITES += www-unit www-unix syn-flood www-browser
+.PHONY: test-www-unit test-www-unix test-syn-flood test-www-browser
+test-www-unit: $(WWW_HTTP_TEST) $(NETIF_TEST)
+	@$(RUN_SUITE) www-unit sh -c 'CMOCKA_MESSAGE_OUTPUT=TAP $(WWW_HTTP_TEST) && $(NETIF_TEST)'
+
 test-www-unix: $(WWW_UNIX)
 	@$(RUN_SUITE) www-unix env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www.py --out $(O) $(WWW_UNIX)
 
@@ -24,15 +44,3 @@ www-size: $(O)/guests/www.img
 	@size=$$(stat -c %s $<); \
 	if [ $$size -le $(WWW_SIZE_GOAL) ]; then verdict="within"; else verdict="OVER"; fi; \
 	echo "www: www.img $$size bytes with its TCP/IP stack ($$verdict the $(WWW_SIZE_GOAL)-byte goal)"
-
-# The HTTP parser on the host, under ASan and UBSan.
-WWW_HTTP_TEST := $(O)/host/www/test_www_http
-$(WWW_HTTP_TEST): $(SRC)/tests/unit/test_www_http.c $(SRC)/guests/www/http.c $(SRC)/guests/www/http.h
-	@mkdir -p $(@D)
-	@echo "  HOSTCC  $@"
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/www $< $(SRC)/guests/www/http.c -lcmocka -o $@
-
-TEST_SUITES += www-unit
-.PHONY: test-www-unit
-test-www-unit: $(WWW_HTTP_TEST)
-	@$(RUN_SUITE) www-unit env CMOCKA_MESSAGE_OUTPUT=TAP $(WWW_HTTP_TEST)

@@ -36,6 +36,30 @@ struct flotilla_netif;
  */
 struct flotilla_netif *flotilla_netif_open(unsigned interface, const char *bootargs);
 
+/*
+ * The same for a port that is not one of the runtime's interfaces, such as
+ * the control domain's own port on its switch: the caller transmits (the
+ * frame is valid only during the call) and hands received frames to
+ * flotilla_netif_input(); flotilla_netif_poll() then only runs timers.
+ * arg_suffix selects the boot arguments: "" reads ip=, gw=, dns=; "1"
+ * reads ip1=, gw1=, dns1=.
+ */
+struct flotilla_netif_port {
+	const char *name; /* for the console, at most 7 characters: "eth0", "sw0" */
+	uint8_t mac[6];
+	int (*transmit)(void *ctx, const uint8_t *frame, size_t len); /* non-zero: dropped */
+	void *ctx;
+	const char *arg_suffix;
+};
+struct flotilla_netif *flotilla_netif_attach(const struct flotilla_netif_port *port,
+					     const char *bootargs);
+/* A frame arrived on an attached port (any content is safe). */
+void flotilla_netif_input(struct flotilla_netif *nif, const uint8_t *frame, size_t len);
+
+/* Stop: release a DHCP lease (best effort), free the stack and the helper.
+ * Every handle into the stack (connections, sockets) dies with it. */
+void flotilla_netif_close(struct flotilla_netif *nif);
+
 /* The stack, for tcp_listen(), udp_open() and the rest of net.h. */
 struct net_stack *flotilla_netif_stack(struct flotilla_netif *nif);
 

@@ -20,7 +20,11 @@
 
 struct flotilla_netif {
 	unsigned index;
+	bool attached; /* a caller's port (flotilla_netif_attach), not a runtime interface */
 	char name[8];
+	char arg_suffix[4];
+	int (*attached_transmit)(void *ctx, const uint8_t *frame, size_t len);
+	void *attached_ctx;
 	bool up;
 	struct net_stack *stack;
 	struct net_port port;
@@ -30,6 +34,8 @@ struct flotilla_netif {
 static int netif_transmit(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct flotilla_netif *nif = ctx;
+	if (nif->attached)
+		return nif->attached_transmit(nif->attached_ctx, frame, len);
 	/* A full transmit queue drops the frame: the stack recovers as from loss. */
 	return flotilla_net_write(nif->index, frame, len) == FLOTILLA_OK ? 0 : -1;
 }
@@ -179,7 +185,7 @@ static void netif_dhcp_event(void *arg, enum dhcp_event event, const struct dhcp
 static int configure(struct flotilla_netif *nif, const char *bootargs)
 {
 	char key[8], value[40];
-	const char *suffix = nif->index ? nif->name + 3 : ""; /* "ip", "ip1", ... */
+	const char *suffix = nif->arg_suffix; /* "ip", "ip1", ... */
 	snprintf(key, sizeof(key), "ip%s", suffix);
 	if (!arg_value(bootargs, key, value, sizeof(value)) || strcmp(value, "dhcp") == 0) {
 		int r = dhcp_start(nif->stack, netif_dhcp_event, nif);
@@ -221,6 +227,29 @@ static int configure(struct flotilla_netif *nif, const char *bootargs)
 	return 0;
 }
 
+/* Allocate, key and configure a stack for nif (name, suffix, mac set). */
+static struct flotilla_netif *netif_start(struct flotilla_netif *nif, const char *bootargs)
+{
+	size_t size = net_stack_size();
+	void *mem = malloc(size); /* malloc aligns for any type, so 8 bytes */
+	if (!mem) {
+		printf("net: %s: no memory for the stack (%zu bytes)\n", nif->name, size);
+		free(nif);
+		return NULL;
+	}
+	nif->port.transmit = netif_transmit;
+	nif->port.now_ms = netif_now_ms;
+	nif->port.ctx = nif;
+	flotilla_netif_entropy(nif->port.secret, sizeof(nif->port.secret), nif->port.mac);
+	nif->stack = net_stack_init(mem, size, &nif->port);
+	if (!nif->stack || configure(nif, bootargs ? bootargs : "") != 0) {
+		free(mem);
+		free(nif);
+		return NULL;
+	}
+	return nif;
+}
+
 struct flotilla_netif *flotilla_netif_open(unsigned interface, const char *bootargs)
 {
 	struct flotilla_net_info info;
@@ -230,28 +259,54 @@ struct flotilla_netif *flotilla_netif_open(unsigned interface, const char *boota
 		return NULL;
 	}
 	struct flotilla_netif *nif = calloc(1, sizeof(*nif));
-	size_t size = net_stack_size();
-	void *mem = malloc(size); /* malloc aligns for any type, so 8 bytes */
-	if (!nif || !mem) {
-		printf("net: eth%u: no memory for the stack (%zu bytes)\n", interface, size);
-		free(nif);
-		free(mem);
+	if (!nif) {
+		printf("net: eth%u: out of memory\n", interface);
 		return NULL;
 	}
 	nif->index = interface;
-	snprintf(nif->name, sizeof(nif->name), "eth%u", interface);
-	nif->port.transmit = netif_transmit;
-	nif->port.now_ms = netif_now_ms;
-	nif->port.ctx = nif;
+	snprintf(nif->name, sizeof(nif->name), "eth%u", interface % 1000);
+	if (interface)
+		snprintf(nif->arg_suffix, sizeof(nif->arg_suffix), "%u", interface % 1000);
 	memcpy(nif->port.mac, info.mac, 6);
-	flotilla_netif_entropy(nif->port.secret, sizeof(nif->port.secret), info.mac);
-	nif->stack = net_stack_init(mem, size, &nif->port);
-	if (!nif->stack || configure(nif, bootargs ? bootargs : "") != 0) {
-		free(mem);
-		free(nif);
+	return netif_start(nif, bootargs);
+}
+
+struct flotilla_netif *flotilla_netif_attach(const struct flotilla_netif_port *port,
+					     const char *bootargs)
+{
+	if (!port->transmit || !port->name ||
+	    strlen(port->name) >= sizeof(((struct flotilla_netif *)0)->name) ||
+	    (port->arg_suffix && strlen(port->arg_suffix) >= 4)) {
+		printf("net: flotilla_netif_attach: bad port description\n");
 		return NULL;
 	}
-	return nif;
+	struct flotilla_netif *nif = calloc(1, sizeof(*nif));
+	if (!nif) {
+		printf("net: %s: out of memory\n", port->name);
+		return NULL;
+	}
+	nif->attached = true;
+	nif->attached_transmit = port->transmit;
+	nif->attached_ctx = port->ctx;
+	strcpy(nif->name, port->name);
+	if (port->arg_suffix)
+		strcpy(nif->arg_suffix, port->arg_suffix);
+	memcpy(nif->port.mac, port->mac, 6);
+	return netif_start(nif, bootargs);
+}
+
+void flotilla_netif_input(struct flotilla_netif *nif, const uint8_t *frame, size_t len)
+{
+	net_input(nif->stack, frame, len);
+}
+
+void flotilla_netif_close(struct flotilla_netif *nif)
+{
+	if (!nif)
+		return;
+	dhcp_stop(nif->stack); /* sends DHCPRELEASE when a lease is held */
+	free(nif->stack);
+	free(nif);
 }
 
 struct net_stack *flotilla_netif_stack(struct flotilla_netif *nif)
@@ -273,7 +328,7 @@ uint64_t flotilla_netif_poll(struct flotilla_netif *nif)
 {
 	int frames = 0;
 	size_t len;
-	while (frames < POLL_FRAMES &&
+	while (!nif->attached && frames < POLL_FRAMES &&
 	       flotilla_net_read(nif->index, nif->frame, sizeof(nif->frame), &len) == FLOTILLA_OK) {
 		net_input(nif->stack, nif->frame, len);
 		frames++;
