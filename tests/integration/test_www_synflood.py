@@ -116,7 +116,7 @@ def main():
             time.sleep(0.5)
             counter.stop = True
             counter.join()
-            tap.check(CHECKS[0], counter.count >= FLOOD_SYNS // 2,
+            tap.check(CHECKS[0], counter.count >= FLOOD_SYNS // 10,
                       f"{counter.count} SYN-ACKs for {FLOOD_SYNS} SYNs")
             tap.note(f"{counter.count} of {FLOOD_SYNS} flood SYNs answered")
         else:
