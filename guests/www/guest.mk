@@ -11,4 +11,12 @@ $(WWW_SITE_DATA): $(SRC)/guests/www/mksite.py $(WWW_SITE_FILES)
 
 $(O)/target/guests/www/site.o $(O)/host/guests/www: $(WWW_SITE_DATA)
 
-include $(SRC)/guests/www/www.mk
+
+# The image with its TCP/IP stack, against the goal of 128 KiB.
+WWW_SIZE_GOAL := 131072
+ALL_TARGETS += www-size
+.PHONY: www-size
+www-size: $(O)/guests/www.img
+	@size=$$(stat -c %s $<); \
+	if [ $$size -le $(WWW_SIZE_GOAL) ]; then verdict="within"; else verdict="OVER"; fi; \
+	echo "www: www.img $$size bytes with its TCP/IP stack ($$verdict the $(WWW_SIZE_GOAL)-byte goal)"

@@ -1,10 +1,11 @@
 /*
- * The runtime's network helper (guests/runtime/lib/netif.c) on the unix
- * target: built as a guest (this file is its flotilla_main), two stacks
- * attached back to back through flotilla_netif_attach() exchange a TCP
- * stream through the helper's event loop; boot arguments are parsed or
- * refused with a message; the entropy source gives distinct secrets.
- * Prints TAP.
+ * netiftest: a test guest for the runtime's network helper
+ * (guests/runtime/lib/netif.c), run on both targets: on unix by the
+ * www-unit suite (under ASan), on Xen as a boot-time domain by the
+ * netif-xen suite. Two stacks attached back to back through
+ * flotilla_netif_attach() exchange a TCP stream through the helper's event
+ * loop; boot arguments are parsed or refused with a message; the entropy
+ * source gives distinct secrets. Prints TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@ static void check(const char *what, int ok)
 }
 
 /* A wire between two attached ports: frames queue here until the loop delivers them. */
-#define QUEUE 256
+#define QUEUE 64
 static struct frame {
 	int to;
 	size_t len;
