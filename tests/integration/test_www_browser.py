@@ -22,7 +22,8 @@ from www_launch import Server, arguments, why_not_root_mode
 CHROMIUM = "/usr/bin/chromium"
 CHECKS = ["Chromium loads the 2048 page from www", "a new game shows two tiles of 2 or 4",
           "arrow keys move the tiles exactly as the rules say (slide, merge, one new tile)",
-          "the score counts the merges", "'New game' starts over",
+          "the score counts the merges", "a full board with no move left shows 'Game over'",
+          "reaching 2048 shows 'You win!' and play can go on", "'New game' starts over",
           "a screenshot of the game is saved (PNG)"]
 KEYS = {"ArrowLeft": (37, 0), "ArrowUp": (38, 1), "ArrowRight": (39, 2), "ArrowDown": (40, 3)}
 STATE_JS = """JSON.stringify((() => { const b = document.getElementById('board');
@@ -193,11 +194,40 @@ def main():
             with open(path, "wb") as f:
                 f.write(shot)
 
+            # Game over: one move left; after it the new tile (2 or 4) lands where nothing merges.
+            msg_js = ("JSON.stringify([document.getElementById('message').hidden, "
+                      "document.getElementById('message-text').textContent, "
+                      "document.getElementById('keep-going').hidden, document.getElementById('board').dataset.over])")
+            dt.evaluate("game2048.load([2,4,2,4, 4,2,4,2, 2,4,2,8, 16,32,0,64])")
+            for kind in ("keyDown", "keyUp"):
+                dt.call("Input.dispatchKeyEvent", type=kind, key="ArrowLeft", code="ArrowLeft",
+                        windowsVirtualKeyCode=37, nativeVirtualKeyCode=37)
+            hidden, text, keep_hidden, over = json.loads(dt.evaluate(msg_js))
+            last = cells(read())
+            tap.check(CHECKS[4], not hidden and text == "Game over" and over == "true" and keep_hidden and
+                      last[:15] == [2, 4, 2, 4, 4, 2, 4, 2, 2, 4, 2, 8, 16, 32, 64] and last[15] in (2, 4),
+                      f"{last} message={text!r} hidden={hidden} over={over}")
+            dt.evaluate("game2048.load([1024,1024,0,0, 0,0,0,0, 0,0,0,0, 0,0,0,0])")
+            for kind in ("keyDown", "keyUp"):
+                dt.call("Input.dispatchKeyEvent", type=kind, key="ArrowLeft", code="ArrowLeft",
+                        windowsVirtualKeyCode=37, nativeVirtualKeyCode=37)
+            hidden, text, keep_hidden, over = json.loads(dt.evaluate(msg_js))
+            won_ok = not hidden and text == "You win!" and not keep_hidden and cells(read())[0] == 2048
+            dt.evaluate("document.getElementById('keep-going').click()")
+            hidden_after, _, _, _ = json.loads(dt.evaluate(msg_js))
+            before = read()
+            for kind in ("keyDown", "keyUp"):
+                dt.call("Input.dispatchKeyEvent", type=kind, key="ArrowRight", code="ArrowRight",
+                        windowsVirtualKeyCode=39, nativeVirtualKeyCode=39)
+            after = read()
+            tap.check(CHECKS[5], won_ok and hidden_after and after["moves"] == before["moves"] + 1,
+                      f"{text!r} hidden={hidden} keep_hidden={keep_hidden} then {hidden_after} {after}")
+
             dt.evaluate("document.getElementById('new-game').click()")
             fresh = read()
-            tap.check(CHECKS[4], fresh["moves"] == 0 and fresh["score"] == 0 and
+            tap.check(CHECKS[6], fresh["moves"] == 0 and fresh["score"] == 0 and
                       sum(1 for v in cells(fresh) if v) == 2, fresh)
-            tap.check(CHECKS[5], shot.startswith(b"\x89PNG") and len(shot) > 5000,
+            tap.check(CHECKS[7], shot.startswith(b"\x89PNG") and len(shot) > 5000,
                       f"{len(shot)} bytes")
             tap.note(f"screenshot: {path}")
             dt.close()

@@ -10,6 +10,7 @@
   const bestEl = document.getElementById("best");
   const message = document.getElementById("message");
   const messageText = document.getElementById("message-text");
+  const keepGoing = document.getElementById("keep-going");
   let cells, score, moves, won, over, merged, fresh;
 
   function best() { return Number(localStorage.getItem("best2048") || 0); }
@@ -33,6 +34,7 @@
     cells = Array.from({ length: SIZE }, () => Array(SIZE).fill(0));
     score = 0; moves = 0; won = false; over = false; merged = new Set(); fresh = new Set();
     addTile(); addTile();
+    message.hidden = true;
     render();
   }
 
@@ -71,8 +73,8 @@
     if (!changed) return false;
     moves++;
     addTile();
-    if (!won && cells.some((row) => row.includes(2048))) { won = true; show("You win!"); }
-    if (!canMove()) { over = true; show("Game over"); }
+    if (!won && cells.some((row) => row.includes(2048))) { won = true; show("You win!", true); }
+    if (!canMove()) { over = true; show("Game over", false); }
     render();
     return true;
   }
@@ -86,7 +88,11 @@
     return false;
   }
 
-  function show(text) { messageText.textContent = text; message.hidden = false; }
+  function show(text, canContinue) {
+    messageText.textContent = text;
+    keepGoing.hidden = !canContinue;
+    message.hidden = false;
+  }
 
   function render() {
     board.querySelectorAll(".cell, .tile").forEach((e) => e.remove());
@@ -104,7 +110,6 @@
         } else e.className = "cell";
         board.appendChild(e);
       }
-    if (!over && !won) message.hidden = true;
     board.dataset.state = cells.flat().join(",");
     board.dataset.moves = moves;
     board.dataset.over = over;
@@ -136,6 +141,14 @@
 
   document.getElementById("new-game").addEventListener("click", newGame);
   document.getElementById("retry").addEventListener("click", newGame);
-  window.game2048 = { move, newGame, state: () => cells.flat() };
+  keepGoing.addEventListener("click", () => { message.hidden = true; });
+  // For tests and the curious: load(values) sets the board (16 numbers, row by row).
+  function load(values) {
+    cells = Array.from({ length: SIZE }, (_, r) => values.slice(r * SIZE, r * SIZE + SIZE));
+    won = cells.some((row) => row.some((v) => v >= 2048)); over = false;
+    merged = new Set(); fresh = new Set(); message.hidden = true;
+    render();
+  }
+  window.game2048 = { move, newGame, load, state: () => cells.flat() };
   newGame();
 })();
