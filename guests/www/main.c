@@ -45,7 +45,6 @@ struct client {
 
 static struct client clients[WWW_CLIENTS];
 static uint8_t scratch[2048]; /* generated test file bytes on their way to tcp_send() */
-static uint64_t served, rejected;
 
 static void client_free(struct client *c)
 {
@@ -76,7 +75,6 @@ static void start_response(struct client *c, int status, const struct http_reque
 	c->body_off = 0;
 	c->responding = true;
 	c->deadline = flotilla_clock_monotonic() + WWW_SEND_TIMEOUT_S * NS_PER_S;
-	served++;
 }
 
 static void respond_error(struct client *c, int status, const struct http_request *req)
@@ -262,7 +260,6 @@ static void on_accept(void *arg, struct tcp_conn *conn, enum tcp_event event)
 			return;
 		}
 	}
-	rejected++;
 	tcp_abort(conn);
 }
 
