@@ -144,6 +144,7 @@ include $(wildcard $(SRC)/net/net.mk)
 include $(SRC)/tools/tools.mk
 include $(wildcard $(SRC)/tools/flotilla/flotilla.mk)
 include $(SRC)/tests/tests.mk
+include $(wildcard $(SRC)/tests/integration/*.mk)
 endif
 endif
 

@@ -109,6 +109,7 @@ uint32_t net_ipv4_addr(const struct net_stack *s);
 	X(TCP_FAST_RETRANSMIT) X(TCP_RTO) X(TCP_CHALLENGE_ACK) X(TCP_RST_TX) X(TCP_RST_RX) \
 	X(TCP_OOO_QUEUED) X(TCP_OOO_DROP) X(TCP_DUP_DATA) X(TCP_ZERO_WINDOW_PROBE) \
 	X(TCP_KEEPALIVE) X(TCP_TIMEWAIT_RECYCLED) X(TCP_ACCEPTED) X(TCP_CONNECTED) \
+	X(TCP_SYNCOOKIE_TX) X(TCP_SYNCOOKIE_OK) X(TCP_SYNCOOKIE_BAD) \
 	X(DHCP_TX) X(DHCP_RX) X(DHCP_DROP_MALFORMED) X(DHCP_BOUND) X(DHCP_LEASE_EXPIRED) \
 	X(DNS_TX) X(DNS_RX) X(DNS_DROP_MALFORMED) X(DNS_POOL_FULL) X(DNS_TIMEOUT)
 
@@ -170,8 +171,9 @@ typedef void tcp_event_fn(void *arg, struct tcp_conn *conn, enum tcp_event event
 /* Listen on a local port; up to `backlog` half-open connections (bounded by
  * Kconfig NET_TCP_BACKLOG). New connections are reported to fn as ACCEPT and
  * inherit fn/arg until tcp_set_callback(). A SYN beyond the backlog or the
- * connection pool is dropped and counted; established connections are not
- * disturbed. */
+ * connection pool is answered with a SYN cookie (RFC 4987) and no state is
+ * kept; the connection is created when the peer's ACK returns a valid cookie.
+ * Established connections are not disturbed. */
 struct tcp_listener *tcp_listen(struct net_stack *s, uint16_t port, int backlog, tcp_event_fn *fn,
 				void *arg);
 /* Stop listening; half-open connections are reset, accepted ones stay. */

@@ -1,7 +1,7 @@
 # net/ — Flotilla's TCP/IP stack (portable C). Built for the target as a
 # library, and for the host (with sanitizers) for unit, interop and fuzz tests.
 
-NET_SRCS := $(addprefix $(SRC)/net/,net.c wire.c eth.c arp.c ipv4.c icmp.c udp.c tcp.c tcp_input.c tcp_output.c dhcp.c dns.c)
+NET_SRCS := $(addprefix $(SRC)/net/,net.c wire.c eth.c arp.c ipv4.c icmp.c udp.c tcp.c tcp_input.c tcp_output.c tcp_cookie.c dhcp.c dns.c)
 NET_HDRS := $(wildcard $(SRC)/net/*.h) $(CONFIG_H)
 NET_LIB := $(O)/target/net/libnet.a
 NET_TARGET_OBJS := $(patsubst $(SRC)/net/%.c,$(O)/target/net/%.o,$(NET_SRCS))

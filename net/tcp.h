@@ -156,6 +156,19 @@ void tcp_icmp_unreachable(struct net_stack *s, uint32_t raddr, uint16_t lport, u
 			  uint32_t seq, uint8_t code, uint16_t mtu);
 uint64_t tcp_next_deadline(const struct net_stack *s);
 
+/* tcp_cookie.c: SYN cookies (RFC 4987 §3.6) */
+struct tcp_cookie {
+	uint16_t mss;
+	uint8_t ws; /* 0xff: the peer sent no window scale */
+	uint8_t sack_ok;
+};
+uint32_t tcp_cookie_make(const struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			 uint16_t rport, uint32_t peer_isn, uint16_t mss, uint8_t ws,
+			 uint8_t sack_ok);
+/* 0 when `cookie` is one we made for this 4-tuple and peer ISN, not expired. */
+int tcp_cookie_check(const struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		     uint16_t rport, uint32_t peer_isn, uint32_t cookie, struct tcp_cookie *out);
+
 /* tcp_input.c */
 void tcp_input(struct net_stack *s, const struct ipv4_packet *pkt);
 
@@ -166,6 +179,10 @@ void tcp_send_challenge_ack(struct tcp_conn *c);
 void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
 		    uint16_t rport, uint32_t seq, uint32_t ack, uint8_t flags);
 void tcp_retransmit_first(struct tcp_conn *c);
+/* A stateless SYN-ACK carrying a SYN cookie as its sequence number. */
+void tcp_send_cookie_synack(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			    uint16_t rport, uint32_t cookie, uint32_t ack, int wscale_ok,
+			    int sack_ok);
 void tcp_persist_send(struct tcp_conn *c);
 uint32_t tcp_rcv_window(const struct tcp_conn *c);
 

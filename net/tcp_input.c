@@ -99,25 +99,87 @@ static void tcp_established(struct tcp_conn *c)
 		c->keep_at = c->stack->now + (uint64_t)CONFIG_NET_TCP_KEEPALIVE_IDLE_S * 1000;
 }
 
+static void tcp_conn_input(struct tcp_conn *c, const struct tcp_segment *in);
+
+/*
+ * A bare ACK for a listener with no matching endpoint: the third step of a
+ * handshake answered with a SYN cookie. A valid cookie creates the
+ * connection in SYN_RCVD as if its SYN had been kept, and the segment
+ * (which may carry the first data) completes the handshake at once.
+ */
+static void tcp_cookie_input(struct net_stack *s, struct tcp_listener *l,
+			     const struct ipv4_packet *pkt, const struct tcp_segment *seg,
+			     uint16_t sport, uint16_t dport)
+{
+	struct tcp_cookie cookie;
+	uint32_t iss = seg->ack - 1;
+	if (tcp_cookie_check(s, pkt->dst, dport, pkt->src, sport, seg->seq - 1, iss, &cookie) !=
+	    0) {
+		net_count(s, NET_CNT_TCP_SYNCOOKIE_BAD);
+		tcp_send_reset(s, pkt->dst, dport, pkt->src, sport, seg->ack, 0, 0);
+		return;
+	}
+	struct tcp_conn *c = tcp_conn_alloc(s);
+	if (c == NULL)
+		return; /* counted; the peer retransmits and the cookie stays valid */
+	net_count(s, NET_CNT_TCP_SYNCOOKIE_OK);
+	c->flags |= TCPF_PASSIVE | TCPF_APP_CLOSED;
+	c->fn = l->fn;
+	c->arg = l->arg;
+	c->local_addr = pkt->dst;
+	c->local_port = dport;
+	c->remote_addr = pkt->src;
+	c->remote_port = sport;
+	c->irs = seg->seq - 1;
+	c->rcv_nxt = seg->seq;
+	c->rcv_adv = c->rcv_nxt;
+	c->iss = iss;
+	c->snd_una = c->recover = iss;
+	c->snd_nxt = c->snd_max = iss + 1;
+	c->snd_buf_seq = iss + 1;
+	c->snd_wl1 = seg->seq;
+	c->snd_wl2 = iss;
+	struct tcp_segment syn = {.mss = cookie.mss, .ws = cookie.ws, .sack_ok = cookie.sack_ok};
+	tcp_apply_syn_options(c, &syn);
+	c->state = TCP_SYN_RCVD;
+	tcp_conn_input(c, seg);
+}
+
 static void tcp_listen_input(struct net_stack *s, struct tcp_listener *l,
 			     const struct ipv4_packet *pkt, const struct tcp_segment *seg,
 			     uint16_t sport, uint16_t dport)
 {
 	if (seg->flags & TCP_FLAG_RST)
 		return;
+	if ((seg->flags & (TCP_FLAG_ACK | TCP_FLAG_SYN)) == TCP_FLAG_ACK) {
+		tcp_cookie_input(s, l, pkt, seg, sport, dport);
+		return;
+	}
 	if (seg->flags & TCP_FLAG_ACK) {
 		tcp_send_reset(s, pkt->dst, dport, pkt->src, sport, seg->ack, 0, 0);
 		return;
 	}
 	if (!(seg->flags & TCP_FLAG_SYN) || pkt->link_broadcast)
 		return;
-	if (l->pending >= l->backlog) {
+	/*
+	 * Beyond the backlog, or with no endpoint free, the SYN is answered
+	 * with a SYN cookie and forgotten (RFC 4987 §3.6): a flood of spoofed
+	 * SYNs then costs one SYN-ACK each and no memory, and every genuine
+	 * peer still gets its SYN-ACK. Below the backlog a half-open endpoint
+	 * keeps the exact MSS and retransmits its SYN-ACK.
+	 */
+	struct tcp_conn *c = NULL;
+	if (l->pending >= l->backlog)
 		net_count(s, NET_CNT_TCP_DROP_BACKLOG);
+	else
+		c = tcp_conn_alloc(s);
+	if (c == NULL) {
+		uint32_t cookie = tcp_cookie_make(s, pkt->dst, dport, pkt->src, sport, seg->seq,
+						  seg->mss ? seg->mss : 536, seg->ws, seg->sack_ok);
+		tcp_send_cookie_synack(s, pkt->dst, dport, pkt->src, sport, cookie, seg->seq + 1,
+				       seg->ws != 0xff, seg->sack_ok);
 		return;
 	}
-	struct tcp_conn *c = tcp_conn_alloc(s);
-	if (c == NULL)
-		return;
 	c->flags |= TCPF_PASSIVE | TCPF_APP_CLOSED; /* the application gets it at ACCEPT */
 	c->listener = l;
 	l->pending++;

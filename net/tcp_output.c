@@ -275,3 +275,45 @@ void tcp_send_reset(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_
 	net_count(s, NET_CNT_TCP_RST_TX);
 	tcp_checksum_and_send(s, laddr, raddr, TCP_HLEN);
 }
+
+void tcp_send_cookie_synack(struct net_stack *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			    uint16_t rport, uint32_t cookie, uint32_t ack, int wscale_ok,
+			    int sack_ok)
+{
+	/* The same options tcp_send_segment() puts on a SYN-ACK, built without
+	 * a connection: nothing is remembered until the cookie comes back. */
+	uint8_t *t = s->tx + NET_L4_OFFSET;
+	size_t hlen = TCP_HLEN;
+	uint8_t shift = 0;
+	while (shift < 14 && ((uint32_t)CONFIG_NET_TCP_RCV_BUF >> shift) > 0xffff)
+		shift++;
+	net_put16(t, lport);
+	net_put16(t + 2, rport);
+	net_put32(t + 4, cookie);
+	net_put32(t + 8, ack);
+	t[13] = TCP_FLAG_SYN | TCP_FLAG_ACK;
+	net_put16(t + 14, (uint16_t)MIN(CONFIG_NET_TCP_RCV_BUF, 0xffff));
+	t[20] = 2;
+	t[21] = 4;
+	net_put16(t + 22, CONFIG_NET_TCP_MSS);
+	hlen += 4;
+	if (wscale_ok) {
+		t[hlen] = 1;
+		t[hlen + 1] = 3;
+		t[hlen + 2] = 3;
+		t[hlen + 3] = shift;
+		hlen += 4;
+	}
+	if (sack_ok) {
+		t[hlen] = 1;
+		t[hlen + 1] = 1;
+		t[hlen + 2] = 4;
+		t[hlen + 3] = 2;
+		hlen += 4;
+	}
+	t[12] = (uint8_t)((hlen / 4) << 4);
+	net_put16(t + 16, 0);
+	net_put16(t + 18, 0);
+	net_count(s, NET_CNT_TCP_SYNCOOKIE_TX);
+	tcp_checksum_and_send(s, laddr, raddr, hlen);
+}

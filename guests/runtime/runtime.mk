@@ -82,23 +82,35 @@ RUNTIME_UNIX_SRCS := $(RUNTIME_DIR)/unix/runtime.c $(RUNTIME_DIR)/unix/net.c
 RUNTIME_UNIX_CFLAGS := $(HOST_CFLAGS) -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/unix
 
 # ---------------------------------------------------------------- guests
-# $(call flotilla_guest,NAME,SOURCES): the same application sources built
-# for Xen ($(O)/guests/NAME.img) and for unix ($(O)/host/guests/NAME).
+# Guests that use the network stack (third argument "net") also get net/
+# (libnet.a on Xen, its sources on unix) and lib/netif.c, the glue between
+# the runtime and the stack (include/flotilla_net.h). net.mk comes later in
+# the Makefile, so the paths are spelled out here.
+RUNTIME_NET_LIB := $(O)/target/net/libnet.a
+RUNTIME_NET_OBJ := $(RUNTIME_OUT)/lib/netif.o
+RUNTIME_NET_UNIX_SRCS = $(RUNTIME_DIR)/lib/netif.c $(wildcard $(SRC)/net/*.c)
+RUNTIME_NET_UNIX_CFLAGS := -I$(O)/include -I$(SRC)/net
+$(RUNTIME_NET_OBJ): RUNTIME_INCLUDES += -I$(SRC)/net
+
+# $(call flotilla_guest,NAME,SOURCES[,net]): the same application sources
+# built for Xen ($(O)/guests/NAME.img) and for unix ($(O)/host/guests/NAME).
 define flotilla_guest
 $(1)_XEN_OBJS := $$(patsubst $$(SRC)/%.c,$$(O)/target/%.o,$(2))
+$(1)_XEN_LINK := $$($(1)_XEN_OBJS) $(if $(filter net,$(3)),$$(RUNTIME_NET_OBJ) $$(RUNTIME_NET_LIB))
+$(1)_UNIX_SRCS := $(2) $$(RUNTIME_UNIX_SRCS) $(if $(filter net,$(3)),$$(RUNTIME_NET_UNIX_SRCS))
 
 $$(O)/target/guests/$(1)/%.o: $$(SRC)/guests/$(1)/%.c $$(RUNTIME_HEADERS) $$(CONFIG_H) $$(LIBFDT_INC)/.stamp | $$(XEN_PUBLIC)/xen
 	@mkdir -p $$(@D)
 	@echo "  CC      $$(patsubst $$(SRC)/%,%,$$<)"
-	$$(Q)$$(TARGET_CC) $$(TARGET_CFLAGS) $$(RUNTIME_INCLUDES) -c $$< -o $$@
+	$$(Q)$$(TARGET_CC) $$(TARGET_CFLAGS) $$(RUNTIME_INCLUDES) $(if $(filter net,$(3)),-I$$(SRC)/net) -c $$< -o $$@
 
-$$(O)/guests/$(1).img: $$($(1)_XEN_OBJS) $$(RUNTIME_START) $$(RUNTIME_LIB) $$(LIBFDT_OUT)/libfdt.a $$(RUNTIME_LDSCRIPT)
-	$$(call link_xen_image,$$(O)/target/guests/$(1)/$(1).elf,$$@,$$($(1)_XEN_OBJS))
+$$(O)/guests/$(1).img: $$($(1)_XEN_LINK) $$(RUNTIME_START) $$(RUNTIME_LIB) $$(LIBFDT_OUT)/libfdt.a $$(RUNTIME_LDSCRIPT)
+	$$(call link_xen_image,$$(O)/target/guests/$(1)/$(1).elf,$$@,$$($(1)_XEN_LINK))
 
-$$(O)/host/guests/$(1): $(2) $$(RUNTIME_UNIX_SRCS) $$(RUNTIME_HEADERS) $$(RUNTIME_DIR)/unix/unix.h
+$$(O)/host/guests/$(1): $$($(1)_UNIX_SRCS) $$(RUNTIME_HEADERS) $$(RUNTIME_DIR)/unix/unix.h $(if $(filter net,$(3)),$$(wildcard $$(SRC)/net/*.h) $$(CONFIG_H))
 	@mkdir -p $$(@D)
 	@echo "  HOSTCC  $$(patsubst $$(O)/%,%,$$@)"
-	$$(Q)$$(HOST_CC) $$(RUNTIME_UNIX_CFLAGS) -o $$@ $(2) $$(RUNTIME_UNIX_SRCS)
+	$$(Q)$$(HOST_CC) $$(RUNTIME_UNIX_CFLAGS) $(if $(filter net,$(3)),$$(RUNTIME_NET_UNIX_CFLAGS)) -o $$@ $$($(1)_UNIX_SRCS)
 
 GUESTS += $(1)
 ALL_TARGETS += $$(O)/guests/$(1).img $$(O)/host/guests/$(1)

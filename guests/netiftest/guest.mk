@@ -1,0 +1,1 @@
+$(eval $(call flotilla_guest,netiftest,$(SRC)/guests/netiftest/main.c,net))

@@ -1,0 +1,322 @@
+/*
+ * www: an HTTP/1.1 server guest. It serves the 2048 game compiled into the
+ * image (guests/www/site/), /healthz, and a generated 4 MiB download test
+ * file, on port 80 (boot argument port=N), over Flotilla's own TCP/IP stack
+ * (net/) on the domain's first network interface.
+ *
+ * Each client is a small state machine driven by the stack's callbacks:
+ * read into a bounded request buffer, parse one request (http.c), queue
+ * the response as the send buffer allows (SENT events pull more), then
+ * take the next request already buffered (pipelining) or close. Clients
+ * are bounded (WWW_CLIENTS); slow ones meet timeouts: a request must
+ * arrive completely within WWW_REQUEST_TIMEOUT_S of the previous response
+ * (or the accept), and a response must make progress every
+ * WWW_SEND_TIMEOUT_S.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flotilla.h"
+#include "flotilla_net.h"
+#include "http.h"
+#include "site.h"
+
+#define WWW_CLIENTS           16
+#define WWW_REQUEST_MAX       4096
+#define WWW_REQUEST_TIMEOUT_S 15
+#define WWW_SEND_TIMEOUT_S    30
+#define WWW_LISTEN_BACKLOG    2 /* half-open endpoints; beyond them SYN cookies answer */
+#define NS_PER_S              1000000000ull
+
+struct client {
+	struct tcp_conn *conn; /* NULL: the slot is free */
+	char *in;              /* WWW_REQUEST_MAX bytes */
+	size_t in_len;
+	uint64_t discard; /* request body bytes still to skip */
+	bool responding, keep_alive, peer_closed;
+	char head[320];
+	size_t head_len, head_off;
+	const uint8_t *body; /* NULL with body_len > 0: the generated test file */
+	uint64_t body_len, body_off;
+	uint64_t deadline; /* flotilla_clock_monotonic() */
+};
+
+static struct client clients[WWW_CLIENTS];
+static uint8_t scratch[2048]; /* generated test file bytes on their way to tcp_send() */
+
+static void client_free(struct client *c)
+{
+	c->conn = NULL;
+	c->responding = false;
+}
+
+static void client_close(struct client *c)
+{
+	tcp_close(c->conn);
+	client_free(c);
+}
+
+static void client_abort(struct client *c)
+{
+	tcp_abort(c->conn);
+	client_free(c);
+}
+
+static void start_response(struct client *c, int status, const struct http_request *req,
+			   const char *type, const uint8_t *body, uint64_t len, bool send_body)
+{
+	c->head_len = http_format_head(c->head, sizeof(c->head), status, type, len, c->keep_alive,
+				       req ? req->minor : 1);
+	c->head_off = 0;
+	c->body = body;
+	c->body_len = send_body ? len : 0;
+	c->body_off = 0;
+	c->responding = true;
+	c->deadline = flotilla_clock_monotonic() + WWW_SEND_TIMEOUT_S * NS_PER_S;
+}
+
+static void respond_error(struct client *c, int status, const struct http_request *req)
+{
+	/* Errors that leave the stream's framing in doubt end the connection. */
+	if (status == 400 || status == 431 || status == 501)
+		c->keep_alive = false;
+	char text[48];
+	int n = snprintf(text, sizeof(text), "%d %s\n", status, http_reason(status));
+	bool body = !req || req->method != HTTP_HEAD;
+	start_response(c, status, req, "text/plain; charset=utf-8", NULL, (uint64_t)n, false);
+	/* The short body goes out with the head, from the same buffer. */
+	if (body && c->head_len > 0 && c->head_len + (size_t)n <= sizeof(c->head)) {
+		memcpy(c->head + c->head_len, text, (size_t)n);
+		c->head_len += (size_t)n;
+	}
+}
+
+static void respond(struct client *c, const struct http_request *req)
+{
+	bool body = req->method == HTTP_GET;
+	if (req->method == HTTP_OTHER) {
+		respond_error(c, 405, req);
+		return;
+	}
+	if (strcmp(req->target, "/healthz") == 0) {
+		static const uint8_t ok[] = "ok\n";
+		start_response(c, 200, req, "text/plain; charset=utf-8", ok, sizeof(ok) - 1, body);
+		return;
+	}
+	if (strcmp(req->target, SITE_TESTFILE_PATH) == 0) {
+		start_response(c, 200, req, "application/octet-stream", NULL, SITE_TESTFILE_SIZE,
+			       body);
+		return;
+	}
+	const struct site_file *f = site_lookup(req->target);
+	if (!f) {
+		respond_error(c, 404, req);
+		return;
+	}
+	start_response(c, 200, req, f->type, f->data, f->len, body);
+}
+
+/* Queue as much of the response as the send buffer takes. */
+static void pump(struct client *c)
+{
+	while (c->responding) {
+		int n;
+		if (c->head_off < c->head_len) {
+			n = tcp_send(c->conn, c->head + c->head_off, c->head_len - c->head_off);
+			if (n > 0)
+				c->head_off += (size_t)n;
+		} else if (c->body_off < c->body_len) {
+			uint64_t left = c->body_len - c->body_off;
+			if (c->body) {
+				n = tcp_send(c->conn, c->body + c->body_off,
+					     left > 65536 ? 65536 : (size_t)left);
+			} else {
+				size_t want = tcp_send_space(c->conn);
+				if (want > sizeof(scratch))
+					want = sizeof(scratch);
+				if (want > left)
+					want = (size_t)left;
+				if (want == 0)
+					return;
+				site_testfile_read(c->body_off, scratch, want);
+				n = tcp_send(c->conn, scratch, want);
+			}
+			if (n > 0)
+				c->body_off += (uint64_t)n;
+		} else {
+			/* Response queued: the next request, or the end. */
+			c->responding = false;
+			if (!c->keep_alive)
+				client_close(c);
+			else
+				c->deadline =
+				    flotilla_clock_monotonic() + WWW_REQUEST_TIMEOUT_S * NS_PER_S;
+			return;
+		}
+		if (n < 0) {
+			client_abort(c);
+			return;
+		}
+		if (n == 0)
+			return; /* wait for SENT */
+		c->deadline = flotilla_clock_monotonic() + WWW_SEND_TIMEOUT_S * NS_PER_S;
+	}
+}
+
+/* Read what fits, then answer the next complete request if not busy. */
+static void process(struct client *c)
+{
+	while (c->conn && !c->responding) {
+		while (c->in_len < WWW_REQUEST_MAX) {
+			int n = tcp_recv(c->conn, c->in + c->in_len, WWW_REQUEST_MAX - c->in_len);
+			if (n <= 0)
+				break;
+			c->in_len += (size_t)n;
+		}
+		if (c->discard) {
+			size_t skip = c->discard < c->in_len ? (size_t)c->discard : c->in_len;
+			memmove(c->in, c->in + skip, c->in_len - skip);
+			c->in_len -= skip;
+			c->discard -= skip;
+			if (c->discard)
+				return; /* the rest of the body comes with later RECV events */
+		}
+		if (c->in_len == 0 && c->discard == 0 && c->peer_closed) {
+			client_close(c);
+			return;
+		}
+		struct http_request req;
+		long head = c->in_len ? http_parse_request(c->in, c->in_len, &req) : 0;
+		if (head == 0) {
+			if (c->in_len == WWW_REQUEST_MAX) {
+				respond_error(c, 431, NULL);
+				pump(c);
+			} else if (c->peer_closed) {
+				client_close(c); /* a partial request and no more to come */
+			}
+			return;
+		}
+		if (head < 0) {
+			respond_error(c, 400, NULL);
+			pump(c);
+			return;
+		}
+		memmove(c->in, c->in + head, c->in_len - (size_t)head);
+		c->in_len -= (size_t)head;
+		c->keep_alive = req.keep_alive && !c->peer_closed;
+		c->discard = req.content_length;
+		if (req.chunked) {
+			respond_error(c, 501, &req);
+		} else {
+			respond(c, &req);
+		}
+		pump(c);
+	}
+}
+
+static void on_event(void *arg, struct tcp_conn *conn, enum tcp_event event)
+{
+	struct client *c = arg;
+	(void)conn;
+	switch (event) {
+	case TCP_EVENT_RECV: process(c); break;
+	case TCP_EVENT_SENT:
+		pump(c);
+		if (c->conn && !c->responding)
+			process(c); /* pipelined requests waiting in the buffer */
+		break;
+	case TCP_EVENT_PEER_CLOSED:
+		c->peer_closed = true;
+		c->keep_alive = false;
+		if (!c->responding)
+			process(c);
+		break;
+	case TCP_EVENT_ABORTED: client_free(c); break;
+	default: break;
+	}
+}
+
+static void on_accept(void *arg, struct tcp_conn *conn, enum tcp_event event)
+{
+	(void)arg;
+	if (event != TCP_EVENT_ACCEPT)
+		return;
+	for (int i = 0; i < WWW_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (c->conn == NULL) {
+			c->conn = conn;
+			c->in_len = 0;
+			c->discard = 0;
+			c->responding = c->peer_closed = false;
+			c->keep_alive = true;
+			c->deadline = flotilla_clock_monotonic() + WWW_REQUEST_TIMEOUT_S * NS_PER_S;
+			tcp_set_callback(conn, on_event, c);
+			tcp_set_nodelay(conn, 1);
+			/* Data may have come with the handshake's last ACK. */
+			if (tcp_recv_available(conn))
+				process(c);
+			return;
+		}
+	}
+	tcp_abort(conn);
+}
+
+static uint64_t expire_clients(void)
+{
+	uint64_t now = flotilla_clock_monotonic(), next = UINT64_MAX;
+	for (int i = 0; i < WWW_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (c->conn == NULL)
+			continue;
+		if (c->deadline <= now) {
+			/* Idle keep-alive or a stalled request: close; a stuck response: reset. */
+			if (c->responding)
+				client_abort(c);
+			else
+				client_close(c);
+			continue;
+		}
+		if (c->deadline < next)
+			next = c->deadline;
+	}
+	return next;
+}
+
+static unsigned port_from(const char *bootargs)
+{
+	const char *p = strstr(bootargs, "port=");
+	if (!p || (p != bootargs && p[-1] != ' '))
+		return 80;
+	unsigned long port = strtoul(p + 5, NULL, 10);
+	return port > 0 && port < 65536 ? (unsigned)port : 0;
+}
+
+int flotilla_main(const struct flotilla_start_info *info)
+{
+	unsigned port = port_from(info->bootargs);
+	if (port == 0) {
+		printf("www: bad port= boot argument (want 1-65535)\n");
+		return 1;
+	}
+	for (int i = 0; i < WWW_CLIENTS; i++) {
+		clients[i].in = malloc(WWW_REQUEST_MAX);
+		if (!clients[i].in) {
+			printf("www: out of memory for %d clients\n", WWW_CLIENTS);
+			return 1;
+		}
+	}
+	struct flotilla_netif *nif = flotilla_netif_open(0, info->bootargs);
+	if (!nif)
+		return 1;
+	struct tcp_listener *l = tcp_listen(flotilla_netif_stack(nif), (uint16_t)port,
+					    WWW_LISTEN_BACKLOG, on_accept, NULL);
+	if (!l) {
+		printf("www: cannot listen on TCP port %u\n", port);
+		return 1;
+	}
+	printf("www: serving 2048 on TCP port %u\n", port);
+	for (;;)
+		flotilla_netif_wait(nif, expire_clients());
+}
