@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Run Flotilla's SD image on QEMU's orangepi-pc machine.
 
-    qemu.py run --image build/sdcard.img [--port 5555]   # interactive (make run)
+    qemu.py run --image build/sdcard.img [--port 5555] [--www-port 8048]   # make run
 
 As a module, `Board` is what the integration tests drive: it starts QEMU
 on a private copy of the image, reads the serial console, matches patterns
@@ -151,16 +151,92 @@ class Board:
         return False
 
 
+# What `make run` watches for on the console: each address a domain got.
+CONTROL_ADDRESS = re.compile(r"^control: net: (\d+\.\d+\.\d+\.\d+)/", re.M)
+WWW_ADDRESS = re.compile(r"^\[www\] net: eth0 (\d+\.\d+\.\d+\.\d+)/", re.M)
+
+
+def monitor_command(sock_path, command):
+    """One command on QEMU's human monitor (a UNIX socket); returns its reply."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2.0)
+    s.connect(sock_path)
+    reply = b""
+    try:
+        reply += s.recv(4096)          # banner and prompt
+        s.sendall(command.encode() + b"\n")
+        time.sleep(0.2)
+        reply += s.recv(4096)
+    except OSError:
+        pass
+    s.close()
+    return reply.decode(errors="replace")
+
+
+def announce(text):
+    """A line for the user, between console lines (the terminal may be raw)."""
+    sys.stdout.write("\r\n\033[1m*** " + text + "\033[0m\r\n")
+    sys.stdout.flush()
+
+
+def watch_console(log_path, monitor, ports, parent):
+    """Child of `make run`: forwards host ports to the domains' addresses as
+    the console reports them, and prints the URLs. Exits with QEMU."""
+    wanted = [("control", CONTROL_ADDRESS, ports["api"], "the device API: curl http://127.0.0.1:{port}/v1/ping"),
+              ("www", WWW_ADDRESS, ports["www"], "2048 on the www guest: open http://127.0.0.1:{port}/ in a browser")]
+    done = set()
+    text = ""
+    while os.getppid() == parent and len(done) < len(wanted):
+        time.sleep(0.3)
+        try:
+            with open(log_path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for name, pattern, port, message in wanted:
+            m = pattern.search(text)
+            if name in done or not m:
+                continue
+            done.add(name)
+            reply = monitor_command(monitor, f"hostfwd_add lan tcp:127.0.0.1:{port}-{m.group(1)}:{GUEST_PORT}")
+            if "rror" in reply or "could not" in reply.lower():
+                announce(f"{name} is at {m.group(1)}, but forwarding host port {port} failed: {reply.strip()}")
+            else:
+                announce(message.format(port=port) + f"  ({name} is {m.group(1)} on the board's LAN)")
+    os._exit(0)
+
+
 def run(args):
     workdir = os.path.join(os.path.dirname(os.path.abspath(args.image)), "run")
     os.makedirs(workdir, exist_ok=True)
     disk = os.path.join(workdir, "sdcard.img")
     shutil.copyfile(args.image, disk)
+    log_path = os.path.join(workdir, "console.log")
+    monitor = os.path.join(workdir, "monitor.sock")
+    for path in (log_path, monitor):
+        if os.path.exists(path):
+            os.unlink(path)
+    ports = {"api": args.port, "www": args.www_port}
     print(f"Booting {disk} (a copy: {args.image} stays pristine) on QEMU orangepi-pc.")
-    print(f"Host port 127.0.0.1:{args.port} is forwarded to the board's TCP port {GUEST_PORT}.")
-    print("Quit: Ctrl-a x.  Type s for the control domain's status of its guests.")
+    print("The board is on QEMU's user-mode LAN (10.0.2.0/24, DHCP); host ports are forwarded to")
+    print(f"each domain once it has an address: {args.port} -> the control domain's port {GUEST_PORT},"
+          f" {args.www_port} -> www's port {GUEST_PORT}.")
+    print("Quit: Ctrl-a x.  Keys for the control domain: s status.")
     sys.stdout.flush()
-    cmd = qemu_args(disk, args.port)
+    # The serial console stays on the terminal (with QEMU's Ctrl-a monitor)
+    # and is also logged, so a watcher can learn the domains' addresses;
+    # a second monitor on a socket adds the port forwards.
+    cmd = [QEMU, *MACHINE, "-display", "none", "-no-reboot",
+           "-drive", f"file={disk},format=raw,if=sd",
+           "-netdev", "user,id=lan", "-net", f"nic,model={NIC_MODEL},netdev=lan",
+           "-chardev", f"stdio,id=console,mux=on,logfile={log_path}",
+           "-serial", "chardev:console", "-mon", "chardev=console,mode=readline",
+           "-chardev", f"socket,id=mon,path={monitor},server=on,wait=off",
+           "-mon", "chardev=mon,mode=readline"]
+    parent = os.getpid()
+    if os.fork() == 0:
+        watch_console(log_path, monitor, ports, parent)
     os.execvp(cmd[0], cmd)
 
 
@@ -169,7 +245,8 @@ def main():
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="boot the image interactively")
     r.add_argument("--image", required=True)
-    r.add_argument("--port", type=int, default=5555)
+    r.add_argument("--port", type=int, default=5555, help="host port for the device API")
+    r.add_argument("--www-port", type=int, default=8048, help="host port for the www guest (2048)")
     args = ap.parse_args()
     if not os.path.exists(args.image):
         print(f"qemu: error: no image at {args.image} (run make first)", file=sys.stderr)

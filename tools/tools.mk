@@ -97,7 +97,7 @@ ALL_TARGETS += $(SDCARD)
 QEMU_RUN := $(PYTHON) $(SRC)/tools/qemu.py
 run: $(SDCARD)
 ifeq ($(BOARD_EMULATED),y)
-	$(QEMU_RUN) run --image $(SDCARD) --port $(CONFIG_QEMU_HOST_PORT)
+	$(QEMU_RUN) run --image $(SDCARD) --port $(CONFIG_QEMU_HOST_PORT) --www-port $(CONFIG_QEMU_WWW_PORT)
 else
 	@echo "error: board $(BOARD) is not emulated; flash $(SDCARD) to an SD card instead" >&2; exit 1
 endif
