@@ -9,8 +9,8 @@ CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.
 CONTROL_OTA_LIBS := $(O)/target/ota/libota.a $(O)/target/mbedtls/libmbedcrypto-min.a
 
-$(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(wildcard $(CONTROL_DIR)/*.h) $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
-	@mkdir -p $(@D)
+$(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(CONTROL_DIR)/control.mk $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
+	$(Q)mkdir -p $(@D)
 	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
 	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -I$(SRC)/ota -std=gnu11 -D__XEN_TOOLS__ \
 		-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@

@@ -1,0 +1,6 @@
+/tmp/b9a/host/guests/ticker: \
+ /work/wt/build9/guests/runtime/unix/runtime.c \
+ /work/wt/build9/guests/runtime/include/flotilla.h \
+ /work/wt/build9/guests/runtime/unix/unix.h
+/work/wt/build9/guests/runtime/include/flotilla.h:
+/work/wt/build9/guests/runtime/unix/unix.h:
