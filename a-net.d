@@ -1,4 +1,4 @@
-/tmp/b9a/host/guests/ticker: /work/wt/build9/guests/runtime/unix/net.c \
+/tmp/b9k/host/guests/ticker: /work/wt/build9/guests/runtime/unix/net.c \
  /work/wt/build9/guests/runtime/include/flotilla.h \
  /work/wt/build9/guests/runtime/unix/unix.h
 /work/wt/build9/guests/runtime/include/flotilla.h:

@@ -1,4 +1,4 @@
-/tmp/b9a/host/guests/ticker: \
+/tmp/b9k/host/guests/ticker: \
  /work/wt/build9/guests/runtime/unix/runtime.c \
  /work/wt/build9/guests/runtime/include/flotilla.h \
  /work/wt/build9/guests/runtime/unix/unix.h
