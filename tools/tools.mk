@@ -46,7 +46,7 @@ plan_has_guests = $(filter-out [],$(shell $(PLAN_TOOL) guests $(1) $(PLAN_ARGS))
 # built, with plan.py's one-line message.
 define board_image
 $$(if $$(filter ok,$$(shell $$(PLAN_TOOL) check $(2) $$(PLAN_ARGS) >/dev/null && echo ok)),,$$(error invalid domain plan $(2) (see the message above)))
-$(1)/guests.bnd: $(2) $$(SRC)/tools/mkbootbundle.py $$(FLOTILLA_CLI) $$(SIGNING_KEY) \
+$(1)/guests.bnd: $(2) $$(SRC)/tools/mkbootbundle.py $$(SRC)/hypervisor-cfg/plan.py $$(SRC)/guests/control/boot_bundle.h $$(FLOTILLA_CLI) $$(SIGNING_KEY) \
 		$$(foreach g,$$(call plan_guests,$(2)),$$(O)/guests/$$(g).img)
 	$(Q)mkdir -p $$(@D)
 	@echo "  BUNDLE  $$(patsubst $$(O)/%,%,$$@)"
