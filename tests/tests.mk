@@ -88,6 +88,13 @@ $(O)/host/tests/test_boot_bundle: $(SRC)/tests/unit/test_boot_bundle.c $(SRC)/gu
 test-boot-bundle: $(O)/host/tests/test_boot_bundle
 	$(Q)$(RUN_SUITE) boot-bundle $<
 
+# ---------------------------------------------------------------- the summary
+# `make test` itself: a suite that does not build or leaves no results fails
+# the run, named; skips are counted apart (tests/cli/test_summary.sh).
+TEST_SUITES += summary
+test-summary: $(ALL_TARGETS)
+	$(Q)$(RUN_SUITE) summary sh $(SRC)/tests/cli/test_summary.sh $(SRC) $(O) $(DL_DIR)
+
 # ---------------------------------------------------------------- style
 # Our C follows the root .clang-format (STYLE.md); third-party code is never
 # in the tree, so every C file here is checked.
