@@ -103,10 +103,12 @@ HOST_CC ?= gcc
 # Header dependencies come from the compiler: -MMD writes foo.d next to
 # every foo.o (-MP: a deleted header is not an error), and the .d files are
 # included at the end of this Makefile. A rule that compiles several sources
-# into one program in one step writes $@.d with $(call multi_deps,...).
+# into one program in one step writes $@.d with $(call multi_deps,...)
+# instead (-MMD there would leave one .d per source in the current directory).
+# TARGET_CFLAGS carry DEPFLAGS; host rules that compile objects add them.
 DEPFLAGS := -MMD -MP
 multi_deps = $(1) -MM -MP -MT $@ $(2) > $@.d.tmp && mv -f $@.d.tmp $@.d
-HOST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g $(DEPFLAGS)
+HOST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g
 HOST_SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 CROSS_COMPILE ?= arm-none-eabi-

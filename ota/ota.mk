@@ -87,7 +87,7 @@ $(OTA_SIZE_REPORT): $(OTA_T)/libota.a $(OTA_MBEDTLS_T)/libmbedcrypto-min.a $(OTA
 ALL_TARGETS += $(OTA_T)/libota.a $(OTA_MBEDTLS_T)/libmbedcrypto-min.a $(OTA_SIZE_REPORT)
 
 # ---------------------------------------------------------------- host
-OTA_HOST_CFLAGS := $(HOST_CFLAGS) -I$(OTA_SRC) -I$(O)/include
+OTA_HOST_CFLAGS := $(HOST_CFLAGS) -I$(OTA_SRC) -I$(O)/include $(DEPFLAGS)
 OTA_H := $(O)/host/ota
 OTA_HSAN := $(O)/host/ota-san
 OTA_HMIN := $(O)/host/ota-min

@@ -4,7 +4,7 @@
 
 OTA_TB := $(O)/host/tests/ota
 OTA_TEST_CFLAGS := $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/ota -I$(SRC)/tools/flotilla -I$(SRC)/tests/unit \
-	-I$(O)/include
+	-I$(O)/include $(DEPFLAGS)
 OTA_TEST_LIBS := -lcmocka -lmbedcrypto
 OTA_TEST_COMMON := $(OTA_TB)/ota_test_util.o $(OTA_SAN_OBJS) $(FLOTILLA_SAN_OBJS)
 
@@ -84,10 +84,12 @@ $(OTA_FZ)/store-seeds/.stamp: $(OTA_FZ)/seeds/.stamp
 	$(Q)rm -f $(@D)/s.img $(@D)/img $(@D)/hello.fbl && touch $@
 
 $(OTA_FZ)/fuzz_ota_store: $(SRC)/tests/fuzz/fuzz_ota_store.c $(OTA_FUZZ_SRCS) $(CONFIG_H)
+	$(Q)mkdir -p $(@D)
 	$(Q)clang $(OTA_FUZZ_CFLAGS) -o $@ $(SRC)/tests/fuzz/fuzz_ota_store.c $(OTA_FUZZ_SRCS) -lmbedcrypto
 	$(Q)$(call multi_deps,clang $(OTA_FUZZ_CFLAGS),$(SRC)/tests/fuzz/fuzz_ota_store.c $(OTA_FUZZ_SRCS))
 
 $(OTA_FZ)/fuzz_ota_bundle: $(SRC)/tests/fuzz/fuzz_ota_bundle.c $(OTA_FUZZ_SRCS) $(OTA_FZ)/fuzz_keys.c $(CONFIG_H)
+	$(Q)mkdir -p $(@D)
 	$(Q)clang $(OTA_FUZZ_CFLAGS) -o $@ $(SRC)/tests/fuzz/fuzz_ota_bundle.c $(OTA_FUZZ_SRCS) $(OTA_FZ)/fuzz_keys.c \
 		-lmbedcrypto
 	$(Q)$(call multi_deps,clang $(OTA_FUZZ_CFLAGS),$(SRC)/tests/fuzz/fuzz_ota_bundle.c $(OTA_FUZZ_SRCS) $(OTA_FZ)/fuzz_keys.c)

@@ -96,7 +96,7 @@ test-summary: $(ALL_TARGETS)
 	$(Q)$(RUN_SUITE) summary sh $(SRC)/tests/cli/test_summary.sh $(SRC) $(O) $(DL_DIR)
 
 # ---------------------------------------------------------------- style
-# Our C follows the root .clang-format (STYLE.md); third-party code is never
+# Our C follows the root .clang-format; third-party code is never
 # in the tree, so every C file here is checked.
 TEST_SUITES += format
 test-format:

@@ -12,11 +12,11 @@ LWIP_HOST_OBJS := $(patsubst %.c,$(BENCH_NET_DIR)/lwip-host/%.o,$(LWIP_BENCH_FIL
 LWIP_TARGET_OBJS := $(patsubst %.c,$(BENCH_NET_DIR)/lwip-target/%.o,$(LWIP_BENCH_FILES))
 LWIP_INCLUDES := -I$(SRC)/tests/bench -I$(LWIP_SRC)/include
 # Both stacks: -O2 on the host, no sanitizers, the same compiler.
-BENCH_HOST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g $(DEPFLAGS)
+BENCH_HOST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -O2 -g
 
 $(BENCH_NET_DIR)/lwip-host/%.o: $(LWIP_SRC)/%.c $(LWIP_BENCH_HDRS) | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(BENCH_HOST_CFLAGS) -w $(LWIP_INCLUDES) -c $< -o $@
+	$(Q)$(HOST_CC) $(BENCH_HOST_CFLAGS) $(DEPFLAGS) -w $(LWIP_INCLUDES) -c $< -o $@
 
 $(BENCH_NET_DIR)/lwip-target/%.o: $(LWIP_SRC)/%.c $(LWIP_BENCH_HDRS) | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
@@ -24,7 +24,7 @@ $(BENCH_NET_DIR)/lwip-target/%.o: $(LWIP_SRC)/%.c $(LWIP_BENCH_HDRS) | $(DEPS_ST
 
 $(BENCH_NET_DIR)/lwip_node.o: $(SRC)/tests/bench/lwip_node.c $(SRC)/tests/bench/bench_node.h $(LWIP_BENCH_HDRS) | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(BENCH_HOST_CFLAGS) -Wall -Wextra -Werror $(LWIP_INCLUDES) -c $< -o $@
+	$(Q)$(HOST_CC) $(BENCH_HOST_CFLAGS) $(DEPFLAGS) -Wall -Wextra -Werror $(LWIP_INCLUDES) -c $< -o $@
 
 # Two independent lwIP instances in one process: link lwIP + its node
 # once, then give every symbol it defines the prefix lwa_ or lwb_.

@@ -4,7 +4,7 @@
 FLOTILLA_SRC := $(SRC)/tools/flotilla
 FLOTILLA_MODULES := main util keys bundle_build verb_keys verb_bundle verb_store
 FLOTILLA_H := $(O)/host/flotilla.d
-FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/ota -I$(O)/include \
+FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/ota -I$(O)/include $(DEPFLAGS) \
 	-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"'
 FLOTILLA_LIBS := -lmbedcrypto
 FLOTILLA_OBJS := $(addprefix $(FLOTILLA_H)/,$(addsuffix .o,$(FLOTILLA_MODULES)))

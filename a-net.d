@@ -1,5 +1,0 @@
-/tmp/b9k/host/guests/ticker: /work/wt/build9/guests/runtime/unix/net.c \
- /work/wt/build9/guests/runtime/include/flotilla.h \
- /work/wt/build9/guests/runtime/unix/unix.h
-/work/wt/build9/guests/runtime/include/flotilla.h:
-/work/wt/build9/guests/runtime/unix/unix.h:
