@@ -65,12 +65,14 @@ KCONFIG_FILES := $(SRC)/Kconfig $(wildcard $(SRC)/net/Kconfig $(SRC)/ota/Kconfig
 %_defconfig: | $(DEPS_STAMP)
 	$(Q)test -f $(SRC)/boards/$*/defconfig || { echo "error: no board '$*' (see boards/)" >&2; exit 1; }
 	$(Q)mkdir -p $(O)
-	$(Q)cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m defconfig --kconfig Kconfig boards/$*/defconfig >/dev/null
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) KCONFIG_CONFIG=$(CONFIG).tmp $(PYTHON) -m defconfig --kconfig Kconfig \
+		boards/$*/defconfig >/dev/null && mv -f $(CONFIG).tmp $(CONFIG)
 	@echo "configured $(O)/.config for $*"
 
 $(CONFIG): | $(DEPS_STAMP)
 	$(Q)mkdir -p $(O)
-	$(Q)cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m defconfig --kconfig Kconfig boards/$(DEFAULT_BOARD)/defconfig >/dev/null
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) KCONFIG_CONFIG=$@.tmp $(PYTHON) -m defconfig --kconfig Kconfig \
+		boards/$(DEFAULT_BOARD)/defconfig >/dev/null && mv -f $@.tmp $@
 	@echo "no configuration: using boards/$(DEFAULT_BOARD)/defconfig"
 
 $(CONFIG_MK): $(CONFIG) $(KCONFIG_FILES)
