@@ -92,7 +92,7 @@ test-boot-bundle: $(O)/host/tests/test_boot_bundle
 # `make test` itself: a suite that does not build or leaves no results fails
 # the run, named; skips are counted apart (tests/cli/test_summary.sh).
 TEST_SUITES += summary
-test-summary: $(ALL_TARGETS)
+test-summary: $(CONFIG_MK)
 	$(Q)$(RUN_SUITE) summary sh $(SRC)/tests/cli/test_summary.sh $(SRC) $(O) $(DL_DIR)
 
 # ---------------------------------------------------------------- style
