@@ -20,6 +20,8 @@ if [ $# -eq 0 ]; then # no list given: whatever is there
 		[ -f "$f" ] && set -- "$@" "$(basename "$f" .tap)"
 	done
 fi
+# A suite registered twice is counted once.
+set -- $(printf '%s\n' "$@" | awk '!seen[$0]++')
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 for suite in "$@"; do
