@@ -11,8 +11,8 @@
 
 OTA_SRC := $(SRC)/ota
 OTA_MODULES := ota manifest bundle crypto_mbedtls blockdev slot_store install
-# Headers: the compiler's .d files (DEPFLAGS); this list only for the
-# one-step fuzz builds (ota/tests.mk), which record theirs with multi_deps.
+# Header dependencies come from the compiler (DEPFLAGS, multi_deps); this
+# list is kept only for fragments elsewhere that still name it.
 OTA_HEADERS := $(wildcard $(OTA_SRC)/*.h $(OTA_SRC)/host/*.h)
 MBEDTLS_SRC := $(DEPS)/mbedtls-src
 OTA_MBEDTLS_MODULES := sha256 ecdsa ecp ecp_curves bignum asn1parse asn1write constant_time \

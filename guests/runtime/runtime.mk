@@ -24,8 +24,8 @@ RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/m
 RUNTIME_START := $(RUNTIME_OUT)/arch/arm32/start.o
 RUNTIME_LIB := $(RUNTIME_OUT)/libruntime-xen.a
 RUNTIME_LDSCRIPT := $(RUNTIME_DIR)/arch/arm32/link.ld
-# Headers: the compiler's .d files (DEPFLAGS). This list is only for rules
-# that cannot have one.
+# Header dependencies come from the compiler (DEPFLAGS, multi_deps); this
+# list is kept only for fragments elsewhere that still name it.
 RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/lib/*.h $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h $(RUNTIME_DIR)/arch/arm32/*.h) $(RUNTIME_DIR)/runtime.mk
 
 $(LIBFDT_INC)/.stamp: $(DEPS_STAMP) $(RUNTIME_DIR)/lib/libfdt_env.h
