@@ -13,10 +13,17 @@ DEFAULT_BOARD := orangepi-pc
 
 PYTHON := /usr/bin/python3
 KCONFIG_ENV := KCONFIG_CONFIG=$(O)/.config srctree=$(SRC)
-# Downloaded/unpacked dependencies; DEPS=dir shares one cache between builds.
-DEPS ?= $(O)/deps
-override DEPS := $(abspath $(DEPS))
-export DEPS
+# Downloaded and unpacked dependencies, shared by every build directory
+# (like Buildroot's DL_DIR): $(SRC)/dl by default (git-ignored), DL_DIR=dir
+# to put it elsewhere. DEPS=dir is the older name and still works.
+# tools/deps.sh locks it, so concurrent makes with different O= are safe.
+ifdef DEPS
+DL_DIR ?= $(DEPS)
+endif
+DL_DIR ?= $(SRC)/dl
+override DL_DIR := $(abspath $(DL_DIR))
+override DEPS := $(DL_DIR)
+export DEPS DL_DIR
 DEPS_STAMP := $(DEPS)/.complete
 CONFIG := $(O)/.config
 CONFIG_MK := $(O)/include/config.mk
@@ -29,6 +36,9 @@ Q :=
 else
 Q := @
 endif
+# A recipe that fails or is interrupted never leaves its target behind:
+# the next make redoes it. Recipes that write other files than $@ write
+# them under a temporary name and rename them last.
 .DELETE_ON_ERROR:
 .SUFFIXES:
 
@@ -44,39 +54,41 @@ endif
 # ---------------------------------------------------------------- deps
 .PHONY: deps
 deps:
-	@sh $(SRC)/tools/deps.sh $(DEPS)
+	$(Q)sh $(SRC)/tools/deps.sh $(DEPS)
 
 $(DEPS_STAMP):
-	@sh $(SRC)/tools/deps.sh $(DEPS)
+	$(Q)sh $(SRC)/tools/deps.sh $(DEPS)
 
 # ---------------------------------------------------------------- config
 KCONFIG_FILES := $(SRC)/Kconfig $(wildcard $(SRC)/net/Kconfig $(SRC)/ota/Kconfig)
 
 %_defconfig: | $(DEPS_STAMP)
-	@test -f $(SRC)/boards/$*/defconfig || { echo "error: no board '$*' (see boards/)" >&2; exit 1; }
-	@mkdir -p $(O)
-	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m defconfig --kconfig Kconfig boards/$*/defconfig >/dev/null
+	$(Q)test -f $(SRC)/boards/$*/defconfig || { echo "error: no board '$*' (see boards/)" >&2; exit 1; }
+	$(Q)mkdir -p $(O)
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) KCONFIG_CONFIG=$(CONFIG).tmp $(PYTHON) -m defconfig --kconfig Kconfig \
+		boards/$*/defconfig >/dev/null && mv -f $(CONFIG).tmp $(CONFIG)
 	@echo "configured $(O)/.config for $*"
 
 $(CONFIG): | $(DEPS_STAMP)
-	@mkdir -p $(O)
-	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m defconfig --kconfig Kconfig boards/$(DEFAULT_BOARD)/defconfig >/dev/null
+	$(Q)mkdir -p $(O)
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) KCONFIG_CONFIG=$@.tmp $(PYTHON) -m defconfig --kconfig Kconfig \
+		boards/$(DEFAULT_BOARD)/defconfig >/dev/null && mv -f $@.tmp $@
 	@echo "no configuration: using boards/$(DEFAULT_BOARD)/defconfig"
 
 $(CONFIG_MK): $(CONFIG) $(KCONFIG_FILES)
-	@mkdir -p $(dir $(CONFIG_H))
-	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m olddefconfig Kconfig >/dev/null
-	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m genconfig Kconfig \
+	$(Q)mkdir -p $(dir $(CONFIG_H))
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m olddefconfig Kconfig >/dev/null
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m genconfig Kconfig \
 		--header-path $(CONFIG_H) --config-out $(CONFIG_MK).tmp
-	@sed -e 's/^\(CONFIG_[A-Za-z0-9_]*\)="\(.*\)"$$/\1 := \2/' -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=/\1 := /' \
+	$(Q)sed -e 's/^\(CONFIG_[A-Za-z0-9_]*\)="\(.*\)"$$/\1 := \2/' -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=/\1 := /' \
 		$(CONFIG_MK).tmp > $@ && rm -f $(CONFIG_MK).tmp
 
 .PHONY: menuconfig savedefconfig
 menuconfig: $(CONFIG)
-	@cd $(SRC) && $(KCONFIG_ENV) MENUCONFIG_STYLE=aquatic $(PYTHON) -m menuconfig Kconfig
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) MENUCONFIG_STYLE=aquatic $(PYTHON) -m menuconfig Kconfig
 
 savedefconfig: $(CONFIG)
-	@cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m savedefconfig --kconfig Kconfig --out $(O)/defconfig
+	$(Q)cd $(SRC) && $(KCONFIG_ENV) $(PYTHON) -m savedefconfig --kconfig Kconfig --out $(O)/defconfig
 	@echo "wrote $(O)/defconfig (copy it to boards/<board>/defconfig)"
 
 ifdef NEED_CONFIG
@@ -90,30 +102,44 @@ endif
 
 # ---------------------------------------------------------------- toolchains
 HOST_CC ?= gcc
+# Header dependencies come from the compiler: -MMD writes foo.d next to
+# every foo.o (-MP: a deleted header is not an error), and the .d files are
+# included at the end of this Makefile. A rule that compiles several sources
+# into one program in one step writes $@.d with $(call multi_deps,...)
+# instead (-MMD there would leave one .d per source in the current directory).
+# TARGET_CFLAGS carry DEPFLAGS; host rules that compile objects add them.
+DEPFLAGS := -MMD -MP
+multi_deps = $(1) -MM -MP -MT $@ $(2) > $@.d.tmp && mv -f $@.d.tmp $@.d
 HOST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -O1 -g
 HOST_SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-CROSS := arm-none-eabi-
-TARGET_CC := $(CROSS)gcc
-TARGET_OBJCOPY := $(CROSS)objcopy
-TARGET_SIZE := $(CROSS)size
+CROSS_COMPILE ?= arm-none-eabi-
+# CROSS is the older name, kept for fragments that still use it.
+CROSS = $(CROSS_COMPILE)
+TARGET_CC := $(CROSS_COMPILE)gcc
+TARGET_OBJCOPY := $(CROSS_COMPILE)objcopy
+TARGET_SIZE := $(CROSS_COMPILE)size
 # Cortex-A7, Thumb-2, soft float (picolibc's thumb/v7-a/nofp multilib).
 # -mno-unaligned-access: code runs with the MMU off until mmu_init().
 TARGET_ARCH := -mthumb -march=armv7-a -mfloat-abi=soft -mno-unaligned-access
 TARGET_CFLAGS_BASE := $(TARGET_ARCH) --specs=picolibc.specs -Os -g -fPIE \
-	-ffunction-sections -fdata-sections -fno-common -I$(O)/include
+	-ffunction-sections -fdata-sections -fno-common -I$(O)/include $(DEPFLAGS)
 TARGET_CFLAGS := $(TARGET_CFLAGS_BASE) -std=c11 -Wall -Wextra -Werror
 # Third-party code compiled for the target gets its own, quieter flags.
 TARGET_CFLAGS_3RDPARTY := $(TARGET_CFLAGS_BASE) -w
 
 # ---------------------------------------------------------------- tests
-# Each suite writes TAP ("ok N - name" / "not ok N - name") to
-# $(O)/test-results/<suite>.tap through tools/run-suite.sh; `make test`
-# counts them. Fragments add suite names to TEST_SUITES and define
-# test-<suite>.
+# Each suite writes TAP ("ok N - name" / "not ok N - name", skips as
+# "ok N - name # SKIP reason") to $(O)/test-results/<suite>.tap through
+# tools/run-suite.sh; `make test` counts them with tools/test-summary.sh,
+# which also fails every registered suite that left no results. Fragments
+# add suite names to TEST_SUITES and define test-<suite>; suites that boot
+# QEMU also go into QEMU_SUITES and use RUN_SUITE_SERIAL.
 TEST_RESULTS := $(O)/test-results
 RUN_SUITE := sh $(SRC)/tools/run-suite.sh $(TEST_RESULTS)
+RUN_SUITE_SERIAL := sh $(SRC)/tools/run-suite.sh --serial $(TEST_RESULTS)
 TEST_SUITES :=
+QEMU_SUITES :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
 ALL_TARGETS :=
@@ -152,10 +178,19 @@ endif
 .PHONY: all run test bench fuzz clean distclean help
 all: $(ALL_TARGETS)
 
+# Suites run in parallel (-j$(TEST_JOBS) unless make was given -j): first
+# the host suites, then the QEMU suites, which wait for each other
+# (RUN_SUITE_SERIAL). -k: one suite that fails to build stops no other; the
+# summary names it.
+TEST_JOBS ?= $(shell nproc)
+test_jobs = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 test: $(ALL_TARGETS)
-	@rm -rf $(TEST_RESULTS) && mkdir -p $(TEST_RESULTS)
-	@$(MAKE) --no-print-directory -k $(addprefix test-,$(TEST_SUITES)) || true
-	@sh $(SRC)/tools/test-summary.sh $(TEST_RESULTS)
+	$(Q)rm -rf $(TEST_RESULTS) && mkdir -p $(TEST_RESULTS)
+	$(Q)$(MAKE) --no-print-directory $(test_jobs) -k \
+		$(addprefix test-,$(filter-out $(QEMU_SUITES),$(TEST_SUITES))) || true
+	$(Q)$(MAKE) --no-print-directory $(test_jobs) -k \
+		$(addprefix test-,$(filter $(QEMU_SUITES),$(TEST_SUITES))) || true
+	$(Q)sh $(SRC)/tools/test-summary.sh $(TEST_RESULTS) $(TEST_SUITES)
 
 bench: $(BENCH_TARGETS)
 
@@ -177,4 +212,14 @@ help:
 	@echo "  make bench              benchmarks (figures printed and written to $(O)/bench/)"
 	@echo "  make fuzz               longer fuzzing runs"
 	@echo "  make deps               install/fetch dependencies (run by the others as needed)"
+	@echo "  make versions           what the image is built from ($(O)/versions.txt)"
 	@echo "  O=dir                   out-of-tree build directory (default build/)"
+	@echo "  DL_DIR=dir              shared download directory (default $(SRC)/dl; DEPS= also works)"
+	@echo "  V=1                     show every command;  -jN  build in parallel"
+	@echo "  CROSS_COMPILE=prefix    target toolchain prefix (default arm-none-eabi-)"
+
+# ---------------------------------------------------------------- dependencies
+# The compiler's header dependencies of everything built so far (DEPFLAGS).
+ifdef NEED_CONFIG
+-include $(shell find $(O)/target $(O)/host $(O)/bench -name '*.d' -type f 2>/dev/null)
+endif

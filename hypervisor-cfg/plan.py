@@ -11,6 +11,7 @@ turns it into the Xen command line and the module layout U-Boot hands Xen.
 Errors are one line on stderr and exit status 1.
 """
 import argparse
+import os
 import re
 import sys
 import tomllib
@@ -28,84 +29,222 @@ BOOT_DOMAIN_IMAGE_MAX = 0x100000
 XEN_RESERVED_MB = 32
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
 class PlanError(Exception):
     pass
 
 
-def check_domain(path, kind, g, names, cpus):
+def c_defines(path):
+    """The `#define NAME integer` (or "string") lines of a C header: limits
+    shared with the control domain are written there once and read here."""
+    defines = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'\s*#define\s+(\w+)\s+(\d+|"[^"]*")\s*(/\*.*)?$', line)
+            if m:
+                value = m.group(2)
+                defines[m.group(1)] = value[1:-1] if value.startswith('"') else int(value)
+    return defines
+
+
+BUILDER = c_defines(os.path.join(ROOT, "guests", "control", "builder.h"))
+BUNDLE = c_defines(os.path.join(ROOT, "guests", "control", "boot_bundle.h"))
+
+
+def paging_pool_kb(memory_mb, vcpus):
+    """Xen's paging pool for one domain (libxl's formula, as builder.c asks
+    for it): memory Xen takes on top of the domain's RAM."""
+    return (BUILDER["DOM_PAGING_POOL_KB_PER_VCPU"] * vcpus + BUILDER["DOM_PAGING_POOL_KB_PER_MB"] * memory_mb
+            + BUILDER["DOM_PAGING_POOL_KB_FIXED"])
+
+
+class IntList:
+    """Type marker: a list of integers."""
+
+
+# Every table and key a plan may have, with its type. [[name]] tables are
+# lists of entries. This is the one place to add a key.
+SCHEMA = {
+    "xen": {"extra": str},
+    "control": {"memory_mb": int, "vcpus": int, "bootargs": str},
+    "guest": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "pcpus": IntList,
+              "bootargs": str, "counter": int, "version": str, "tamper": str},
+    "boot_domain": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "bootargs": str},
+}
+ARRAY_TABLES = {"guest", "boot_domain"}
+REQUIRED = {
+    "control": ("memory_mb", "vcpus"),
+    "guest": ("name", "image", "memory_mb", "vcpus"),
+    "boot_domain": ("name", "image", "memory_mb", "vcpus"),
+}
+TYPE_NAMES = {str: "a string", int: "an integer", IntList: "a list of integers", dict: "a table",
+              list: "a list", bool: "true/false", float: "a number"}
+
+
+def type_name(value):
+    for t in (bool, str, int, float, list, dict):
+        if isinstance(value, t):
+            return TYPE_NAMES[t]
+    return type(value).__name__
+
+
+def has_type(value, t):
+    if t is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if t is IntList:
+        return isinstance(value, list) and all(has_type(v, int) for v in value)
+    return isinstance(value, t)
+
+
+def key_lines(text):
+    """(table, entry index, key) -> line number, for messages: tomllib keeps
+    no positions. Plans are flat tables, so a line scan is enough."""
+    lines = {}
+    table, index, counts = None, 0, {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        m = re.match(r"\[\[\s*([\w.-]+)\s*\]\]", line) or re.match(r"\[\s*([\w.-]+)\s*\]", line)
+        if m:
+            table = m.group(1)
+            index = counts[table] = counts.get(table, -1) + 1
+            lines.setdefault((table, index, None), number)
+            continue
+        m = re.match(r"([\w-]+)\s*=", line)
+        if m:
+            lines.setdefault((table, index if table else 0, m.group(1)), number)
+    return lines
+
+
+class Plan:
+    def __init__(self, path, text):
+        self.path = path
+        self.lines = key_lines(text)
+
+    def error(self, message, table=None, index=0, key=None):
+        line = self.lines.get((table, index, key)) or self.lines.get((table, index, None))
+        where = f"{self.path}:{line}" if line else self.path
+        raise PlanError(f"{where}: {message}")
+
+
+def check_schema(p, plan):
+    for table, value in plan.items():
+        if table not in SCHEMA:
+            allowed = ", ".join(f"[[{t}]]" if t in ARRAY_TABLES else f"[{t}]" for t in SCHEMA)
+            p.error(f"unknown table {table!r} (allowed: {allowed})", table)
+        is_array = table in ARRAY_TABLES
+        if is_array and not (isinstance(value, list) and all(isinstance(e, dict) for e in value)):
+            p.error(f"{table} must be written [[{table}]] (a list of entries)", table)
+        if not is_array and not isinstance(value, dict):
+            p.error(f"{table} must be written [{table}] (one table)", table)
+        for index, entry in enumerate(value if is_array else [value]):
+            label = f"[[{table}]] entry {index + 1}" if is_array else f"[{table}]"
+            for key, v in entry.items():
+                allowed = SCHEMA[table]
+                if key not in allowed:
+                    p.error(f"{label}: unknown key {key!r} (allowed: {', '.join(allowed)})", table, index, key)
+                if not has_type(v, allowed[key]):
+                    p.error(f"{label}: {key} must be {TYPE_NAMES[allowed[key]]}, not {type_name(v)}",
+                            table, index, key)
+            for key in REQUIRED.get(table, ()):
+                if key not in entry:
+                    p.error(f"{label}: missing {key} (required: {', '.join(REQUIRED[table])})", table, index)
+
+
+def check_domain(p, kind, index, g, names, cpus):
     """What every domain entry needs: a unique name, an image, memory, vCPUs."""
-    name = g.get("name")
-    if not isinstance(name, str) or not name.isidentifier() or len(name) > 31:
-        raise PlanError(f"{path}: {kind} name {name!r} must be 1-31 letters, digits or _")
+    name = g["name"]
+    err = lambda message, key=None: p.error(f"{kind} {name}: {message}", kind, index, key)
+    if not name.isidentifier() or len(name) > BUNDLE["BOOT_BUNDLE_NAME_MAX"]:
+        p.error(f"{kind} name {name!r} must be 1-{BUNDLE['BOOT_BUNDLE_NAME_MAX']} letters, digits or _",
+                kind, index, "name")
     if name in names:
-        raise PlanError(f"{path}: name {name!r} is used twice")
+        p.error(f"name {name!r} is used twice", kind, index, "name")
     names.add(name)
-    if not isinstance(g.get("image"), str) or not g["image"].isidentifier():
-        raise PlanError(f"{path}: {kind} {name}: image must name a guest application (guests/<image>)")
+    if not g["image"].isidentifier():
+        err("image must name a guest application (guests/<image>)", "image")
     for key in ("memory_mb", "vcpus"):
-        if not isinstance(g.get(key), int) or g[key] < 1:
-            raise PlanError(f"{path}: {kind} {name}: {key} must be a positive integer")
+        if g[key] < 1:
+            err(f"{key} must be a positive integer", key)
     if g["vcpus"] > cpus:
-        raise PlanError(f"{path}: {kind} {name}: vcpus = {g['vcpus']} but the board has {cpus} CPUs")
-    return name
+        err(f"vcpus = {g['vcpus']} but the board has {cpus} CPUs", "vcpus")
+    return name, err
 
 
 def load(path, ram_mb, cpus):
     try:
         with open(path, "rb") as f:
-            plan = tomllib.load(f)
+            text = f.read().decode()
+        plan = tomllib.loads(text)
     except OSError as e:
         raise PlanError(f"cannot read {path}: {e.strerror}")
+    except UnicodeDecodeError:
+        raise PlanError(f"{path}: not UTF-8 text")
     except tomllib.TOMLDecodeError as e:
         raise PlanError(f"{path}: {e}")
+    p = Plan(path, text)
+    check_schema(p, plan)
     control = plan.get("control")
-    if not isinstance(control, dict):
-        raise PlanError(f"{path}: missing [control] section")
+    if control is None:
+        p.error("missing [control] section (the control domain: memory_mb, vcpus)")
     for key in ("memory_mb", "vcpus"):
-        if not isinstance(control.get(key), int) or control[key] < 1:
-            raise PlanError(f"{path}: [control] {key} must be a positive integer")
+        if control[key] < 1:
+            p.error(f"[control] {key} must be a positive integer", "control", 0, key)
     if control["vcpus"] > cpus:
-        raise PlanError(f"{path}: [control] vcpus = {control['vcpus']} but the board has {cpus} CPUs")
-    xen = plan.get("xen", {})
-    if not isinstance(xen.get("extra", ""), str) or any(c in xen.get("extra", "") for c in '"$'):
-        raise PlanError(f"{path}: [xen] extra must be a string without \" or $")
-    if not isinstance(plan.get("guest", []), list) or not isinstance(plan.get("boot_domain", []), list):
-        raise PlanError(f"{path}: guest and boot_domain must be [[guest]] / [[boot_domain]] tables")
+        p.error(f"[control] vcpus = {control['vcpus']} but the board has {cpus} CPUs", "control", 0, "vcpus")
+    # The control domain's vCPU n runs on physical CPU n (dom0_vcpus_pin in
+    # [xen] extra pins it there): CPUs 0..vcpus-1 are the control domain's.
+    control_cpus = set(range(control["vcpus"]))
+    extra = plan.get("xen", {}).get("extra", "")
+    if any(c in extra for c in '"$'):
+        p.error("[xen] extra must be a string without \" or $", "xen", 0, "extra")
     names = set()
-    total = control["memory_mb"]
-    for g in plan.get("guest", []):
+    total_kb = control["memory_mb"] * 1024
+    guests = plan.get("guest", [])
+    if len(guests) > BUNDLE["BOOT_BUNDLE_ENTRIES_MAX"]:
+        p.error(f"{len(guests)} [[guest]] entries; a boot bundle holds at most {BUNDLE['BOOT_BUNDLE_ENTRIES_MAX']}",
+                "guest", BUNDLE["BOOT_BUNDLE_ENTRIES_MAX"])
+    for index, g in enumerate(guests):
         # Guests the control domain verifies and builds. Their names go into
         # the signed manifest: lower case first, then a-z 0-9 _ (ota/).
-        name = check_domain(path, "guest", g, names, cpus)
+        name, err = check_domain(p, "guest", index, g, names, cpus)
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", name):
-            raise PlanError(f"{path}: guest name {name!r} must start with a-z, then a-z 0-9 _ (at most 31)")
-        if g["memory_mb"] < 4 or g["memory_mb"] % 2:
-            raise PlanError(f"{path}: guest {name}: memory_mb must be even and at least 4")
+            p.error(f"guest name {name!r} must start with a-z, then a-z 0-9 _ (at most 31)", "guest", index, "name")
+        low, high = BUILDER["DOM_MEMORY_MB_MIN"], BUILDER["DOM_MEMORY_MB_MAX"]
+        if not low <= g["memory_mb"] <= high or g["memory_mb"] % 2:
+            err(f"memory_mb must be even and {low}..{high} (what the builder makes)", "memory_mb")
+        if g["vcpus"] > BUILDER["DOM_VCPUS_MAX"]:
+            err(f"vcpus = {g['vcpus']} but the control domain's builder starts {BUILDER['DOM_VCPUS_MAX']} vCPU(s)"
+                " per guest (guests/control/builder.h)", "vcpus")
         bootargs = g.get("bootargs", "")
-        if not isinstance(bootargs, str) or len(bootargs.encode()) > 255 or "\0" in bootargs:
-            raise PlanError(f"{path}: guest {name}: bootargs must be a string of at most 255 bytes, no NUL")
-        if g["memory_mb"] > 1024 or g["vcpus"] > 8:
-            raise PlanError(f"{path}: guest {name}: at most 1024 MiB and 8 vCPUs per guest")
-        if not isinstance(g.get("counter", 1), int) or g.get("counter", 1) < 0:
-            raise PlanError(f"{path}: guest {name}: counter must be a non-negative integer")
+        limit = BUNDLE["BOOT_BUNDLE_BOOTARGS_MAX"]
+        if len(bootargs.encode()) > limit or "\0" in bootargs:
+            err(f"bootargs must be at most {limit} bytes, no NUL", "bootargs")
+        if g.get("counter", 1) < 0:
+            err("counter must be a non-negative integer", "counter")
         pcpus = g.get("pcpus", [])
-        if (not isinstance(pcpus, list) or not all(isinstance(c, int) and 0 <= c < min(cpus, 32) for c in pcpus)):
-            raise PlanError(f"{path}: guest {name}: pcpus must list physical CPUs 0..{min(cpus, 32) - 1}")
+        if not all(0 <= c < min(cpus, 32) for c in pcpus):
+            err(f"pcpus must list physical CPUs 0..{min(cpus, 32) - 1}", "pcpus")
+        if control_cpus & set(pcpus):
+            cpu_list = ", ".join(str(c) for c in sorted(control_cpus))
+            err(f"pcpus may not include CPU {cpu_list}: the control domain runs there"
+                " (its vCPU n is pinned to CPU n, dom0_vcpus_pin)", "pcpus")
         if g.get("tamper", "") not in ("", "image", "signature"):
-            raise PlanError(f"{path}: guest {name}: tamper must be \"image\" or \"signature\" (tests only)")
-        total += g["memory_mb"]
-    for g in plan.get("boot_domain", []):
+            err('tamper must be "image" or "signature" (tests only)', "tamper")
+        total_kb += g["memory_mb"] * 1024 + paging_pool_kb(g["memory_mb"], g["vcpus"])
+    for index, g in enumerate(plan.get("boot_domain", [])):
         # Boot-time domains are built by Xen itself (dom0less); they exist
         # for tests of the runtime, before the control domain builds guests.
-        name = check_domain(path, "boot_domain", g, names, cpus)
+        name, err = check_domain(p, "boot_domain", index, g, names, cpus)
         if '"' in g.get("bootargs", "") or "$" in g.get("bootargs", ""):
-            raise PlanError(f"{path}: boot_domain {name}: bootargs may not contain \" or $")
-        total += g["memory_mb"]
+            err('bootargs may not contain " or $', "bootargs")
+        total_kb += g["memory_mb"] * 1024 + paging_pool_kb(g["memory_mb"], g["vcpus"])
     if '"' in control.get("bootargs", "") or "$" in control.get("bootargs", ""):
-        raise PlanError(f"{path}: [control] bootargs may not contain \" or $")
-    if total + XEN_RESERVED_MB > ram_mb:
-        raise PlanError(
-            f"{path}: domains need {total} MiB + {XEN_RESERVED_MB} MiB for Xen, the board has {ram_mb} MiB")
+        p.error('[control] bootargs may not contain " or $', "control", 0, "bootargs")
+    if total_kb + XEN_RESERVED_MB * 1024 > ram_mb * 1024:
+        p.error(f"domains need {total_kb / 1024:.1f} MiB (RAM + Xen's paging pool per guest) + {XEN_RESERVED_MB} MiB"
+                f" for Xen, the board has {ram_mb} MiB")
     return plan
 
 

@@ -2,23 +2,25 @@
 # library, and for the host (with sanitizers) for unit, interop and fuzz tests.
 
 NET_SRCS := $(addprefix $(SRC)/net/,net.c wire.c eth.c arp.c ipv4.c icmp.c udp.c tcp.c tcp_input.c tcp_output.c tcp_cookie.c dhcp.c dns.c)
-NET_HDRS := $(wildcard $(SRC)/net/*.h) $(CONFIG_H)
+# Header dependencies come from the compiler (DEPFLAGS, multi_deps); only
+# the generated configuration header is named.
+NET_HDRS := $(CONFIG_H)
 NET_LIB := $(O)/target/net/libnet.a
 NET_TARGET_OBJS := $(patsubst $(SRC)/net/%.c,$(O)/target/net/%.o,$(NET_SRCS))
 
 ALL_TARGETS += net-size
 
 $(O)/target/net/%.o: $(SRC)/net/%.c $(NET_HDRS)
-	@mkdir -p $(dir $@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -I$(SRC)/net -c $< -o $@
 
 $(NET_LIB): $(NET_TARGET_OBJS)
-	@rm -f $@ && $(CROSS)ar rcs $@ $^
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 	@echo "  AR      $@"
 
 .PHONY: net-size
 net-size: $(NET_LIB)
-	@$(TARGET_SIZE) -t $(NET_LIB) | tail -n 1 | awk '{ printf "net: libnet.a text %d data %d bss %d (Cortex-A7 Thumb-2 -Os)\n", $$1, $$2, $$3 }'
+	$(Q)$(TARGET_SIZE) -t $(NET_LIB) | tail -n 1 | awk '{ printf "net: libnet.a text %d data %d bss %d (Cortex-A7 Thumb-2 -Os)\n", $$1, $$2, $$3 }'
 
 # ---------------------------------------------------------------- host builds
 NET_HOST_CFLAGS := $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(O)/include -I$(SRC)/net
@@ -26,23 +28,25 @@ NET_HOST_DIR := $(O)/host/net
 NET_TEST_SUPPORT := $(SRC)/tests/unit/test_net_wire.c
 NET_UNIT_TESTS := $(notdir $(basename $(filter-out %/test_net_wire.c,$(wildcard $(SRC)/tests/unit/test_net_*.c))))
 
-$(NET_HOST_DIR)/%: $(SRC)/tests/unit/%.c $(NET_TEST_SUPPORT) $(SRC)/tests/unit/test_net_wire.h $(NET_SRCS) $(NET_HDRS)
-	@mkdir -p $(dir $@)
+$(NET_HOST_DIR)/%: $(SRC)/tests/unit/%.c $(NET_TEST_SUPPORT) $(NET_SRCS) $(NET_HDRS)
+	$(Q)mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) $(NET_HOST_CFLAGS) -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
+	$(Q)$(call multi_deps,$(HOST_CC) $(NET_HOST_CFLAGS) -I$(SRC)/tests/unit,$< $(NET_TEST_SUPPORT) $(NET_SRCS))
 
 # The TCP suite again with buffers above 64 KiB, so that RFC 7323 window
 # scaling carries every transfer (the Kconfig defaults do not need it).
 NET_WSCALE_FLAGS := -DNET_NO_AUTOCONF -DCONFIG_NET_TCP_RCV_BUF=262144 -DCONFIG_NET_TCP_SND_BUF=131072
-$(NET_HOST_DIR)/test_net_tcp_wscale: $(SRC)/tests/unit/test_net_tcp.c $(NET_TEST_SUPPORT) $(SRC)/tests/unit/test_net_wire.h $(NET_SRCS) $(NET_HDRS)
-	@mkdir -p $(dir $@)
+$(NET_HOST_DIR)/test_net_tcp_wscale: $(SRC)/tests/unit/test_net_tcp.c $(NET_TEST_SUPPORT) $(NET_SRCS) $(NET_HDRS)
+	$(Q)mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) $(NET_WSCALE_FLAGS) -I$(SRC)/net -I$(SRC)/tests/unit $< $(NET_TEST_SUPPORT) $(NET_SRCS) -lcmocka -o $@
+	$(Q)$(call multi_deps,$(HOST_CC) $(HOST_CFLAGS) $(NET_WSCALE_FLAGS) -I$(SRC)/net -I$(SRC)/tests/unit,$< $(NET_TEST_SUPPORT) $(NET_SRCS))
 
 TEST_SUITES += net-unit
 .PHONY: test-net-unit
 test-net-unit: $(addprefix $(NET_HOST_DIR)/,$(NET_UNIT_TESTS) test_net_tcp_wscale)
-	@$(RUN_SUITE) net-unit sh -c 'rc=0; for t in $^; do CMOCKA_MESSAGE_OUTPUT=TAP $$t || rc=1; done; exit $$rc'
+	$(Q)$(RUN_SUITE) net-unit sh -c 'rc=0; for t in $^; do CMOCKA_MESSAGE_OUTPUT=TAP $$t || rc=1; done; exit $$rc'
 
 include $(wildcard $(SRC)/tests/net/net-tests.mk)
 include $(wildcard $(SRC)/tests/bench/bench-net.mk)

@@ -11,6 +11,8 @@
 
 OTA_SRC := $(SRC)/ota
 OTA_MODULES := ota manifest bundle crypto_mbedtls blockdev slot_store install auth
+# Header dependencies come from the compiler (DEPFLAGS, multi_deps); this
+# list is kept only for fragments elsewhere that still name it.
 OTA_HEADERS := $(wildcard $(OTA_SRC)/*.h $(OTA_SRC)/host/*.h)
 MBEDTLS_SRC := $(DEPS)/mbedtls-src
 OTA_MBEDTLS_MODULES := sha256 ecdsa ecp ecp_curves bignum asn1parse asn1write constant_time \
@@ -35,26 +37,26 @@ OTA_TARGET_OBJS := $(addprefix $(OTA_T)/,$(addsuffix .o,$(OTA_MODULES) trusted_k
 OTA_MBEDTLS_TARGET_OBJS := $(addprefix $(OTA_MBEDTLS_T)/,$(addsuffix .o,$(OTA_MBEDTLS_MODULES)))
 
 $(OTA_MBEDTLS_T)/%.o: $(MBEDTLS_SRC)/library/%.c $(OTA_SRC)/mbedtls_config_target.h | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	@$(TARGET_CC) $(TARGET_CFLAGS_3RDPARTY) $(OTA_MBEDTLS_CONFIG) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS_3RDPARTY) $(OTA_MBEDTLS_CONFIG) -c $< -o $@
 
 $(OTA_MBEDTLS_T)/libmbedcrypto-min.a: $(OTA_MBEDTLS_TARGET_OBJS)
-	@rm -f $@ && $(CROSS)ar rcs $@ $^
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 	@echo "  AR      $@"
 
-$(OTA_T)/%.o: $(OTA_SRC)/%.c $(OTA_HEADERS) $(CONFIG_H) | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	@$(TARGET_CC) $(TARGET_CFLAGS) $(OTA_MBEDTLS_CONFIG) -fstack-usage -c $< -o $@
+$(OTA_T)/%.o: $(OTA_SRC)/%.c $(CONFIG_H) | $(DEPS_STAMP)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(OTA_MBEDTLS_CONFIG) -fstack-usage -c $< -o $@
 
 $(OTA_T)/trusted_keys.c: $(O)/host/flotilla $(OTA_KEY_FILES) $(CONFIG_MK)
-	@mkdir -p $(@D)
-	@$(O)/host/flotilla embed-keys -o $@ $(OTA_KEY_FILES)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(O)/host/flotilla embed-keys -o $@ $(OTA_KEY_FILES)
 
-$(OTA_T)/trusted_keys.o: $(OTA_T)/trusted_keys.c $(OTA_HEADERS)
-	@$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@
+$(OTA_T)/trusted_keys.o: $(OTA_T)/trusted_keys.c $(CONFIG_H)
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@
 
 $(OTA_T)/libota.a: $(OTA_TARGET_OBJS)
-	@rm -f $@ && $(CROSS)ar rcs $@ $^
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 	@echo "  AR      $@"
 
 # Size probes: minimal programs linked with --gc-sections, so the figures are
@@ -62,30 +64,30 @@ $(OTA_T)/libota.a: $(OTA_TARGET_OBJS)
 # Generous regions: the probes are measured, never run.
 OTA_PROBE_LDFLAGS := -nostartfiles -Wl,--gc-sections -Wl,-e,ota_probe_main -Wl,--no-warn-rwx-segments \
 	-Wl,--defsym=__flash_size=0x100000 -Wl,--defsym=__ram_size=0x100000
-$(OTA_T)/probe_%.o: $(OTA_SRC)/probe/%.c $(OTA_HEADERS) $(CONFIG_H)
-	@mkdir -p $(@D)
-	@$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@
+$(OTA_T)/probe_%.o: $(OTA_SRC)/probe/%.c $(CONFIG_H)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@
 
 # Keep the probe objects (make would delete them as intermediates).
 .SECONDARY: $(OTA_T)/probe_verifier.o $(OTA_T)/probe_slot_store.o $(OTA_T)/probe_install.o
 $(OTA_T)/size-%.elf: $(OTA_T)/probe_%.o $(OTA_T)/libota.a $(OTA_MBEDTLS_T)/libmbedcrypto-min.a
-	@$(TARGET_CC) $(TARGET_CFLAGS) $(OTA_PROBE_LDFLAGS) -o $@ $^
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(OTA_PROBE_LDFLAGS) -o $@ $^
 
 OTA_SIZE_REPORT := $(OTA_T)/sizes.txt
 $(OTA_SIZE_REPORT): $(OTA_T)/libota.a $(OTA_MBEDTLS_T)/libmbedcrypto-min.a $(OTA_T)/size-verifier.elf \
 		$(OTA_T)/size-slot_store.elf $(OTA_T)/size-install.elf
-	@{ echo "ota: target sizes (arm-none-eabi-size, Cortex-A7 Thumb-2 -Os)"; \
+	$(Q)set -e; { echo "ota: target sizes (arm-none-eabi-size, Cortex-A7 Thumb-2 -Os)"; \
 	  $(TARGET_SIZE) -t $(OTA_T)/libota.a | sed 's|$(O)/||'; \
 	  $(TARGET_SIZE) -t $(OTA_MBEDTLS_T)/libmbedcrypto-min.a | tail -n 1 | sed 's|(TOTALS)|libmbedcrypto-min.a (TOTALS)|'; \
 	  echo "linked (--gc-sections, with the picolibc routines they use):"; \
 	  $(TARGET_SIZE) $(OTA_T)/size-verifier.elf $(OTA_T)/size-slot_store.elf $(OTA_T)/size-install.elf | sed 's|$(O)/||'; \
 	} > $@
-	@cat $@
+	$(Q)cat $@
 
 ALL_TARGETS += $(OTA_T)/libota.a $(OTA_MBEDTLS_T)/libmbedcrypto-min.a $(OTA_SIZE_REPORT)
 
 # ---------------------------------------------------------------- host
-OTA_HOST_CFLAGS := $(HOST_CFLAGS) -I$(OTA_SRC) -I$(O)/include -MMD -MP
+OTA_HOST_CFLAGS := $(HOST_CFLAGS) -I$(OTA_SRC) -I$(O)/include $(DEPFLAGS)
 OTA_H := $(O)/host/ota
 OTA_HSAN := $(O)/host/ota-san
 OTA_HMIN := $(O)/host/ota-min
@@ -93,25 +95,24 @@ OTA_HOST_OBJS := $(addprefix $(OTA_H)/,$(addsuffix .o,$(OTA_MODULES) host/blockd
 OTA_SAN_OBJS := $(addprefix $(OTA_HSAN)/,$(addsuffix .o,$(OTA_MODULES) host/blockdev_file))
 
 $(OTA_H)/%.o: $(OTA_SRC)/%.c $(CONFIG_H)
-	@mkdir -p $(@D)
-	@$(HOST_CC) $(OTA_HOST_CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(OTA_HOST_CFLAGS) -c $< -o $@
 
 $(OTA_HSAN)/%.o: $(OTA_SRC)/%.c $(CONFIG_H)
-	@mkdir -p $(@D)
-	@$(HOST_CC) $(OTA_HOST_CFLAGS) $(HOST_SANITIZE) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(OTA_HOST_CFLAGS) $(HOST_SANITIZE) -c $< -o $@
 
 # Host copy of the target crypto (bench-ota: heap peak and verify time of the
 # board's configuration).
 OTA_MIN_CONFIG := $(OTA_MBEDTLS_CONFIG) -DOTA_MBEDTLS_MEMORY_DEBUG
 $(OTA_HMIN)/mbedtls/%.o: $(MBEDTLS_SRC)/library/%.c $(OTA_SRC)/mbedtls_config_target.h | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	@$(HOST_CC) -O2 -w $(OTA_MIN_CONFIG) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -O2 -w $(DEPFLAGS) $(OTA_MIN_CONFIG) -c $< -o $@
 
 $(OTA_HMIN)/%.o: $(OTA_SRC)/%.c $(CONFIG_H) | $(DEPS_STAMP)
-	@mkdir -p $(@D)
-	@$(HOST_CC) $(OTA_HOST_CFLAGS) -O2 $(OTA_MIN_CONFIG) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(OTA_HOST_CFLAGS) -O2 $(OTA_MIN_CONFIG) -c $< -o $@
 
 OTA_MIN_OBJS := $(addprefix $(OTA_HMIN)/,$(addsuffix .o,$(OTA_MODULES))) \
 	$(addprefix $(OTA_HMIN)/mbedtls/,$(addsuffix .o,$(OTA_MBEDTLS_MODULES)))
 
--include $(wildcard $(OTA_H)/*.d $(OTA_H)/host/*.d $(OTA_HSAN)/*.d $(OTA_HSAN)/host/*.d)

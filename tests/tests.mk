@@ -5,26 +5,29 @@ INTEGRATION := $(SRC)/tests/integration
 CUBIE_O := $(O)/cubieboard2
 
 TEST_SUITES += image-layout boot
+# Suites that boot QEMU: `make test` runs them after the others, one at a
+# time (RUN_SUITE_SERIAL), so their timeouts never race a busy host.
+QEMU_SUITES += boot
 
 test-image-layout: $(SDCARD)
-	@$(RUN_SUITE) image-layout $(PYTHON) $(INTEGRATION)/test_image_layout.py \
+	$(Q)$(RUN_SUITE) image-layout $(PYTHON) $(INTEGRATION)/test_image_layout.py \
 		$(SDCARD) $(BOARD) $(UBOOT_SPL) $(BOARD_DTB) --store-mb $(CONFIG_OTA_STORE_SIZE_MB)
 
 ifeq ($(BOARD_EMULATED),y)
 test-boot: $(SDCARD)
-	@O=$(O) $(RUN_SUITE) boot $(PYTHON) $(INTEGRATION)/test_boot.py $(SDCARD)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) boot $(PYTHON) $(INTEGRATION)/test_boot.py $(SDCARD)
 else
 test-boot:
-	@$(RUN_SUITE) boot echo "ok 1 - boot # SKIP $(BOARD) is not emulated by QEMU"
+	$(Q)$(RUN_SUITE) boot echo "ok 1 - boot # SKIP $(BOARD) is not emulated by QEMU"
 endif
 
 # The other board must build a complete image too (sharing the deps cache).
 ifeq ($(BOARD),orangepi-pc)
 TEST_SUITES += image-cubieboard2
 test-image-cubieboard2:
-	@$(MAKE) --no-print-directory O=$(CUBIE_O) DEPS=$(DEPS) cubieboard2_defconfig >/dev/null
-	@$(MAKE) --no-print-directory O=$(CUBIE_O) DEPS=$(DEPS) $(CUBIE_O)/sdcard.img >/dev/null
-	@$(RUN_SUITE) image-cubieboard2 $(PYTHON) $(INTEGRATION)/test_image_layout.py \
+	$(Q)$(MAKE) --no-print-directory O=$(CUBIE_O) DEPS=$(DEPS) cubieboard2_defconfig >/dev/null
+	$(Q)$(MAKE) --no-print-directory O=$(CUBIE_O) DEPS=$(DEPS) $(CUBIE_O)/sdcard.img >/dev/null
+	$(Q)$(RUN_SUITE) image-cubieboard2 $(PYTHON) $(INTEGRATION)/test_image_layout.py \
 		$(CUBIE_O)/sdcard.img cubieboard2 $(DEPS)/root/usr/lib/u-boot/Cubieboard2/u-boot-sunxi-with-spl.bin \
 		sun7i-a20-cubieboard2.dtb
 endif
@@ -38,19 +41,21 @@ RUNTIME_TEST_IMAGE := $(O)/test-images/runtime/sdcard.img
 $(eval $(call board_image,$(O)/test-images/runtime,$(SRC)/hypervisor-cfg/test/orangepi-pc-runtime.toml,$(RUNTIME_TEST_IMAGE)))
 
 TEST_SUITES += runtime-xen runtime-unix
+QEMU_SUITES += runtime-xen
 test-runtime-xen: $(RUNTIME_TEST_IMAGE) $(O)/guests/hello.img
-	@O=$(O) $(RUN_SUITE) runtime-xen $(PYTHON) $(INTEGRATION)/test_runtime_xen.py $(RUNTIME_TEST_IMAGE) \
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) runtime-xen $(PYTHON) $(INTEGRATION)/test_runtime_xen.py $(RUNTIME_TEST_IMAGE) \
 		--hello-image $(O)/guests/hello.img
 endif
 
 test-runtime-unix: $(O)/host/guests/hello $(O)/host/tests/test_runtime_wire
-	@O=$(O) $(RUN_SUITE) runtime-unix sh -c '$(PYTHON) $(INTEGRATION)/test_runtime_unix.py $(O)/host/guests/hello && \
+	$(Q)O=$(O) $(RUN_SUITE) runtime-unix sh -c '$(PYTHON) $(INTEGRATION)/test_runtime_unix.py $(O)/host/guests/hello && \
 		$(O)/host/tests/test_runtime_wire'
 
-$(O)/host/tests/test_runtime_wire: $(SRC)/tests/unit/test_runtime_wire.c $(RUNTIME_UNIX_SRCS) $(RUNTIME_HEADERS)
-	@mkdir -p $(@D)
+$(O)/host/tests/test_runtime_wire: $(SRC)/tests/unit/test_runtime_wire.c $(RUNTIME_UNIX_SRCS)
+	$(Q)mkdir -p $(@D)
 	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
 	$(Q)$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(HOST_SANITIZE) -o $@ $< $(RUNTIME_UNIX_SRCS)
+	$(Q)$(call multi_deps,$(HOST_CC) $(RUNTIME_UNIX_CFLAGS),$< $(RUNTIME_UNIX_SRCS))
 
 # ---------------------------------------------------------------- control domain
 ifeq ($(BOARD),orangepi-pc)
@@ -60,33 +65,42 @@ BENCH_IMAGE := $(O)/test-images/bench/sdcard.img
 $(eval $(call board_image,$(O)/test-images/bench,$(SRC)/hypervisor-cfg/test/orangepi-pc-bench.toml,$(BENCH_IMAGE)))
 
 TEST_SUITES += control
+QEMU_SUITES += control
 test-control: $(CONTROL_TEST_IMAGE) $(BENCH_IMAGE)
-	@O=$(O) $(RUN_SUITE) control $(PYTHON) $(INTEGRATION)/test_control.py $(CONTROL_TEST_IMAGE) \
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) control $(PYTHON) $(INTEGRATION)/test_control.py $(CONTROL_TEST_IMAGE) \
 		--cycles-image $(BENCH_IMAGE)
 
 BENCH_TARGETS += bench-control
 bench-control: $(BENCH_IMAGE) $(SDCARD)
-	@O=$(O) $(PYTHON) $(INTEGRATION)/bench_control.py $(BENCH_IMAGE) $(SDCARD)
+	$(Q)O=$(O) $(PYTHON) $(INTEGRATION)/bench_control.py $(BENCH_IMAGE) $(SDCARD)
 endif
 
 TEST_SUITES += plan
 test-plan:
-	@$(RUN_SUITE) plan $(PYTHON) $(SRC)/tests/unit/test_plan.py
+	$(Q)$(RUN_SUITE) plan $(PYTHON) $(SRC)/tests/unit/test_plan.py
 
 TEST_SUITES += boot-bundle
-$(O)/host/tests/test_boot_bundle: $(SRC)/tests/unit/test_boot_bundle.c $(SRC)/guests/control/boot_bundle.c $(SRC)/guests/control/boot_bundle.h
-	@mkdir -p $(@D)
+$(O)/host/tests/test_boot_bundle: $(SRC)/tests/unit/test_boot_bundle.c $(SRC)/guests/control/boot_bundle.c
+	$(Q)mkdir -p $(@D)
 	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/boot_bundle.c
+	$(Q)$(call multi_deps,$(HOST_CC) $(HOST_CFLAGS) -I$(SRC)/guests/control,$< $(SRC)/guests/control/boot_bundle.c)
 test-boot-bundle: $(O)/host/tests/test_boot_bundle
-	@$(RUN_SUITE) boot-bundle $<
+	$(Q)$(RUN_SUITE) boot-bundle $<
+
+# ---------------------------------------------------------------- the summary
+# `make test` itself: a suite that does not build or leaves no results fails
+# the run, named; skips are counted apart (tests/cli/test_summary.sh).
+TEST_SUITES += summary
+test-summary: $(CONFIG_MK)
+	$(Q)$(RUN_SUITE) summary sh $(SRC)/tests/cli/test_summary.sh $(SRC) $(O) $(DL_DIR)
 
 # ---------------------------------------------------------------- style
-# Our C follows the root .clang-format (STYLE.md); third-party code is never
+# Our C follows the root .clang-format; third-party code is never
 # in the tree, so every C file here is checked.
 TEST_SUITES += format
 test-format:
-	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
+	$(Q)$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
 
 # ---------------------------------------------------------------- flash and provisioning
 TEST_SUITES += devcfg flash
@@ -103,13 +117,12 @@ test-flash: $(O)/host/flotilla $(SDCARD)
 
 ifeq ($(BOARD),orangepi-pc)
 TEST_SUITES += provision
+QEMU_SUITES += provision
 test-provision: $(O)/host/flotilla $(SDCARD)
-	@O=$(O) $(RUN_SUITE) provision $(PYTHON) $(INTEGRATION)/test_provision.py $(O)/host/flotilla $(SDCARD) \
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) provision $(PYTHON) $(INTEGRATION)/test_provision.py $(O)/host/flotilla $(SDCARD) \
 		$(PLAN) --guests-dir $(O)/guests
 endif
 
-# The SD/MMC driver and the MBR parser (tests/integration/mmc.mk).
-include $(SRC)/tests/integration/mmc.mk
 # ---------------------------------------------------------------- device API (portable core)
 TEST_SUITES += http
 $(O)/host/tests/test_http: $(SRC)/tests/unit/test_http.c $(SRC)/guests/control/http.c $(SRC)/guests/control/http.h
@@ -138,4 +151,3 @@ test-http-fuzz: $(HTTP_FZ)/fuzz_http $(HTTP_FZ)/seeds/.stamp
 		-artifact_prefix=$(HTTP_FZ)/artifacts/ $(HTTP_FZ)/corpus $(HTTP_FZ)/seeds >$(HTTP_FZ)/fuzz.log 2>&1 \
 		&& echo "ok 1 - fuzz the device API HTTP machine: $$(grep -o "cov: [0-9]*" $(HTTP_FZ)/fuzz.log | tail -n 1), no crash" \
 		|| { tail -n 30 $(HTTP_FZ)/fuzz.log; echo "not ok 1 - fuzz the device API HTTP machine (see $(HTTP_FZ)/fuzz.log)"; }'
-include $(SRC)/tests/integration/net-board.mk

@@ -1,20 +1,29 @@
 #!/bin/sh
 # Install and fetch everything the build needs, idempotently.
 #
-#   tools/deps.sh DEPS_DIR      (the build's cache, normally build/deps)
+#   tools/deps.sh DEPS_DIR      (the download directory, DL_DIR: normally dl/)
 #
 # 1. Debian host packages (apt-get install, as root) when any is missing.
 # 2. armhf binary packages (U-Boot, Xen, the armmp kernel for its DTBs) and
 #    source packages (xen for libfdt, mbedtls) through a private apt
 #    configuration under DEPS_DIR, so the machine's apt setup is never
 #    changed. armhf packages are only downloaded and unpacked, never installed.
-# Everything is cached: a second run does no network I/O.
+# Everything is cached: a second run does no network I/O. The directory is
+# shared by every build directory: one run at a time holds DEPS_DIR/.lock
+# (concurrent makes wait), and every download or unpacked source package
+# appears under its final name only once complete, so an interrupted run
+# is simply run again. .complete is written last.
 set -eu
 
 DEPS=${1:?usage: deps.sh DEPS_DIR}
 STAMP="$DEPS/.complete"
 mkdir -p "$DEPS"
 DEPS=$(cd "$DEPS" && pwd)
+exec 9>"$DEPS/.lock"
+if ! flock -n 9; then
+	echo "deps: waiting for another build using $DEPS"
+	flock 9
+fi
 
 HOST_PACKAGES="gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi
 qemu-system-arm u-boot-tools device-tree-compiler mtools dosfstools fdisk
@@ -80,7 +89,9 @@ KPKG=$(apt_cache depends linux-image-armmp:armhf 2>/dev/null | sed -n 's/.*Depen
 fetch_deb() { # package
 	if ! ls "$DEPS/deb/$1"_*.deb >/dev/null 2>&1; then
 		say "downloading $1:armhf"
-		(cd "$DEPS/deb" && apt_private download "$1:armhf" >/dev/null) || die "apt-get download $1:armhf failed"
+		rm -rf "$DEPS/deb/.partial" && mkdir -p "$DEPS/deb/.partial"
+		(cd "$DEPS/deb/.partial" && apt_private download "$1:armhf" >/dev/null) || die "apt-get download $1:armhf failed"
+		mv -f "$DEPS"/deb/.partial/*.deb "$DEPS/deb/" && rmdir "$DEPS/deb/.partial"
 	fi
 }
 for p in u-boot-sunxi xen-hypervisor-4.17-armhf "$KPKG"; do fetch_deb "$p"; done
@@ -107,8 +118,11 @@ fetch_src() { # source package, directory glob
 		say "fetching source package $1"
 		(cd "$DEPS/src" && apt_private source --download-only "$1" >/dev/null) ||
 			die "apt-get source $1 failed"
-		(cd "$DEPS/src" && dpkg-source --no-check -x "$1"_*.dsc >/dev/null) ||
+		# Unpacked aside, then renamed: a half-unpacked tree never counts.
+		rm -rf "$DEPS/src/.partial" && mkdir -p "$DEPS/src/.partial"
+		(cd "$DEPS/src/.partial" && dpkg-source --no-check -x "$DEPS/src/$1"_*.dsc >/dev/null) ||
 			die "dpkg-source -x $1 failed"
+		mv "$DEPS"/src/.partial/* "$DEPS/src/" && rmdir "$DEPS/src/.partial"
 	fi
 }
 fetch_src xen 'xen-4.17*'

@@ -23,10 +23,21 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MAGIC = b"FLOTBOOT"
-VERSION = 1
-HEADER = 24
-ENTRY = 64
+sys.path.insert(0, os.path.join(HERE, "..", "hypervisor-cfg"))
+from plan import c_defines  # noqa: E402
+
+# The format's numbers come from the parser's header, never written twice.
+_H = c_defines(os.path.join(HERE, "..", "guests", "control", "boot_bundle.h"))
+MAGIC = _H["BOOT_BUNDLE_MAGIC"].encode()
+VERSION = _H["BOOT_BUNDLE_VERSION"]
+HEADER = _H["BOOT_BUNDLE_HEADER_SIZE"]
+ENTRY = _H["BOOT_BUNDLE_ENTRY_SIZE"]
+ENTRIES_MAX = _H["BOOT_BUNDLE_ENTRIES_MAX"]
+NAME_FIELD = _H["BOOT_BUNDLE_NAME_MAX"] + 1
+ENTRY_FORMAT = f"<{NAME_FIELD}sIIIIIII4x"
+HEADER_FORMAT = "<IIII"
+assert struct.calcsize(ENTRY_FORMAT) == ENTRY and len(MAGIC) + struct.calcsize(HEADER_FORMAT) == HEADER, \
+    "tools/mkbootbundle.py no longer matches guests/control/boot_bundle.h"
 
 
 def die(message):
@@ -81,8 +92,8 @@ def main():
     guests = plan_guests(args)
     if not guests:
         die(f"{args.plan} has no [[guest]] entries")
-    if len(guests) > 16:
-        die("at most 16 guests fit in a boot bundle")
+    if len(guests) > ENTRIES_MAX:
+        die(f"at most {ENTRIES_MAX} guests fit in a boot bundle")
     with tempfile.TemporaryDirectory() as workdir:
         bundles = [sign(args, g, workdir) for g in guests]
     args_blob = b""
@@ -100,7 +111,7 @@ def main():
         mask = 0
         for cpu in g.get("pcpus", []):
             mask |= 1 << cpu
-        entries += struct.pack("<32sIIIIIII4x", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
+        entries += struct.pack(ENTRY_FORMAT, name, offset, len(bundle), g["memory_mb"], g["vcpus"],
                                a_off, a_len, mask)
         padded = bundle + b"\0" * ((-len(bundle)) % 4)
         body += padded
@@ -112,7 +123,7 @@ def main():
     # follows the bundle in the same 16 MiB load window.
     if total + 4095 + 16384 > 16 << 20:
         die(f"the boot bundle is {total} bytes; at most 16 MiB minus 20 KiB fit its load address window")
-    blob = MAGIC + struct.pack("<IIII", VERSION, len(guests), total, 0) + entries + bytes(body)
+    blob = MAGIC + struct.pack(HEADER_FORMAT, VERSION, len(guests), total, 0) + entries + bytes(body)
     assert len(blob) == total
     # Padded to 4 KiB, so that the device configuration U-Boot loads right
     # after it is aligned; the header's total size excludes the padding.

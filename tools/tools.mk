@@ -9,10 +9,17 @@ PLAN := $(SRC)/hypervisor-cfg/$(BOARD).toml
 PLAN_TOOL := $(PYTHON) $(SRC)/hypervisor-cfg/plan.py
 PLAN_ARGS := --ram-mb $(BOARD_RAM_SIZE_MB) --cpus $(BOARD_CPUS)
 
+# What the image is built from (tools/versions.sh): $(O)/versions.txt, a
+# JSON twin, and a copy on every image's FAT. A Xen built from source sets
+# XEN_VERSION_STRING ("package version"); by default the line names the
+# xen-hypervisor .deb in DL_DIR.
+VERSIONS := $(O)/versions.txt
+XEN_VERSION_STRING ?=
+
 # Files every image's FAT boot partition holds; boot.scr and the guest
 # images depend on the plan.
 COMMON_BOOT_FILES := $(IMAGE_OUT)/uboot.env $(IMAGE_OUT)/xen $(IMAGE_OUT)/$(BOARD_DTB) \
-	$(IMAGE_OUT)/control.img
+	$(IMAGE_OUT)/control.img $(VERSIONS)
 
 FLOTILLA_CLI := $(O)/host/flotilla
 
@@ -21,8 +28,8 @@ ifdef DEV_KEY
 # made under a temporary name and moved into place, so an interrupted build
 # never leaves a .key without its .pub.
 $(DEV_KEY).key $(DEV_KEY).pub &: | $(FLOTILLA_CLI)
-	@mkdir -p $(dir $(DEV_KEY))
-	@rm -f $(DEV_KEY).tmp.key $(DEV_KEY).tmp.pub
+	$(Q)mkdir -p $(dir $(DEV_KEY))
+	$(Q)rm -f $(DEV_KEY).tmp.key $(DEV_KEY).tmp.pub
 	$(Q)$(FLOTILLA_CLI) keygen --out $(DEV_KEY).tmp >/dev/null
 	$(Q)mv -f $(DEV_KEY).tmp.pub $(DEV_KEY).pub && mv -f $(DEV_KEY).tmp.key $(DEV_KEY).key
 	@echo "  KEYGEN  $(patsubst $(O)/%,%,$(DEV_KEY)).key: a development signing key. Images signed"
@@ -35,17 +42,20 @@ plan_guests = $(shell $(PLAN_TOOL) files $(1) $(PLAN_ARGS))
 plan_has_guests = $(filter-out [],$(shell $(PLAN_TOOL) guests $(1) $(PLAN_ARGS)))
 
 # $(call board_image,WORK_DIR,PLAN,OUTPUT): an SD image that boots PLAN.
+# A bad plan stops make while it reads the makefiles, before anything is
+# built, with plan.py's one-line message.
 define board_image
-$(1)/guests.bnd: $(2) $$(SRC)/tools/mkbootbundle.py $$(FLOTILLA_CLI) $$(SIGNING_KEY) \
+$$(if $$(filter ok,$$(shell $$(PLAN_TOOL) check $(2) $$(PLAN_ARGS) >/dev/null && echo ok)),,$$(error invalid domain plan $(2) (see the message above)))
+$(1)/guests.bnd: $(2) $$(SRC)/tools/mkbootbundle.py $$(SRC)/hypervisor-cfg/plan.py $$(SRC)/guests/control/boot_bundle.h $$(FLOTILLA_CLI) $$(SIGNING_KEY) \
 		$$(foreach g,$$(call plan_guests,$(2)),$$(O)/guests/$$(g).img)
-	@mkdir -p $$(@D)
+	$(Q)mkdir -p $$(@D)
 	@echo "  BUNDLE  $$(patsubst $$(O)/%,%,$$@)"
 	$$(Q)$$(PYTHON) $$(SRC)/tools/mkbootbundle.py $(2) $$(PLAN_ARGS) --flotilla $$(FLOTILLA_CLI) \
 		--key $$(SIGNING_KEY) --board $$(BOARD) --version $$(FLOTILLA_VERSION) \
 		--guests-dir $$(O)/guests -o $$@ >/dev/null
 
 $(1)/boot.cmd: $(2) $$(SRC)/hypervisor-cfg/plan.py $$(CONFIG_MK) $$(SRC)/boards/$$(BOARD)/board.mk
-	@mkdir -p $$(@D)
+	$(Q)mkdir -p $$(@D)
 	@echo "  PLAN    $$(patsubst $$(SRC)/%,%,$(2))"
 	$$(Q)$$(PLAN_TOOL) bootcmd $(2) $$(PLAN_ARGS) --console '$$(BOARD_XEN_CONSOLE)' \
 		--dtb $$(BOARD_DTB) -o $$@
@@ -60,8 +70,8 @@ $(1)_FAT := $(1)/boot.scr $$(COMMON_BOOT_FILES) \
 	$$(foreach g,$$(shell $$(PLAN_TOOL) files $(2) $$(PLAN_ARGS)),$$(O)/guests/$$(g).img) \
 	$$(if $$(call plan_has_guests,$(2)),$(1)/guests.bnd)
 $(3): $$($(1)_FAT) $$(SRC)/tools/mkimage.sh $$(CONFIG_MK)
-	@$$(PLAN_TOOL) check $(2) $$(PLAN_ARGS)
-	@sh $$(SRC)/tools/mkimage.sh $$@ $$(CONFIG_SDCARD_SIZE_MB) $$(CONFIG_BOOT_PART_SIZE_MB) \
+	$(Q)$$(PLAN_TOOL) check $(2) $$(PLAN_ARGS)
+	$(Q)sh $$(SRC)/tools/mkimage.sh $$@ $$(CONFIG_SDCARD_SIZE_MB) $$(CONFIG_BOOT_PART_SIZE_MB) \
 		$$(CONFIG_OTA_STORE_SIZE_MB) $$(UBOOT_SPL) $$($(1)_FAT)
 endef
 
@@ -70,28 +80,39 @@ $(eval $(call board_image,$(IMAGE_OUT),$(PLAN),$(SDCARD)))
 # U-Boot's environment on the FAT replaces the built-in one, so it starts
 # from Debian's default and changes only what saves boot time.
 $(IMAGE_OUT)/uboot.env: $(UBOOT_SPL) $(SRC)/tools/uboot-env.py
-	@mkdir -p $(@D)
+	$(Q)mkdir -p $(@D)
 	@echo "  ENV     $(notdir $@)"
 	$(Q)$(PYTHON) $(SRC)/tools/uboot-env.py $(UBOOT_SPL) $(IMAGE_OUT)/uboot.env.txt \
 		bootdelay=0 preboot=- boot_targets=mmc0
 	$(Q)mkenvimage -s 0x10000 -o $@ $(IMAGE_OUT)/uboot.env.txt
 
 $(IMAGE_OUT)/xen: $(XEN_IMAGE)
-	@mkdir -p $(@D) && cp $< $@
+	$(Q)mkdir -p $(@D) && cp $< $@
 
 $(IMAGE_OUT)/$(BOARD_DTB): $(BOARD_DTB_FILE)
-	@mkdir -p $(@D) && cp $< $@
+	$(Q)mkdir -p $(@D) && cp $< $@
 
 $(IMAGE_OUT)/control.img: $(CONTROL_IMAGE)
-	@mkdir -p $(@D) && cp $< $@
+	$(Q)mkdir -p $(@D) && cp $< $@
 
 $(UBOOT_SPL) $(XEN_IMAGE) $(BOARD_DTB_FILE): $(DEPS_STAMP)
 
+# Regenerated on every make (the git revision may have changed), replaced
+# only when its content changes.
+$(VERSIONS): $(DEPS_STAMP) $(SRC)/tools/versions.sh FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)XEN_VERSION_STRING='$(XEN_VERSION_STRING)' sh $(SRC)/tools/versions.sh $(DEPS) $(SRC) $@ $(O)/versions.json
+
+.PHONY: versions FORCE
+FORCE:
+versions: $(VERSIONS)
+	@cat $<
+
 .PHONY: plan-check
 plan-check:
-	@$(PLAN_TOOL) check $(PLAN) $(PLAN_ARGS)
+	$(Q)$(PLAN_TOOL) check $(PLAN) $(PLAN_ARGS)
 
-ALL_TARGETS += $(SDCARD)
+ALL_TARGETS += $(SDCARD) $(VERSIONS)
 
 # ---------------------------------------------------------------- make run
 QEMU_RUN := $(PYTHON) $(SRC)/tools/qemu.py

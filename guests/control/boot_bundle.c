@@ -34,9 +34,12 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 		*error = "boot bundle truncated (shorter than its header says)";
 		return -1;
 	}
-	if (count == 0 || count > BOOT_BUNDLE_ENTRIES_MAX || (int)count > max ||
-	    !in_bounds(BOOT_BUNDLE_HEADER_SIZE, count * BOOT_BUNDLE_ENTRY_SIZE, total)) {
+	if (count == 0 || count > BOOT_BUNDLE_ENTRIES_MAX || (int)count > max) {
 		*error = "boot bundle entry count out of range";
+		return -1;
+	}
+	if (!in_bounds(BOOT_BUNDLE_HEADER_SIZE, count * BOOT_BUNDLE_ENTRY_SIZE, total)) {
+		*error = "boot bundle entry table runs past the end of the bundle";
 		return -1;
 	}
 	for (uint32_t i = 0; i < count; i++) {

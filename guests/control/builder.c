@@ -1,6 +1,6 @@
 /*
  * Domain builder. The sequence is the one verified on Debian's Xen 4.17.5
- * armhf (../shared/DESIGN.md); every step checks what Xen really did,
+ * armhf (docs/domain-building.md); every step checks what Xen really did,
  * because a release hypervisor answers mistakes with a bare -EINVAL, a
  * short count or a per-page error it does not report in the return value.
  */
@@ -281,9 +281,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	uint64_t kernel_load, entry;
 	if (!window_base)
 		return fail(error, "builder not initialised (no /hypervisor window)"), -ENODEV;
-	if (spec->memory_mb < 4 || spec->memory_mb > DOM_MEMORY_MB_MAX || spec->memory_mb % 2 ||
-	    spec->vcpus < 1 || spec->vcpus > DOM_VCPUS_MAX)
-		return fail(error, "memory must be an even number of MiB in 4..1024, vCPUs 1..8"),
+	if (spec->memory_mb < DOM_MEMORY_MB_MIN || spec->memory_mb > DOM_MEMORY_MB_MAX ||
+	    spec->memory_mb % 2 || spec->vcpus < 1 || spec->vcpus > DOM_VCPUS_MAX)
+		return fail(error, "memory or vCPUs outside the builder's limits (builder.h)"),
 		       -EINVAL;
 	if (zimage_entry(spec, &kernel_load, &entry) != 0)
 		return fail(error, "not an ARM zImage (magic 0x016f2818 at 0x24)"), -EINVAL;
@@ -329,7 +329,10 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	op.cmd = XEN_DOMCTL_set_paging_mempool_size; /* libxl's formula; default 16 pages stalls
 							populate */
 	op.domain = domid;
-	op.u.paging_mempool.size = (uint64_t)4 * (256 * spec->vcpus + spec->memory_mb + 128) * 1024;
+	uint64_t pool_kb = (uint64_t)DOM_PAGING_POOL_KB_PER_VCPU * spec->vcpus +
+			   (uint64_t)DOM_PAGING_POOL_KB_PER_MB * spec->memory_mb +
+			   DOM_PAGING_POOL_KB_FIXED;
+	op.u.paging_mempool.size = pool_kb * 1024;
 	if ((rc = dom_domctl(&op)) != 0) {
 		why = "set_paging_mempool_size failed";
 		goto failed;

@@ -28,8 +28,21 @@ enum dom_build_phase {
 };
 extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
 
+/*
+ * What dom_build() accepts. hypervisor-cfg/plan.py reads these #define
+ * lines (plain decimal integers only), so a plan is refused at build time
+ * for what the builder would refuse at boot: the numbers live here only.
+ */
+#define DOM_MEMORY_MB_MIN 4
 #define DOM_MEMORY_MB_MAX 1024
-#define DOM_VCPUS_MAX     8
+/* dom_build() gives only vCPU 0 a context and starts it. */
+#define DOM_VCPUS_MAX 1
+/* Xen's paging pool for each guest (libxl's formula), in KiB: per vCPU,
+ * per MiB of guest RAM, and fixed. Xen takes it from its free memory on
+ * top of the guest's RAM; the plan counts it. */
+#define DOM_PAGING_POOL_KB_PER_VCPU 1024
+#define DOM_PAGING_POOL_KB_PER_MB   4
+#define DOM_PAGING_POOL_KB_FIXED    512
 
 struct dom_spec {
 	const char *name;

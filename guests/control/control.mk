@@ -15,8 +15,8 @@ CONTROL_OTA_LIBS := $(O)/target/ota/libota.a $(O)/target/mbedtls/libmbedcrypto-m
 # Its own TCP/IP stack (net/), on its port.
 CONTROL_OTA_LIBS += $(O)/target/net/libnet.a
 
-$(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(wildcard $(CONTROL_DIR)/*.h) $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
-	@mkdir -p $(@D)
+$(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(CONTROL_DIR)/control.mk $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
+	$(Q)mkdir -p $(@D)
 	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
 	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -I$(SRC)/ota -I$(SRC)/net -std=gnu11 -D__XEN_TOOLS__ \
 		-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"' -c $< -o $@

@@ -25,55 +25,57 @@ RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/m
 RUNTIME_START := $(RUNTIME_OUT)/arch/arm32/start.o
 RUNTIME_LIB := $(RUNTIME_OUT)/libruntime-xen.a
 RUNTIME_LDSCRIPT := $(RUNTIME_DIR)/arch/arm32/link.ld
+# Header dependencies come from the compiler (DEPFLAGS, multi_deps); this
+# list is kept only for fragments elsewhere that still name it.
 RUNTIME_HEADERS := $(wildcard $(RUNTIME_DIR)/lib/*.h $(RUNTIME_DIR)/include/*.h $(RUNTIME_DIR)/xen/*.h $(RUNTIME_DIR)/arch/arm32/*.h) $(RUNTIME_DIR)/runtime.mk
 
 $(LIBFDT_INC)/.stamp: $(DEPS_STAMP) $(RUNTIME_DIR)/lib/libfdt_env.h
-	@mkdir -p $(LIBFDT_INC)
-	@cp $(LIBFDT_HDR)/libfdt.h $(LIBFDT_HDR)/fdt.h $(LIBFDT_INC)/
-	@cp $(RUNTIME_DIR)/lib/libfdt_env.h $(LIBFDT_INC)/libfdt_env.h
-	@touch $@
+	$(Q)mkdir -p $(LIBFDT_INC)
+	$(Q)cp $(LIBFDT_HDR)/libfdt.h $(LIBFDT_HDR)/fdt.h $(LIBFDT_INC)/
+	$(Q)cp $(RUNTIME_DIR)/lib/libfdt_env.h $(LIBFDT_INC)/libfdt_env.h
+	$(Q)touch $@
 
 $(XEN_PUBLIC)/xen:
-	@mkdir -p $(XEN_PUBLIC)
-	@test -f /usr/include/xen/xen.h || { echo "error: Xen public headers missing (Debian package libxen-dev): run 'make deps'" >&2; exit 1; }
-	@ln -sfn /usr/include/xen $@
+	$(Q)mkdir -p $(XEN_PUBLIC)
+	$(Q)test -f /usr/include/xen/xen.h || { echo "error: Xen public headers missing (Debian package libxen-dev): run 'make deps'" >&2; exit 1; }
+	$(Q)ln -sfn /usr/include/xen $@
 
 $(LIBFDT_OUT)/%.o: $(LIBFDT_INC)/.stamp
-	@mkdir -p $(@D)
+	$(Q)mkdir -p $(@D)
 	@echo "  CC      $(notdir $@) (libfdt)"
 	$(Q)$(TARGET_CC) $(TARGET_CFLAGS_3RDPARTY) -I$(LIBFDT_INC) -I$(LIBFDT_OUT)/include -c $(LIBFDT_SRC)/$*.c -o $@
 
 $(LIBFDT_OUT)/libfdt.a: $(LIBFDT_OBJS)
 	@echo "  AR      $(notdir $@)"
-	$(Q)rm -f $@ && $(CROSS)ar rcs $@ $^
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 
-$(RUNTIME_OUT)/%.o: $(RUNTIME_DIR)/%.c $(RUNTIME_HEADERS) $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
-	@mkdir -p $(@D)
+$(RUNTIME_OUT)/%.o: $(RUNTIME_DIR)/%.c $(RUNTIME_DIR)/runtime.mk $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
+	$(Q)mkdir -p $(@D)
 	@echo "  CC      $(patsubst $(SRC)/%,%,$<)"
 	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) $(RUNTIME_INCLUDES) -c $< -o $@
 
 $(RUNTIME_OUT)/%.o: $(RUNTIME_DIR)/%.S
-	@mkdir -p $(@D)
+	$(Q)mkdir -p $(@D)
 	@echo "  AS      $(patsubst $(SRC)/%,%,$<)"
-	$(Q)$(TARGET_CC) $(TARGET_ARCH) -c $< -o $@
+	$(Q)$(TARGET_CC) $(TARGET_ARCH) $(DEPFLAGS) -c $< -o $@
 
 $(RUNTIME_LIB): $(RUNTIME_XEN_OBJS)
 	@echo "  AR      $(notdir $@)"
-	$(Q)rm -f $@ && $(CROSS)ar rcs $@ $^
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 
 # $(call link_xen_image,ELF,IMAGE,OBJECTS): link a position-independent
 # zImage. .bss goes into the file because Xen copies only the file.
 TARGET_LDFLAGS := $(TARGET_ARCH) --specs=picolibc.specs -nostartfiles -static-pie -pie \
 	-Wl,--no-dynamic-linker -Wl,--gc-sections -Wl,-z,notext -Wl,--build-id=none
 define link_xen_image
-	@mkdir -p $(dir $(1)) $(dir $(2))
+	$(Q)mkdir -p $(dir $(1)) $(dir $(2))
 	@echo "  LD      $(notdir $(1))"
 	$(Q)$(TARGET_CC) $(TARGET_LDFLAGS) -T $(RUNTIME_LDSCRIPT) -o $(1) $(RUNTIME_START) $(3) \
 		$(RUNTIME_LIB) $(LIBFDT_OUT)/libfdt.a -Wl,-Map,$(1).map
-	@if $(CROSS)readelf -r $(1) | grep -q 'R_ARM_' && $(CROSS)readelf -r $(1) | grep 'R_ARM_' | grep -vq 'R_ARM_RELATIVE'; then \
-		echo "error: $(1) has relocations other than R_ARM_RELATIVE" >&2; $(CROSS)readelf -r $(1) | grep R_ARM_ | grep -v RELATIVE | head >&2; exit 1; fi
+	$(Q)if $(CROSS_COMPILE)readelf -r $(1) | grep -q 'R_ARM_' && $(CROSS_COMPILE)readelf -r $(1) | grep 'R_ARM_' | grep -vq 'R_ARM_RELATIVE'; then \
+		echo "error: $(1) has relocations other than R_ARM_RELATIVE" >&2; $(CROSS_COMPILE)readelf -r $(1) | grep R_ARM_ | grep -v RELATIVE | head >&2; exit 1; fi
 	$(Q)$(TARGET_OBJCOPY) -O binary --set-section-flags .bss=alloc,load,contents $(1) $(2)
-	@printf '%-28s %7d bytes  (' "$(notdir $(2))" $$(stat -c %s $(2)); \
+	$(Q)printf '%-28s %7d bytes  (' "$(notdir $(2))" $$(stat -c %s $(2)); \
 		$(TARGET_SIZE) $(1) | awk 'NR==2{printf "text %d, data %d, bss %d", $$1, $$2, $$3}'; echo ')'
 endef
 
@@ -99,18 +101,19 @@ $(1)_XEN_OBJS := $$(patsubst $$(SRC)/%.c,$$(O)/target/%.o,$(2))
 $(1)_XEN_LINK := $$($(1)_XEN_OBJS) $(if $(filter net,$(3)),$$(RUNTIME_NET_OBJ) $$(RUNTIME_NET_LIB))
 $(1)_UNIX_SRCS := $(2) $$(RUNTIME_UNIX_SRCS) $(if $(filter net,$(3)),$$(RUNTIME_NET_UNIX_SRCS))
 
-$$(O)/target/guests/$(1)/%.o: $$(SRC)/guests/$(1)/%.c $$(RUNTIME_HEADERS) $$(CONFIG_H) $$(LIBFDT_INC)/.stamp | $$(XEN_PUBLIC)/xen
-	@mkdir -p $$(@D)
+$$(O)/target/guests/$(1)/%.o: $$(SRC)/guests/$(1)/%.c $$(RUNTIME_DIR)/runtime.mk $$(CONFIG_H) $$(LIBFDT_INC)/.stamp | $$(XEN_PUBLIC)/xen
+	$(Q)mkdir -p $$(@D)
 	@echo "  CC      $$(patsubst $$(SRC)/%,%,$$<)"
 	$$(Q)$$(TARGET_CC) $$(TARGET_CFLAGS) $$(RUNTIME_INCLUDES) $(if $(filter net,$(3)),-I$$(SRC)/net) -c $$< -o $$@
 
 $$(O)/guests/$(1).img: $$($(1)_XEN_LINK) $$(RUNTIME_START) $$(RUNTIME_LIB) $$(LIBFDT_OUT)/libfdt.a $$(RUNTIME_LDSCRIPT)
 	$$(call link_xen_image,$$(O)/target/guests/$(1)/$(1).elf,$$@,$$($(1)_XEN_LINK))
 
-$$(O)/host/guests/$(1): $$($(1)_UNIX_SRCS) $$(RUNTIME_HEADERS) $$(RUNTIME_DIR)/unix/unix.h $(if $(filter net,$(3)),$$(wildcard $$(SRC)/net/*.h) $$(CONFIG_H))
-	@mkdir -p $$(@D)
+$$(O)/host/guests/$(1): $$($(1)_UNIX_SRCS) $$(RUNTIME_DIR)/runtime.mk $(if $(filter net,$(3)),$$(CONFIG_H))
+	$(Q)mkdir -p $$(@D)
 	@echo "  HOSTCC  $$(patsubst $$(O)/%,%,$$@)"
 	$$(Q)$$(HOST_CC) $$(RUNTIME_UNIX_CFLAGS) $(if $(filter net,$(3)),$$(RUNTIME_NET_UNIX_CFLAGS)) -o $$@ $$($(1)_UNIX_SRCS)
+	$$(Q)$$(call multi_deps,$$(HOST_CC) $$(RUNTIME_UNIX_CFLAGS) $(if $(filter net,$(3)),$$(RUNTIME_NET_UNIX_CFLAGS)),$$($(1)_UNIX_SRCS))
 
 GUESTS += $(1)
 ALL_TARGETS += $$(O)/guests/$(1).img $$(O)/host/guests/$(1)

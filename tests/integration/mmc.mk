@@ -6,8 +6,9 @@ MMC_TEST_IMAGE := $(O)/test-images/mmc/sdcard.img
 $(eval $(call board_image,$(O)/test-images/mmc,$(SRC)/hypervisor-cfg/test/orangepi-pc-mmc.toml,$(MMC_TEST_IMAGE)))
 
 TEST_SUITES += mmc
+QEMU_SUITES += mmc
 test-mmc: $(MMC_TEST_IMAGE)
-	@O=$(O) $(RUN_SUITE) mmc $(PYTHON) $(INTEGRATION)/test_mmc.py $(MMC_TEST_IMAGE)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) mmc $(PYTHON) $(INTEGRATION)/test_mmc.py $(MMC_TEST_IMAGE)
 
 BENCH_TARGETS += bench-mmc
 bench-mmc: $(MMC_TEST_IMAGE)

@@ -8,9 +8,10 @@ NET_BOARD_IMAGE := $(O)/test-images/net/sdcard.img
 $(eval $(call board_image,$(O)/test-images/net,$(SRC)/hypervisor-cfg/test/orangepi-pc-net.toml,$(NET_BOARD_IMAGE)))
 
 TEST_SUITES += net-board
+QEMU_SUITES += net-board
 .PHONY: test-net-board bench-net-board
 test-net-board: $(NET_BOARD_IMAGE)
-	@O=$(O) $(RUN_SUITE) net-board $(PYTHON) $(INTEGRATION)/test_net_board.py $(NET_BOARD_IMAGE)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) net-board $(PYTHON) $(INTEGRATION)/test_net_board.py $(NET_BOARD_IMAGE)
 
 # Ping RTT and TCP throughput host -> control domain: build/bench/net-board.json (ctl_*).
 BENCH_TARGETS += bench-net-board

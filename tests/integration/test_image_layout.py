@@ -69,6 +69,14 @@ def main():
         names = {os.path.basename(line.strip()).lower() for line in listing.splitlines()}
         for name in ("boot.scr", "uboot.env", "xen", a.dtb, "control.img"):
             tap.check(f"{b}: FAT holds {name}", name.lower() in names, listing)
+        # What the image is built from (tools/versions.sh): a line per part.
+        versions = (fat_file(img, "versions.txt") or b"").decode(errors="replace")
+        parts = {line.split()[0]: line.split()[1:] for line in versions.splitlines() if len(line.split()) >= 3}
+        tap.check(f"{b}: versions.txt on the FAT names the package and version of every part",
+                  all(p in parts and "unknown" not in parts[p] for p in
+                      ("flotilla", "u-boot", "xen", "dtb", "mbedtls", "libfdt", "gcc", "libc", "qemu"))
+                  and parts.get("flotilla", [""])[-1].startswith("0.") and "+git-" in parts["flotilla"][-1],
+                  versions)
         script = fat_file(img, "boot.scr") or b""
         # A U-Boot script image: 64-byte legacy header, then a 8-byte length table.
         tap.check(f"{b}: boot.scr is a U-Boot script image", script[:4] == b"\x27\x05\x19\x56")

@@ -25,25 +25,28 @@ $(NETIF_TEST): $(SRC)/guests/netiftest/main.c $(RUNTIME_UNIX_SRCS) $(RUNTIME_NET
 	$(Q)$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(RUNTIME_NET_UNIX_CFLAGS) $(HOST_SANITIZE) -o $@ $< $(RUNTIME_UNIX_SRCS) $(RUNTIME_NET_UNIX_SRCS)
 
 TEST_SUITES += www-unit www-unix syn-flood www-browser
+# Network namespaces and timed checks: run with the board suites, one at a time.
+QEMU_SUITES += www-unix syn-flood www-browser
 .PHONY: test-www-unit test-www-unix test-syn-flood test-www-browser
 test-www-unit: $(WWW_HTTP_TEST) $(NETIF_TEST)
 	@$(RUN_SUITE) www-unit sh -c 'CMOCKA_MESSAGE_OUTPUT=TAP $(WWW_HTTP_TEST) && $(NETIF_TEST)'
 
 test-www-unix: $(WWW_UNIX)
-	@$(RUN_SUITE) www-unix env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www.py --out $(O) $(WWW_UNIX)
+	$(Q)$(RUN_SUITE_SERIAL) www-unix env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www.py --out $(O) $(WWW_UNIX)
 
 test-syn-flood: $(WWW_UNIX)
-	@$(RUN_SUITE) syn-flood env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www_synflood.py --out $(O) $(WWW_UNIX)
+	$(Q)$(RUN_SUITE_SERIAL) syn-flood env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www_synflood.py --out $(O) $(WWW_UNIX)
 
 test-www-browser: $(WWW_UNIX)
-	@$(RUN_SUITE) www-browser env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www_browser.py --out $(O) $(WWW_UNIX)
+	$(Q)$(RUN_SUITE_SERIAL) www-browser env O=$(O) $(PYTHON) $(WWW_TESTS)/test_www_browser.py --out $(O) $(WWW_UNIX)
 
 
 ifeq ($(BOARD),orangepi-pc)
 NETIF_XEN_IMAGE := $(O)/test-images/netif/sdcard.img
 $(eval $(call board_image,$(O)/test-images/netif,$(SRC)/hypervisor-cfg/test/orangepi-pc-netif.toml,$(NETIF_XEN_IMAGE)))
 TEST_SUITES += netif-xen
+QEMU_SUITES += netif-xen
 .PHONY: test-netif-xen
 test-netif-xen: $(NETIF_XEN_IMAGE)
-	@O=$(O) $(RUN_SUITE) netif-xen $(PYTHON) $(WWW_TESTS)/test_www_netif_xen.py $(NETIF_XEN_IMAGE)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) netif-xen $(PYTHON) $(WWW_TESTS)/test_www_netif_xen.py $(NETIF_XEN_IMAGE)
 endif

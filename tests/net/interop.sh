@@ -34,10 +34,11 @@ skip_all() {
 	exit 0
 }
 
+# "needs ...": CI provides it, so under CI=true the summary counts it as failed.
 [ "$(id -u)" = 0 ] || skip_all "needs root for ip netns and TAP (CI runs as root)"
-command -v ip >/dev/null || skip_all "iproute2 not installed"
-[ -c /dev/net/tun ] || skip_all "/dev/net/tun missing"
-ip netns add "$NS" 2>/dev/null || skip_all "cannot create a network namespace here"
+command -v ip >/dev/null || skip_all "needs iproute2 (make deps installs it)"
+[ -c /dev/net/tun ] || skip_all "needs /dev/net/tun (TAP devices)"
+ip netns add "$NS" 2>/dev/null || skip_all "needs network namespaces (ip netns add failed)"
 
 PIDS=""
 cleanup() {
@@ -158,8 +159,8 @@ in_ns tc qdisc del dev tap0 root 2>/dev/null
 
 # --- 5, 6: DHCP and DNS against dnsmasq -----------------------------------
 if ! command -v dnsmasq >/dev/null; then
-	N=$((N + 1)); echo "ok $N - DHCP lease from dnsmasq # SKIP dnsmasq not installed"
-	N=$((N + 1)); echo "ok $N - DNS lookup through dnsmasq # SKIP dnsmasq not installed"
+	N=$((N + 1)); echo "ok $N - DHCP lease from dnsmasq # SKIP needs dnsmasq (make deps installs it)"
+	N=$((N + 1)); echo "ok $N - DNS lookup through dnsmasq # SKIP needs dnsmasq (make deps installs it)"
 	exit 0
 fi
 ip netns exec "$NS" dnsmasq --no-daemon --conf-file=/dev/null --interface=br0 --bind-interfaces --except-interface=lo \

@@ -58,7 +58,9 @@ static size_t make(uint8_t *buf)
 	return bundles + 64;
 }
 
-static int parse(const uint8_t *buf, size_t size)
+/* Returns the entry count, -1 when refused with a reason (*reason), -2
+ * when refused without one. */
+static int parse_why(const uint8_t *buf, size_t size, const char **reason)
 {
 	struct boot_entry entries[BOOT_BUNDLE_ENTRIES_MAX];
 	const char *error = NULL;
@@ -69,7 +71,24 @@ static int parse(const uint8_t *buf, size_t size)
 	if (n < 0 && (!error || !*error))
 		n = -2; /* a refusal must say why */
 	free(copy);
+	*reason = n == -1 ? error : "";
 	return n;
+}
+
+static int parse(const uint8_t *buf, size_t size)
+{
+	const char *reason;
+	return parse_why(buf, size, &reason);
+}
+
+/* Refused, and for the reason the test names (not some earlier check). */
+static int refused_for(const uint8_t *buf, size_t size, const char *why)
+{
+	const char *reason;
+	int n = parse_why(buf, size, &reason);
+	if (n == -1 && strstr(reason, why) == NULL)
+		printf("# refused, but for \"%s\", not \"%s\"\n", reason, why);
+	return n == -1 && strstr(reason, why) != NULL;
 }
 
 int main(void)
@@ -89,37 +108,55 @@ int main(void)
 						    entries[0].bundle_size == 40 &&
 						    entries[1].bundle[0] == 'B');
 
+	/* Each corruption must be refused for its own reason: a check that
+	 * fires earlier for another reason would hide a missing one. A second
+	 * field (offset2) makes the rest of the bundle valid around it. */
 	struct {
 		const char *what;
 		size_t offset;
 		uint32_t value;
+		const char *reason;
+		size_t offset2;
+		uint32_t value2;
 	} corruptions[] = {
-	    {"bad magic", 0, 0x41414141},
-	    {"unknown format version", 8, 2},
-	    {"zero entries", 12, 0},
-	    {"more entries than allowed", 12, BOOT_BUNDLE_ENTRIES_MAX + 1},
-	    {"a count whose table runs past the end", 12, 3},
-	    {"a total size larger than the module", 16, 4096},
-	    {"a bundle offset past the end", 24 + 32, 10000},
-	    {"a bundle that runs past the end", 24 + 36, 1000},
-	    {"an offset + size that wraps around", 24 + 36, 0xfffffff0u},
-	    {"boot arguments past the end", 24 + 48, 5000},
-	    {"boot arguments longer than 255 bytes", 24 + 52, 256},
-	    {"boot arguments with a NUL inside", 24 + 52, 4},
+	    {"bad magic", 0, 0x41414141, "magic FLOTBOOT missing", 0, 0},
+	    {"unknown format version", 8, 2, "unsupported boot bundle format version", 0, 0},
+	    {"zero entries", 12, 0, "entry count out of range", 0, 0},
+	    {"more entries than allowed", 12, BOOT_BUNDLE_ENTRIES_MAX + 1,
+	     "entry count out of range", 0, 0},
+	    /* 24 + 4 * 64 = 280 bytes of table in a 224-byte bundle. */
+	    {"a count whose table runs past the end", 12, 4, "entry table runs past the end", 0, 0},
+	    {"a total size larger than the module", 16, 4096, "truncated", 0, 0},
+	    {"a bundle offset past the end", 24 + 32, 10000, "points outside the bundle", 0, 0},
+	    {"a bundle that runs past the end", 24 + 36, 1000, "points outside the bundle", 0, 0},
+	    {"an offset + size that wraps around", 24 + 36, 0xfffffff0u,
+	     "points outside the bundle", 0, 0},
+	    {"boot arguments past the end", 24 + 48, 5000, "points outside the bundle", 0, 0},
+	    /* Inside a 512-byte bundle, so only the length is wrong. */
+	    {"boot arguments longer than 255 bytes", 24 + 52, 256, "longer than 255 bytes", 16,
+	     512},
+	    {"boot arguments with a NUL inside", 24 + 52, 4, "contain a NUL byte", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
 		memcpy(bad, buf, sizeof(buf));
 		put32(bad + corruptions[i].offset, corruptions[i].value);
-		char what[128];
-		snprintf(what, sizeof(what), "refused with a reason: %s", corruptions[i].what);
-		check(what, parse(bad, size) == -1);
+		size_t bad_size = size;
+		if (corruptions[i].offset2) {
+			put32(bad + corruptions[i].offset2, corruptions[i].value2);
+			bad_size = corruptions[i].value2;
+		}
+		char what[160];
+		snprintf(what, sizeof(what), "refused because of %s (\"%s\")", corruptions[i].what,
+			 corruptions[i].reason);
+		check(what, refused_for(bad, bad_size, corruptions[i].reason));
 	}
 	memcpy(bad, buf, sizeof(buf));
 	memset(bad + 24, 'n', 32); /* name with no NUL */
-	check("refused with a reason: an unterminated name", parse(bad, size) == -1);
-	check("refused with a reason: a truncated header", parse(buf, 20) == -1);
-	check("refused with a reason: the module shorter than the table says",
-	      parse(buf, size - 1) == -1);
+	check("refused because of an unterminated name",
+	      refused_for(bad, size, "name is empty or not terminated"));
+	check("refused because of a truncated header", refused_for(buf, 20, "not a boot bundle"));
+	check("refused because the module is shorter than the table says",
+	      refused_for(buf, size - 1, "truncated"));
 	/* Every prefix and every single-byte change: never crashes or overreads. */
 	int survived = 1;
 	for (size_t cut = 0; cut <= size; cut++)

@@ -56,6 +56,63 @@ refused("an odd guest memory size", CONTROL + GUEST.format(n="a", m=15, v=1), "e
 refused("a missing [control] section", GUEST.format(n="a", m=16, v=1), "[control]")
 refused("a syntax error", CONTROL + "[[guest]\n", "")
 
+# Strict: anything the plan does not define is an error naming file and line.
+sys.path.insert(0, os.path.join(ROOT, "hypervisor-cfg"))
+import plan as plan_module  # noqa: E402
+
+BUILDER = plan_module.c_defines(os.path.join(ROOT, "guests", "control", "builder.h"))
+BUNDLE = plan_module.c_defines(os.path.join(ROOT, "guests", "control", "boot_bundle.h"))
+OK_GUEST = GUEST.format(n="a", m=16, v=1)
+refused("an unknown table, with its line", CONTROL + OK_GUEST.replace("[[guest]]", "[[guests]]"),
+        ".toml:4: unknown table 'guests'")
+refused("an unknown key, listing the allowed ones", CONTROL + OK_GUEST + "memroy_mb = 16\n",
+        "unknown key 'memroy_mb' (allowed: name, image, memory_mb")
+refused("a misspelt pcpus", CONTROL + OK_GUEST + "pcpu = [1]\n", ".toml:9: [[guest]] entry 1: unknown key 'pcpu'")
+refused("an unknown key in [control]", CONTROL + "memory = 3\n" + OK_GUEST, "[control]: unknown key 'memory'")
+refused("a wrong type (bootargs = 5), with its line", CONTROL + OK_GUEST + "bootargs = 5\n",
+        ".toml:9: [[guest]] entry 1: bootargs must be a string, not an integer")
+refused("a missing required key", CONTROL + '[[guest]]\nname = "a"\nimage = "hello"\nvcpus = 1\n',
+        "missing memory_mb")
+refused("[control] written as [[control]]", "[[control]]\nmemory_mb = 64\nvcpus = 1\n", "must be written [control]")
+refused("pcpus naming the control domain's CPU 0", CONTROL + OK_GUEST + "pcpus = [0, 1]\n",
+        "pcpus may not include CPU 0")
+refused("pcpus naming a CPU of a 2-vCPU control domain",
+        CONTROL.replace("vcpus = 1", "vcpus = 2") + OK_GUEST + "pcpus = [1, 2]\n", "pcpus may not include CPU 0, 1")
+vmax = BUILDER["DOM_VCPUS_MAX"]
+refused(f"more vCPUs than the builder starts ({vmax}, from builder.h)", CONTROL + GUEST.format(n="a", m=16, v=vmax + 1),
+        f"builder starts {vmax} vCPU")
+# 924 MiB + 64 + 32 for Xen fit 1024 MiB, but not with Xen's paging pool for the guest.
+pool_mb = plan_module.paging_pool_kb(924, 1) / 1024
+check("the paging pool is libxl's 4 * (256 * vcpus + MiB + 128) KiB (builder.h)",
+      plan_module.paging_pool_kb(924, 1) == 4 * (256 * 1 + 924 + 128), pool_mb)
+refused("RAM that fits only without Xen's per-guest paging pool", CONTROL + GUEST.format(n="a", m=924, v=1),
+        "paging pool")
+r = run(CONTROL + GUEST.format(n="a", m=920, v=1))
+check("... and the same plan with that much less RAM passes", r.returncode == 0, r.stderr)
+nmax = BUNDLE["BOOT_BUNDLE_ENTRIES_MAX"]
+refused(f"more guests than a boot bundle holds ({nmax}, from boot_bundle.h)",
+        CONTROL + "".join(GUEST.format(n=f"g{i}", m=4, v=1) for i in range(nmax + 1)), f"at most {nmax}")
+# Every key with a value of the wrong type: one line, never a traceback.
+wrong = {str: "5", int: '"5"', plan_module.IntList: '["1"]'}
+bad = []
+for table, keys in plan_module.SCHEMA.items():
+    for key, kind in keys.items():
+        if table in plan_module.ARRAY_TABLES:
+            text = CONTROL + f'[[{table}]]\nname = "a"\nimage = "hello"\nmemory_mb = 16\nvcpus = 1\n'
+            text = "\n".join(line for line in text.splitlines() if not line.startswith(key + " ")) + "\n"
+            text += f"{key} = {wrong[kind]}\n"
+        else:
+            text = CONTROL.replace(f"{key} = ", f"{key}_old = ") if table == "control" else CONTROL
+            text = text.replace(f"{key}_old = 64\n", "").replace(f"{key}_old = 1\n", "")
+            text += f"[{table}]\n{key} = {wrong[kind]}\n" if table != "control" else ""
+            if table == "control":
+                text = text.replace("[control]\n", f"[control]\n{key} = {wrong[kind]}\n")
+        r = run(text)
+        lines = r.stderr.strip().splitlines()
+        if not (r.returncode == 1 and len(lines) == 1 and key in lines[0] and "Traceback" not in r.stderr):
+            bad.append((table, key, r.stderr))
+check("every key with a wrong type is one error line naming it", not bad, bad)
+
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "boot.cmd")
     r = run(CONTROL + GUEST.format(n="hello", m=16, v=1), "bootcmd", "--dtb", "board.dtb", "--console",

@@ -4,7 +4,7 @@
 FLOTILLA_SRC := $(SRC)/tools/flotilla
 FLOTILLA_MODULES := main util keys bundle_build verb_keys verb_bundle verb_store verb_flash devcfg
 FLOTILLA_H := $(O)/host/flotilla.d
-FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/guests/control -I$(SRC)/ota -I$(O)/include -MMD -MP \
+FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/guests/control -I$(SRC)/ota -I$(O)/include $(DEPFLAGS) \
 	-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"'
 FLOTILLA_LIBS := -lmbedcrypto
 FLOTILLA_OBJS := $(addprefix $(FLOTILLA_H)/,$(addsuffix .o,$(FLOTILLA_MODULES)))
@@ -13,8 +13,8 @@ FLOTILLA_LIB_MODULES := util keys bundle_build verb_keys verb_bundle verb_store 
 FLOTILLA_SAN_OBJS := $(addprefix $(FLOTILLA_H)/san/,$(addsuffix .o,$(FLOTILLA_LIB_MODULES)))
 
 $(FLOTILLA_H)/%.o: $(FLOTILLA_SRC)/%.c $(CONFIG_H)
-	@mkdir -p $(@D)
-	@$(HOST_CC) $(FLOTILLA_CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(FLOTILLA_CFLAGS) -c $< -o $@
 
 # The device-configuration parser is the control domain's own (guests/control/devcfg.c).
 $(FLOTILLA_H)/devcfg.o: $(SRC)/guests/control/devcfg.c $(CONFIG_H)
@@ -26,15 +26,14 @@ $(FLOTILLA_H)/san/devcfg.o: $(SRC)/guests/control/devcfg.c $(CONFIG_H)
 	$(Q)$(HOST_CC) $(FLOTILLA_CFLAGS) $(HOST_SANITIZE) -c $< -o $@
 
 $(FLOTILLA_H)/san/%.o: $(FLOTILLA_SRC)/%.c $(CONFIG_H)
-	@mkdir -p $(@D)
-	@$(HOST_CC) $(FLOTILLA_CFLAGS) $(HOST_SANITIZE) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(FLOTILLA_CFLAGS) $(HOST_SANITIZE) -c $< -o $@
 
 $(O)/host/flotilla: $(FLOTILLA_OBJS) $(OTA_HOST_OBJS)
-	@$(HOST_CC) -o $@ $^ $(FLOTILLA_LIBS)
+	$(Q)$(HOST_CC) -o $@ $^ $(FLOTILLA_LIBS)
 	@echo "  LD      $@"
 
 ALL_TARGETS += $(O)/host/flotilla
 
--include $(wildcard $(FLOTILLA_H)/*.d $(FLOTILLA_H)/san/*.d)
 
 include $(SRC)/ota/tests.mk

@@ -33,7 +33,7 @@ reset:
 	mov	r10, r2			/* r10 = DTB for the whole entry path */
 	adr	r11, _start		/* r11 = load address (link address is 0) */
 
-	/* Stack first (DESIGN.md): SP is inside the image, in .bss. */
+	/* Stack first (docs/emulated-board.md): SP is inside the image, in .bss. */
 	ldr	sp, =boot_stack_top
 	add	sp, sp, r11
 
