@@ -3,7 +3,8 @@
 IMAGE_OUT := $(O)/image
 SDCARD := $(O)/sdcard.img
 UBOOT_SPL := $(DEPS)/root/usr/lib/u-boot/$(BOARD_UBOOT_BUILD)/u-boot-sunxi-with-spl.bin
-XEN_IMAGE := $(DEPS)/root/boot/xen-4.17-armhf
+include $(SRC)/tools/xen.mk
+XEN_IMAGE := $(XEN_BUILT_IMAGE)
 BOARD_DTB_FILE := $(DEPS)/dtb/$(BOARD_DTB)
 PLAN := $(SRC)/hypervisor-cfg/$(BOARD).toml
 PLAN_TOOL := $(PYTHON) $(SRC)/hypervisor-cfg/plan.py
