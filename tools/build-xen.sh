@@ -72,7 +72,7 @@ if [ "$variant" = debug ]; then
 	printf '%s\n' CONFIG_DEBUG=y CONFIG_VERBOSE_DEBUG=y >>"$tmp/src/xen/.config"
 fi
 
-echo "  XEN     $version ($variant) with ${CROSS_COMPILE}gcc: about 5 minutes, once"
+echo "  XEN     $version ($variant) with ${CROSS_COMPILE}gcc: about a minute, once"
 cd "$tmp/src"
 set -- XEN_TARGET_ARCH=arm32 CROSS_COMPILE="$CROSS_COMPILE" V=1 \
 	EXTRA_CFLAGS_XEN_CORE="-ffile-prefix-map=$tmp/src=. -fdebug-prefix-map=$tmp/src=."
