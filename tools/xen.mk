@@ -22,3 +22,11 @@ $(XEN_BUILT_IMAGE): | $(DEPS)/xen-version.mk
 ifeq ($(XEN_VARIANT),debug)
 BOARD_XEN_CONSOLE += loglvl=all guest_loglvl=all
 endif
+
+TEST_SUITES += xen-build
+test-xen-build: $(SDCARD)
+	@$(RUN_SUITE) xen-build $(PYTHON) $(SRC)/tests/integration/test_xen_build.py \
+		--entry $(XEN_BUILD_DIR) --variant $(XEN_VARIANT) --version $(XEN_SRC_VERSION) \
+		--image-xen $(IMAGE_OUT)/xen --boot-cmd $(IMAGE_OUT)/boot.cmd --src $(DEPS)/xen-src \
+		--script $(SRC)/tools/build-xen.sh --debian-config $(DEPS)/root/boot/xen-4.17-armhf.config \
+		--debian-deb "$(firstword $(wildcard $(DEPS)/deb/xen-hypervisor-4.17-armhf_*.deb))"
