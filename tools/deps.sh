@@ -5,7 +5,7 @@
 #
 # 1. Debian host packages (apt-get install, as root) when any is missing.
 # 2. armhf binary packages (U-Boot, Xen, the armmp kernel for its DTBs) and
-#    source packages (xen for libfdt, mbedtls) through a private apt
+#    source packages (xen for libfdt and tools/build-xen.sh, mbedtls) through a private apt
 #    configuration under DEPS_DIR, so the machine's apt setup is never
 #    changed. armhf packages are only downloaded and unpacked, never installed.
 # Everything is cached: a second run does no network I/O. The directory is
@@ -29,7 +29,8 @@ HOST_PACKAGES="gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi
 qemu-system-arm u-boot-tools device-tree-compiler mtools dosfstools fdisk
 python3-kconfiglib libcmocka-dev libmbedtls-dev libfdt-dev dpkg-dev
 clang libclang-rt-14-dev llvm valgrind gcc make libxen-dev clang-format
-iproute2 dnsmasq-base curl iputils-ping chromium python3-websocket"
+iproute2 dnsmasq-base curl iputils-ping chromium python3-websocket
+gcc-arm-linux-gnueabihf binutils-arm-linux-gnueabihf python3 flex bison"
 
 die() { echo "deps: error: $*" >&2; exit 1; }
 say() { echo "deps: $*"; }
@@ -49,7 +50,8 @@ if [ -n "$missing" ]; then
 		die "apt-get install failed (see $DEPS/apt-host-install.log)"
 fi
 
-[ -f "$STAMP" ] && exit 0
+# xen-version.mk came later than the stamp: a cache without it is updated.
+[ -f "$STAMP" ] && [ -f "$DEPS/xen-version.mk" ] && exit 0
 
 # --- private apt configuration for armhf and source packages --------------
 APT="$DEPS/apt"
@@ -57,11 +59,17 @@ mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$DEPS/deb" "$DEPS/s
 MIRROR=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n1)
 [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 [ -n "$MIRROR" ] || die "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
+# The security suite, for Xen's source only: its armhf binary index fails to
+# download ("unexpected size"), its source index works.
+SECURITY=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep security | head -n1)
+[ -n "$SECURITY" ] || SECURITY=$(awk '/^deb .*security/{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[ -n "$SECURITY" ] || SECURITY=${MIRROR%/}-security
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 cat >"$APT/sources.list" <<EOS
 deb [arch=amd64,armhf signed-by=$KEYRING] $MIRROR bookworm main
 deb-src [signed-by=$KEYRING] $MIRROR bookworm main
 deb [arch=amd64,armhf signed-by=$KEYRING] $MIRROR bookworm-updates main
+deb-src [signed-by=$KEYRING] $SECURITY bookworm-security main
 EOS
 apt_opts() { # command args...: run an apt tool on the private configuration
 	cmd=$1; shift
@@ -74,12 +82,13 @@ apt_opts() { # command args...: run an apt tool on the private configuration
 }
 apt_cache() { apt_opts apt-cache "$@"; }
 apt_private() { apt_opts apt-get "$@"; }
-if [ ! -f "$APT/.updated" ]; then
-	say "updating private apt lists (armhf + deb-src) from $MIRROR"
+# .updated holds the sources.list the lists were fetched for.
+if ! cmp -s "$APT/sources.list" "$APT/.updated"; then
+	say "updating private apt lists (armhf + deb-src) from $MIRROR and $SECURITY"
 	apt_private update >"$APT/update.log" 2>&1 || true
 	apt_cache policy xen-hypervisor-4.17-armhf:armhf 2>/dev/null | grep -q 'Candidate: [0-9]' ||
 		die "apt lists unusable: no candidate for xen-hypervisor-4.17-armhf:armhf (see $APT/update.log)"
-	touch "$APT/.updated"
+	cp "$APT/sources.list" "$APT/.updated"
 fi
 
 # The armmp kernel image package name carries the ABI; resolve it from the metapackage.
@@ -125,11 +134,48 @@ fetch_src() { # source package, directory glob
 		mv "$DEPS"/src/.partial/* "$DEPS/src/" && rmdir "$DEPS/src/.partial"
 	fi
 }
-fetch_src xen 'xen-4.17*'
+# Xen: the newest source of bookworm and bookworm-security (security fixes)
+# that downloads, by exact version. The security pool may list a version it
+# does not serve yet: then bookworm's, with a warning (delete
+# $DEPS/xen-version.mk to try again later).
+newest_first() { # Debian versions, one per line -> newest first (dpkg's order)
+	rest=$(sort -u)
+	while [ -n "$rest" ]; do
+		top=
+		for v in $rest; do
+			if [ -z "$top" ] || dpkg --compare-versions "$v" gt "$top"; then top=$v; fi
+		done
+		echo "$top"
+		rest=$(for v in $rest; do [ "$v" = "$top" ] || echo "$v"; done)
+	done
+}
+XEN_VERSIONS=$(apt_cache showsrc xen 2>/dev/null | sed -n 's/^Version: //p' | newest_first)
+XEN_NEWEST=$(echo "$XEN_VERSIONS" | head -n1) XEN_VERSION=
+[ -n "$XEN_NEWEST" ] || die "no source package xen in the apt lists (see $APT/update.log)"
+for v in $XEN_VERSIONS; do
+	d=xen-${v%-*}
+	if [ ! -d "$DEPS/src/$d" ]; then
+		say "fetching source package xen $v"
+		(cd "$DEPS/src" && apt_private source --download-only "xen=$v" >"$DEPS/src/xen-fetch.log" 2>&1) || {
+			say "warning: apt-get source xen=$v failed (see $DEPS/src/xen-fetch.log)"
+			continue
+		}
+		rm -rf "$DEPS/src/$d.tmp"
+		(cd "$DEPS/src" && dpkg-source --no-check -x "xen_${v#*:}.dsc" "$d.tmp" >/dev/null) ||
+			die "dpkg-source -x xen_$v failed"
+		mv "$DEPS/src/$d.tmp" "$DEPS/src/$d"
+	fi
+	XEN_VERSION=$v XEN_DIR=$d
+	break
+done
+[ -n "$XEN_VERSION" ] || die "no version of source package xen could be fetched"
+[ "$XEN_VERSION" = "$XEN_NEWEST" ] ||
+	say "warning: using xen $XEN_VERSION, not the newer $XEN_NEWEST (not downloadable now)"
 fetch_src mbedtls 'mbedtls-2.28*'
 fetch_src lwip 'lwip-*'
 
-ln -sfn "$(ls -d "$DEPS"/src/xen-4.17*/ | head -n1)" "$DEPS/xen-src"
+ln -sfn "$DEPS/src/$XEN_DIR/" "$DEPS/xen-src"
+echo "XEN_SRC_VERSION := $XEN_VERSION" >"$DEPS/xen-version.mk"
 ln -sfn "$(ls -d "$DEPS"/src/mbedtls-2.28*/ | head -n1)" "$DEPS/mbedtls-src"
 ln -sfn "$(ls -d "$DEPS"/src/lwip-*/ | head -n1)" "$DEPS/lwip-src"
 touch "$STAMP"

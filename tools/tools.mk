@@ -3,7 +3,8 @@
 IMAGE_OUT := $(O)/image
 SDCARD := $(O)/sdcard.img
 UBOOT_SPL := $(DEPS)/root/usr/lib/u-boot/$(BOARD_UBOOT_BUILD)/u-boot-sunxi-with-spl.bin
-XEN_IMAGE := $(DEPS)/root/boot/xen-4.17-armhf
+include $(SRC)/tools/xen.mk
+XEN_IMAGE := $(XEN_BUILT_IMAGE)
 BOARD_DTB_FILE := $(DEPS)/dtb/$(BOARD_DTB)
 PLAN := $(SRC)/hypervisor-cfg/$(BOARD).toml
 PLAN_TOOL := $(PYTHON) $(SRC)/hypervisor-cfg/plan.py
@@ -14,7 +15,7 @@ PLAN_ARGS := --ram-mb $(BOARD_RAM_SIZE_MB) --cpus $(BOARD_CPUS)
 # XEN_VERSION_STRING ("package version"); by default the line names the
 # xen-hypervisor .deb in DL_DIR.
 VERSIONS := $(O)/versions.txt
-XEN_VERSION_STRING ?=
+XEN_VERSION_STRING ?= src:xen $(XEN_SRC_VERSION) (built from source by tools/build-xen.sh, $(XEN_VARIANT))
 
 # Files every image's FAT boot partition holds; boot.scr and the guest
 # images depend on the plan.
