@@ -8,6 +8,8 @@ CONTROL_MODULES := main domain builder boot_bundle supervisor devcfg trust provi
 CONTROL_MODULES += mmc mbr card
 # Networking: the NIC drivers and the control domain's own net/ stack.
 CONTROL_MODULES += nic nic_sun8i_emac emac_ring ctlnet
+# The device API: HTTP machine, operator authentication (ota/auth.c), resources.
+CONTROL_MODULES += http api
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.

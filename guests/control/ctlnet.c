@@ -7,9 +7,8 @@
  * the switch exists they become the switch's control port - one line in
  * ctlnet_start().
  *
- * Services (until the device API): ICMP echo (net/), HTTP on port 80 with
- * one endpoint, GET /v1/ping -> 200 and a small JSON body, and TCP discard
- * on port 9 (RFC 863) for throughput measurements.
+ * Services: ICMP echo (net/), the device API on port 80 (api.c), and TCP
+ * discard on port 9 (RFC 863) for throughput measurements.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,13 +20,11 @@
 #include "flotilla.h"
 #include "nic.h"
 #include "ctlnet.h"
+#include "api.h"
 
-#define HTTP_PORT        80
-#define DISCARD_PORT     9
-#define HTTP_REQUEST_MAX 512
-#define HTTP_CLIENTS     4
-#define NIC_BUDGET       64
-#define LINK_CHECK_NS    2000000000ull
+#define DISCARD_PORT  9
+#define NIC_BUDGET    64
+#define LINK_CHECK_NS 2000000000ull
 
 static struct nic *nic;
 static struct net_stack *stack;
@@ -35,13 +32,6 @@ static struct net_port port;
 static uint64_t next_link_check;
 static bool link_up;
 static uint64_t discard_bytes;
-
-struct http_client {
-	struct tcp_conn *conn; /* NULL: free */
-	size_t len;
-	char request[HTTP_REQUEST_MAX];
-};
-static struct http_client http_clients[HTTP_CLIENTS];
 
 /* ------------------------------------------------------------ attachment */
 
@@ -64,70 +54,6 @@ static uint64_t port_now_ms(void *ctx)
 }
 
 /* ------------------------------------------------------------ services */
-
-static void http_answer(struct http_client *client)
-{
-	char body[256], response[512];
-	int status = 404;
-	const char *reason = "Not Found";
-	int body_len;
-	if (strncmp(client->request, "GET /v1/ping ", 13) == 0 ||
-	    strncmp(client->request, "GET /v1/ping?", 13) == 0) {
-		const struct nic_counters *c = &nic->counters;
-		status = 200;
-		reason = "OK";
-		body_len =
-		    snprintf(body, sizeof(body),
-			     "{\"ok\":true,\"uptime_ms\":%" PRIu64 ",\"rx_frames\":%" PRIu64
-			     ",\"tx_frames\":%" PRIu64 "}\n",
-			     flotilla_clock_monotonic() / 1000000u, c->rx_frames, c->tx_frames);
-	} else {
-		body_len = snprintf(body, sizeof(body), "{\"error\":\"not found\"}\n");
-	}
-	int len = snprintf(response, sizeof(response),
-			   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-			   "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-			   status, reason, body_len, body);
-	/* Fits the send buffer of a fresh connection (Kconfig: 16 KiB). */
-	tcp_send(client->conn, response, (size_t)len);
-	tcp_close(client->conn);
-	client->conn = NULL;
-}
-
-static void http_event(void *arg, struct tcp_conn *conn, enum tcp_event event)
-{
-	struct http_client *client = arg;
-	if (event == TCP_EVENT_ACCEPT) {
-		client = NULL;
-		for (unsigned i = 0; i < HTTP_CLIENTS && !client; i++)
-			if (!http_clients[i].conn)
-				client = &http_clients[i];
-		if (!client) {
-			tcp_abort(conn); /* all busy: the client retries */
-			return;
-		}
-		client->conn = conn;
-		client->len = 0;
-		tcp_set_callback(conn, http_event, client);
-		return;
-	}
-	if (!client || client->conn != conn)
-		return;
-	if (event == TCP_EVENT_ABORTED) {
-		client->conn = NULL;
-		return;
-	}
-	if (event == TCP_EVENT_RECV || event == TCP_EVENT_PEER_CLOSED) {
-		int n;
-		while ((n = tcp_recv(conn, client->request + client->len,
-				     HTTP_REQUEST_MAX - 1 - client->len)) > 0)
-			client->len += (size_t)n;
-		client->request[client->len] = '\0';
-		if (strstr(client->request, "\r\n\r\n") || client->len == HTTP_REQUEST_MAX - 1 ||
-		    n == 0)
-			http_answer(client);
-	}
-}
 
 static void discard_event(void *arg, struct tcp_conn *conn, enum tcp_event event)
 {
@@ -234,9 +160,9 @@ int ctlnet_start(const void *dtb)
 		printf("control: net: no memory for the stack (%zu bytes)\n", size);
 		return -1;
 	}
-	if (!tcp_listen(stack, HTTP_PORT, 4, http_event, NULL) ||
-	    !tcp_listen(stack, DISCARD_PORT, 4, discard_event, NULL))
-		printf("control: net: cannot listen on ports %d and %d\n", HTTP_PORT, DISCARD_PORT);
+	api_start(stack, &port);
+	if (!tcp_listen(stack, DISCARD_PORT, 4, discard_event, NULL))
+		printf("control: net: cannot listen on port %d\n", DISCARD_PORT);
 	check_link();
 	next_link_check = flotilla_clock_monotonic() + LINK_CHECK_NS;
 	int rc = dhcp_start(stack, dhcp_event, NULL);
@@ -259,7 +185,9 @@ uint64_t ctlnet_poll(void)
 	}
 	if (nic->work)
 		return now; /* frames left over from the budget: come back at once */
-	uint64_t deadline = next_link_check;
+	uint64_t deadline = api_poll();
+	if (next_link_check < deadline)
+		deadline = next_link_check;
 	int64_t ms = net_next_timeout_ms(stack);
 	if (ms >= 0 && now + (uint64_t)ms * 1000000u < deadline)
 		deadline = now + (uint64_t)ms * 1000000u;

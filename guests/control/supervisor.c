@@ -72,7 +72,7 @@ int supervisor_init(const void *dtb)
 	return 0;
 }
 
-static const char *state_name(enum guest_state state)
+const char *supervisor_state_name(enum guest_state state)
 {
 	switch (state) {
 	case GUEST_REFUSED: return "refused";
@@ -102,7 +102,7 @@ void supervisor_print_status(void)
 				 up / SECONDS, up / (SECONDS / 10) % 10);
 		}
 		printf("control:   %-16s %-10s %-6s %-10s %-8u %u MiB\n", g->name,
-		       state_name(g->state), domid, uptime, g->restarts, g->memory_mb);
+		       supervisor_state_name(g->state), domid, uptime, g->restarts, g->memory_mb);
 		if (g->state == GUEST_REFUSED)
 			printf("control:     refused: %s\n", g->refused_reason);
 	}
@@ -470,4 +470,14 @@ void supervisor_bench_cycles(unsigned cycles)
 	printf("control: cycles: %u create/destroy cycles of %s, %.3f ms each; Xen free pages "
 	       "before %" PRIu64 ", after %" PRIu64 "\n",
 	       done, model->name, done ? ticks_to_ms(elapsed) / done : 0.0, before, after);
+}
+
+int supervisor_guest_count(void)
+{
+	return guest_count;
+}
+
+const struct guest *supervisor_guest(int index)
+{
+	return index >= 0 && index < guest_count ? &guests[index] : NULL;
 }

@@ -64,6 +64,10 @@ void supervisor_start_all(void);
 /* One pass of work; returns the monotonic deadline of the next timed work. */
 uint64_t supervisor_poll(void);
 void supervisor_print_status(void);
+/* Read-only views for the device API. */
+int supervisor_guest_count(void);
+const struct guest *supervisor_guest(int index);
+const char *supervisor_state_name(enum guest_state state);
 /* Benchmarks used by `make bench` and tests (boot arguments bench=, cycles=). */
 void supervisor_bench_build(unsigned runs);
 void supervisor_bench_cycles(unsigned cycles);

@@ -116,7 +116,18 @@ def main():
             tap.check("TCP to the control domain's stack: GET /v1/ping answers 200 with JSON",
                       response.startswith("HTTP/1.1 200") and '"ok":true' in response, response)
             response = http_get(lan, addr, "/nothing")
-            tap.check("an unknown path answers 404", response.startswith("HTTP/1.1 404"), response)
+            tap.check("an unknown path answers 404 with a JSON reason",
+                      response.startswith("HTTP/1.1 404") and '"error":"not_found"' in response, response)
+            nonces = [re.search(r'"nonce":"([0-9a-f]{32})"', http_get(lan, addr, "/v1/nonce")) for _ in range(3)]
+            tap.check("the device API issues 128-bit nonces, a different one each time",
+                      all(nonces) and len({m.group(1) for m in nonces if m}) == 3, nonces)
+            response = http_get(lan, addr, "/v1/guests")
+            tap.check("GET /v1/guests lists the guests with their state",
+                      response.startswith("HTTP/1.1 200") and '"guests":[' in response, response)
+            response = lan.run(["curl", "-sS", "-m", "10", "-i", "-X", "PUT", "--data-binary", "x",
+                                f"http://{addr}/v1/ping"], timeout=30).stdout
+            tap.check("a method the resource does not take answers 405 with Allow",
+                      response.startswith("HTTP/1.1 405") and "Allow: GET, HEAD" in response, response)
             after = counters(board)
             tap.check("the driver's counters grow: rx/tx frames and bytes, and interrupts",
                       all(a > b for a, b in zip(after[:4], before[:4])) and after[8] > before[8],
