@@ -10,7 +10,7 @@
 # tests/cli/test_cli_ota.sh (rules below).
 
 OTA_SRC := $(SRC)/ota
-OTA_MODULES := ota manifest bundle crypto_mbedtls blockdev slot_store install
+OTA_MODULES := ota manifest bundle crypto_mbedtls blockdev slot_store install event_log
 OTA_HEADERS := $(wildcard $(OTA_SRC)/*.h $(OTA_SRC)/host/*.h)
 MBEDTLS_SRC := $(DEPS)/mbedtls-src
 OTA_MBEDTLS_MODULES := sha256 ecdsa ecp ecp_curves bignum asn1parse asn1write constant_time \

@@ -464,7 +464,8 @@ static unsigned long total_cut_points;
 
 static int run_scenario(const struct scenario *sc, uint32_t bs, unsigned long *points)
 {
-	uint32_t blocks = 2 * 8192 / bs + GUESTS * SLOT_STORE_SLOTS * SLOT_SIZE / bs;
+	uint32_t head = bs > SLOT_STORE_HEAD_MAX ? bs : SLOT_STORE_HEAD_MAX; /* per slot */
+	uint32_t blocks = 2 * 8192 / bs + GUESTS * SLOT_STORE_SLOTS * (SLOT_SIZE + head) / bs;
 	size_t ncalls = max_calls(sc->steps, sc->steps_len);
 	struct snapshot *snaps = calloc(ncalls + 1, sizeof(*snaps));
 	struct slot_store *s = malloc(sizeof(*s));
