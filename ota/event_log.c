@@ -48,7 +48,8 @@ static void encode(const struct ota_event *e, uint8_t *p, uint32_t block_size)
 	ota_put_le32(p + 20, e->detail);
 	for (int i = 0; i < 3; i++)
 		ota_put_le32(p + 24 + 4 * i, e->version[i]);
-	memcpy(p + 36, e->guest, strnlen(e->guest, OTA_NAME_MAX));
+	for (size_t i = 0; i < OTA_NAME_MAX && e->guest[i]; i++)
+		p[36 + i] = (uint8_t)e->guest[i];
 	ota_put_le32(p + EVENT_CRC_AT, crc32(p, EVENT_CRC_AT));
 }
 

@@ -87,3 +87,30 @@ test-boot-bundle: $(O)/host/tests/test_boot_bundle
 TEST_SUITES += format
 test-format:
 	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
+
+# ---------------------------------------------------------------- slot store on the card
+# Guests boot from the card (guests/control/store.c): seeding, boot from the
+# card, trial/revert, anti-rollback, tampering, event log; power cuts.
+ifeq ($(BOARD),orangepi-pc)
+STORE_TEST_IMAGE := $(O)/test-images/store/sdcard.img
+$(eval $(call board_image,$(O)/test-images/store,$(SRC)/hypervisor-cfg/test/orangepi-pc-store.toml,$(STORE_TEST_IMAGE)))
+STORE_NEXT_IMAGE := $(O)/test-images/store-next/sdcard.img
+$(eval $(call board_image,$(O)/test-images/store-next,$(SRC)/hypervisor-cfg/test/orangepi-pc-store-next.toml,$(STORE_NEXT_IMAGE)))
+STORE_POWERCUT_IMAGE := $(O)/test-images/store-powercut/sdcard.img
+$(eval $(call board_image,$(O)/test-images/store-powercut,$(SRC)/hypervisor-cfg/test/orangepi-pc-store-powercut.toml,$(STORE_POWERCUT_IMAGE)))
+# Test updates name images the plan's guests do not (crash, ticker).
+STORE_TEST_GUESTS := $(O)/guests/crash.img $(O)/guests/ticker.img $(O)/guests/hello.img
+$(O)/test-images/store/guests.bnd $(O)/test-images/store-next/guests.bnd \
+	$(O)/test-images/store-powercut/guests.bnd: $(STORE_TEST_GUESTS)
+
+TEST_SUITES += store-boot store-powercut
+test-store-boot: $(STORE_TEST_IMAGE) $(STORE_NEXT_IMAGE)
+	@O=$(O) $(RUN_SUITE) store-boot $(PYTHON) $(INTEGRATION)/test_store_boot.py $(STORE_TEST_IMAGE) \
+		--next-bundle $(O)/test-images/store-next/guests.bnd
+test-store-powercut: $(STORE_POWERCUT_IMAGE)
+	@O=$(O) $(RUN_SUITE) store-powercut $(PYTHON) $(INTEGRATION)/test_store_powercut.py $(STORE_POWERCUT_IMAGE)
+
+BENCH_TARGETS += bench-store
+bench-store: $(STORE_TEST_IMAGE)
+	@O=$(O) $(PYTHON) $(INTEGRATION)/test_store_boot.py $(STORE_TEST_IMAGE) --bench $(O)/bench/storage.json
+endif

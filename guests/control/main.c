@@ -15,6 +15,7 @@
 #include "domain.h"
 #include "boot_bundle.h"
 #include "supervisor.h"
+#include "store.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -115,7 +116,7 @@ static unsigned bootarg_number(const char *bootargs, const char *key)
 }
 
 /* The boot bundle is our initrd: Xen passes its place in /chosen. */
-static int load_boot_bundle(const void *dtb)
+static int load_boot_bundle(const void *dtb, const char *bootargs)
 {
 	int chosen = fdt_path_offset(dtb, "/chosen");
 	uint64_t start = chosen >= 0 ? dt_read_u64(dtb, chosen, "linux,initrd-start", NULL) : 0;
@@ -132,9 +133,13 @@ static int load_boot_bundle(const void *dtb)
 		printf("control: boot bundle refused: %s\n", error);
 		return 0;
 	}
+	count = store_take_test_updates(entries, count);
+	store_mark_entries_on_card(entries, count);
 	printf("control: boot bundle at %#" PRIx64 ": %d guest(s), %" PRIu64 " bytes\n", start,
 	       count, end - start);
-	return supervisor_load(entries, count);
+	int loaded = supervisor_load(entries, count);
+	store_attach_guests(entries, count, bootargs);
+	return loaded;
 }
 
 static volatile bool console_input;
@@ -148,7 +153,8 @@ static void on_console_input(evtchn_port_t port, void *arg)
 }
 
 /* Keys typed on the serial console (Xen gives dom0 the input): 's' prints
- * the status. */
+ * the status, 'e' the card's event log, 'c' confirms running trials, 'u'
+ * installs the boot bundle's test updates as trials (store.h). */
 static void read_console_input(void)
 {
 	char keys[16];
@@ -156,8 +162,16 @@ static void read_console_input(void)
 	while ((n = xen_hypercall(__HYPERVISOR_console_io, CONSOLEIO_read, sizeof(keys),
 				  (unsigned long)keys, 0, 0)) > 0) {
 		for (long i = 0; i < n; i++)
-			if (keys[i] == 's')
+			if (keys[i] == 's') {
 				supervisor_print_status();
+				store_print_status();
+			} else if (keys[i] == 'e') {
+				store_print_events();
+			} else if (keys[i] == 'c') {
+				store_confirm_all();
+			} else if (keys[i] == 'u') {
+				store_install_test_updates(NULL);
+			}
 	}
 }
 
@@ -170,8 +184,10 @@ int flotilla_main(const struct flotilla_start_info *info)
 	print_memory(dtb);
 	print_devices(dtb, "ethernet", "ethernet");
 	print_devices(dtb, "mmc", "mmc");
-	if (supervisor_init(dtb) == 0)
-		load_boot_bundle(dtb);
+	if (supervisor_init(dtb) == 0) {
+		store_open(dtb, info->bootargs);
+		load_boot_bundle(dtb, info->bootargs);
+	}
 	struct evtchn_bind_virq bind = {.virq = VIRQ_CONSOLE, .vcpu = 0};
 	if (xen_event_channel_op(EVTCHNOP_bind_virq, &bind) == 0)
 		events_bind(bind.port, on_console_input, NULL);
