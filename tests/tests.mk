@@ -88,6 +88,9 @@ TEST_SUITES += format
 test-format:
 	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
 
+# The SD/MMC driver and the MBR parser (tests/integration/mmc.mk).
+include $(SRC)/tests/integration/mmc.mk
+
 # ---------------------------------------------------------------- slot store on the card
 # Guests boot from the card (guests/control/store.c): seeding, boot from the
 # card, trial/revert, anti-rollback, tampering, event log; power cuts.

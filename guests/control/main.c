@@ -14,6 +14,7 @@
 #include "hypercall.h"
 #include "domain.h"
 #include "boot_bundle.h"
+#include "card.h"
 #include "supervisor.h"
 #include "store.h"
 #include "runtime.h"
@@ -184,8 +185,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 	print_memory(dtb);
 	print_devices(dtb, "ethernet", "ethernet");
 	print_devices(dtb, "mmc", "mmc");
+	struct card_store *card = card_boot(dtb, info->bootargs);
 	if (supervisor_init(dtb) == 0) {
-		store_open(dtb, info->bootargs);
+		store_open(card ? &card->dev : NULL, info->bootargs);
 		load_boot_bundle(dtb, info->bootargs);
 	}
 	struct evtchn_bind_virq bind = {.virq = VIRQ_CONSOLE, .vcpu = 0};

@@ -131,24 +131,6 @@ void store_print_events(void)
 
 /* ---------------------------------------------------------------- opening */
 
-/*
- * The card's store partition. Until the MMC driver is in, a RAM device in
- * the control domain's memory stands in for it (lost at every power cycle).
- */
-struct ota_blockdev *store_device_open(const void *dtb)
-{
-	(void)dtb;
-	static struct ota_ram_blockdev ram;
-	enum { RAM_BLOCKS = 8 * 2048 }; /* 8 MiB of 512-byte blocks */
-	uint8_t *mem = calloc(RAM_BLOCKS, 512);
-	if (!mem)
-		return NULL;
-	ota_ram_blockdev_init(&ram, mem, 512, RAM_BLOCKS);
-	printf("control: store: WARNING: no card driver: the store is in RAM and forgotten at "
-	       "power-off\n");
-	return &ram.dev;
-}
-
 /* Re-reads every image on the card: heads, signatures, hashes. */
 static int check_consistency(void)
 {
@@ -188,12 +170,11 @@ static int check_consistency(void)
 	return problems;
 }
 
-int store_open(const void *dtb, const char *bootargs)
+int store_open(struct ota_blockdev *dev, const char *bootargs)
 {
 	uint64_t started = flotilla_clock_monotonic();
-	struct ota_blockdev *dev = store_device_open(dtb);
 	if (!dev) {
-		store_problem = "the card's store partition cannot be opened";
+		store_problem = "the card or its store partition cannot be opened (see above)";
 		goto unusable;
 	}
 	uint32_t bs = dev->ops->block_size(dev), total = dev->ops->block_count(dev);
@@ -463,19 +444,36 @@ struct slot_reader {
 	struct ota_verifier *verifier;
 };
 
+/*
+ * The card's DMA engine writes to the addresses it is given as bus
+ * addresses; that is right for the control domain's own RAM (mapped 1:1)
+ * but not for the window where the new domain's pages are mapped (an IPA
+ * with no RAM of ours behind it). So the image is read in pieces into this
+ * buffer and copied to the guest's pages from there: one copy, bounded
+ * memory, and the hash is taken from bytes the guest cannot change.
+ */
+static uint8_t stage[32768] __attribute__((aligned(64)));
+
 static int read_slot(void *ctx, size_t offset, void *buf, size_t len)
 {
 	struct slot_reader *r = ctx;
-	int rc = slot_store_read_image(&store, r->name, r->slot, (uint32_t)offset, buf, len);
-	if (rc == OTA_OK && offset > r->hashed)
-		rc = OTA_E_INVALID; /* a gap would leave bytes unhashed */
-	if (rc == OTA_OK && offset <= r->hashed && offset + len > r->hashed) {
-		/* The builder may read the first bytes twice: hash each byte once. */
-		size_t skip = r->hashed - offset;
-		rc = ota_verifier_feed_image(r->verifier, (const uint8_t *)buf + skip, len - skip);
-		r->hashed = (uint32_t)(offset + len);
-		if (rc == OTA_OK && r->hashed == r->size)
-			rc = ota_verifier_finish(r->verifier);
+	int rc = offset > r->hashed ? OTA_E_INVALID : OTA_OK; /* a gap would go unhashed */
+	for (size_t done = 0; rc == OTA_OK && done < len;) {
+		size_t at = offset + done,
+		       take = len - done < sizeof(stage) ? len - done : sizeof(stage);
+		rc = slot_store_read_image(&store, r->name, r->slot, (uint32_t)at, stage, take);
+		if (rc != OTA_OK)
+			break;
+		memcpy((uint8_t *)buf + done, stage, take);
+		if (at + take > r->hashed) {
+			/* The builder may read the first bytes twice: hash each byte once. */
+			size_t skip = r->hashed - at;
+			rc = ota_verifier_feed_image(r->verifier, stage + skip, take - skip);
+			r->hashed = (uint32_t)(at + take);
+			if (rc == OTA_OK && r->hashed == r->size)
+				rc = ota_verifier_finish(r->verifier);
+		}
+		done += take;
 	}
 	if (rc != OTA_OK) {
 		r->error = rc;

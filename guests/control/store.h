@@ -22,13 +22,11 @@
 #include "builder.h"
 #include "supervisor.h"
 
-/* The block device the store lives on: the card's store partition. */
-struct ota_blockdev *store_device_open(const void *dtb);
-
-/* Opens (formats when blank) the store and the event log, counts the boot.
- * Boot argument store_check=1: check every slot's signature and hash and
- * print the result. 0 when the store is usable. */
-int store_open(const void *dtb, const char *bootargs);
+/* Opens (formats when blank) the store on dev, the card's store partition
+ * (card.h), and the event log at its end, and counts the boot. dev NULL: no
+ * card; the boot bundle runs. Boot argument store_check=1: check every
+ * slot's signature and hash and print the result. 0 when the store is usable. */
+int store_open(struct ota_blockdev *dev, const char *bootargs);
 
 /* Keeps the boot bundle's test updates (BOOT_ENTRY_TEST_UPDATE) for
  * store_install_test_updates() and moves them out of entries[]; returns the
