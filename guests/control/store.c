@@ -131,6 +131,68 @@ void store_print_events(void)
 
 /* ---------------------------------------------------------------- opening */
 
+/*
+ * Test hook (boot argument store_trace=1, tests/integration/
+ * test_store_powercut.py): every write to the card is announced on the
+ * console and followed by a 20 ms pause, so that a test can cut the power
+ * between any two writes, or in the middle of one.
+ */
+static struct ota_blockdev *traced;
+static unsigned trace_writes;
+
+static int trace_read(struct ota_blockdev *dev, uint32_t block, void *buf, uint32_t count)
+{
+	(void)dev;
+	return traced->ops->read(traced, block, buf, count);
+}
+
+static int trace_write(struct ota_blockdev *dev, uint32_t block, const void *buf, uint32_t count)
+{
+	(void)dev;
+	printf("control: store-trace: write %u: %u block(s) at %u\n", ++trace_writes,
+	       (unsigned)count, (unsigned)block);
+	fflush(stdout);
+	int rc = traced->ops->write(traced, block, buf, count);
+	uint64_t until = flotilla_clock_monotonic() + 20000000u;
+	while (flotilla_clock_monotonic() < until)
+		flotilla_yield(until);
+	return rc;
+}
+
+static int trace_flush(struct ota_blockdev *dev)
+{
+	(void)dev;
+	return traced->ops->flush(traced);
+}
+
+static uint32_t trace_block_size(struct ota_blockdev *dev)
+{
+	(void)dev;
+	return traced->ops->block_size(traced);
+}
+
+static uint32_t trace_block_count(struct ota_blockdev *dev)
+{
+	(void)dev;
+	return traced->ops->block_count(traced);
+}
+
+static const struct ota_blockdev_ops trace_ops = {
+    .read = trace_read,
+    .write = trace_write,
+    .flush = trace_flush,
+    .block_size = trace_block_size,
+    .block_count = trace_block_count,
+};
+
+static struct ota_blockdev *trace_device(struct ota_blockdev *dev)
+{
+	static struct ota_blockdev tracer = {.ops = &trace_ops};
+	traced = dev;
+	printf("control: store: TEST HOOK store_trace: writes are announced and slowed down\n");
+	return &tracer;
+}
+
 /* Re-reads every image on the card: heads, signatures, hashes. */
 static int check_consistency(void)
 {
@@ -177,6 +239,8 @@ int store_open(struct ota_blockdev *dev, const char *bootargs)
 		store_problem = "the card or its store partition cannot be opened (see above)";
 		goto unusable;
 	}
+	if (strstr(bootargs, "store_trace=1"))
+		dev = trace_device(dev);
 	uint32_t bs = dev->ops->block_size(dev), total = dev->ops->block_count(dev);
 	uint32_t log_blocks = (uint32_t)((CONFIG_OTA_EVENT_LOG_KB * 1024u) / bs);
 	if (bs == 0 || total <= log_blocks * 2) {
@@ -386,6 +450,8 @@ static void install_updates_named(const char *only, size_t only_len)
 
 void store_attach_guests(const struct boot_entry *entries, int count, const char *bootargs)
 {
+	uint64_t started = flotilla_clock_monotonic();
+	int on_card = 0;
 	for (int i = 0; i < count && sguest_count < BOOT_BUNDLE_ENTRIES_MAX; i++) {
 		struct store_guest *sg = &sguests[sguest_count++];
 		memset(sg, 0, sizeof(*sg));
@@ -415,7 +481,12 @@ void store_attach_guests(const struct boot_entry *entries, int count, const char
 			continue; /* nothing on the card: the boot bundle's image, if any */
 		}
 		g->from_store = true;
+		on_card++;
 	}
+	if (store_ok)
+		printf(
+		    "control: store: %d of %d guest(s) boot from the card (checked in %.3f ms)\n",
+		    on_card, count, (double)(flotilla_clock_monotonic() - started) / 1e6);
 	for (int i = 0; !store_ok; i++) {
 		struct guest *g = supervisor_guest(i);
 		if (!g)
