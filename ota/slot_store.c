@@ -765,6 +765,31 @@ int slot_store_confirm(struct slot_store *s, const char *name)
 	return commit(s);
 }
 
+int slot_store_confirm_ready(struct slot_store *s, const char *name)
+{
+	int g = lookup(s, name);
+	struct slot_guest *guest;
+	unsigned slot;
+	int confirmed;
+
+	if (g < 0)
+		return g;
+	guest = &s->guests[g];
+	slot = guest->newest;
+	if (slot >= SLOT_STORE_SLOTS || guest->slot[slot].state != SLOT_READY ||
+	    find_state(guest, SLOT_TRIAL) >= 0)
+		return OTA_E_STATE;
+	if (guest->slot[slot].security_counter < guest->highest_counter)
+		return OTA_E_ROLLBACK;
+	confirmed = find_state(guest, SLOT_CONFIRMED);
+	if (confirmed >= 0)
+		guest->slot[confirmed].state = SLOT_READY;
+	guest->slot[slot].state = SLOT_CONFIRMED;
+	if (guest->slot[slot].security_counter > guest->highest_counter)
+		guest->highest_counter = guest->slot[slot].security_counter;
+	return commit(s);
+}
+
 int slot_store_revert(struct slot_store *s, const char *name)
 {
 	int g = lookup(s, name);

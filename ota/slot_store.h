@@ -147,6 +147,15 @@ int slot_store_abort(struct slot_store *s);
 int slot_store_activate(struct slot_store *s, const char *name);
 /* A given READY slot -> TRIAL (rollback to a previous image). */
 int slot_store_activate_slot(struct slot_store *s, const char *name, unsigned slot);
+/*
+ * Newest READY image -> CONFIRMED in one commit, with no trial: for an image
+ * trusted by its signature alone (the factory image a blank store is seeded
+ * with), so that a power cut leaves it either READY or CONFIRMED, never an
+ * unconfirmed trial that the next boot would revert. The previous CONFIRMED
+ * becomes READY; raises the counter. OTA_E_STATE with no READY image or
+ * while a trial runs, OTA_E_ROLLBACK below the guest's counter.
+ */
+int slot_store_confirm_ready(struct slot_store *s, const char *name);
 /* TRIAL -> CONFIRMED; the previous CONFIRMED becomes READY; raises the counter. */
 int slot_store_confirm(struct slot_store *s, const char *name);
 /* TRIAL -> BAD; the CONFIRMED image (if any) is what boots again. */

@@ -368,11 +368,10 @@ static int seed(struct store_guest *sg)
 	printf("control: %s: seeding the card from the boot bundle (%u bytes)\n", sg->name,
 	       (unsigned)sg->factory->bundle_size);
 	int rc = install_bundle(sg->factory, &m);
+	/* Trusted by its signature: the factory image needs no trial, and one
+	 * commit makes it confirmed (a cut leaves it READY, and it is seeded again). */
 	if (rc == OTA_OK)
-		rc = slot_store_activate(&store, sg->name);
-	/* Trusted by its signature: the factory image needs no trial. */
-	if (rc == OTA_OK)
-		rc = slot_store_confirm(&store, sg->name);
+		rc = slot_store_confirm_ready(&store, sg->name);
 	int slot = slot_store_boot_slot(&store, sg->name);
 	if (rc != OTA_OK) {
 		if (rc == OTA_E_ROLLBACK)

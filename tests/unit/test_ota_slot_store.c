@@ -479,6 +479,38 @@ static void test_head_kept_with_slot(void **state)
 	assert_int_equal(slot_store_check_slot(&f->store, "hello", 0), OTA_OK);
 }
 
+/* A factory image goes from READY to CONFIRMED in one commit. */
+static void test_confirm_ready(void **state)
+{
+	struct fixture *f = *state;
+	const struct slot_guest *g;
+
+	assert_int_equal(install(f, "hello", 0, 1, 2), OTA_OK);
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_OK);
+	reopen(f);
+	g = slot_store_guest(&f->store, "hello");
+	assert_int_equal(g->slot[0].state, SLOT_CONFIRMED);
+	assert_int_equal(g->highest_counter, 2);
+	assert_int_equal(slot_store_boot_slot(&f->store, "hello"), 0);
+	/* Nothing READY: refused. A trial running: refused. */
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(install(f, "hello", 1, 2, 3), OTA_OK);
+	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	/* Below the counter: refused (slot A is READY 1.0.1, counter 2 < 3). */
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(install(f, "hello", 2, 0, 1), OTA_E_ROLLBACK);
+	assert_int_equal(install(f, "hello", 2, 4, 3), OTA_OK);
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_OK);
+	g = slot_store_guest(&f->store, "hello");
+	assert_int_equal(g->slot[0].state, SLOT_CONFIRMED);
+	assert_int_equal(g->slot[1].state, SLOT_READY);
+	f->store.guests[0].highest_counter = 9;
+	f->store.guests[0].newest = 1;
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_ROLLBACK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -502,6 +534,7 @@ int main(void)
 	    T(test_many_updates),
 	    T(test_trial_attempts),
 	    T(test_head_kept_with_slot),
+	    T(test_confirm_ready),
 	};
 
 	return cmocka_run_group_tests_name("ota_slot_store", tests, NULL, NULL);
