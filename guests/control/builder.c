@@ -415,7 +415,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	handle->phase_end[DOM_PHASE_POPULATE] = runtime_counter();
 	if ((rc = copy_to_guest(domid, kernel_load, spec->kernel, spec->kernel_size,
 				spec->read ? spec : NULL)) != 0) {
-		why = spec->read ? "reading the kernel failed (see above)" : "copying the kernel failed";
+		why = spec->read ? "reading the kernel failed (see above)"
+				 : "copying the kernel failed";
 		goto failed;
 	}
 	{

@@ -42,7 +42,8 @@ struct guest {
 	uint64_t restart_at_ns;
 	unsigned backoff_ms;
 	bool quiet; /* benchmarks: do not forward console lines */
-	bool from_store; /* built from its slot on the card (store.c), not from image */
+	/* built from its slot on the card (store.c), not from image */
+	bool from_store;
 	volatile bool console_pending;
 	bool first_output_seen;
 	bool console_corrupt;
