@@ -232,14 +232,28 @@ static int check_consistency(void)
 	return problems;
 }
 
+/* "key=" given with a value other than 0. */
+static bool bootarg_on(const char *bootargs, const char *key)
+{
+	const char *p = strstr(bootargs, key);
+	return p && p[strlen(key)] != '0' && p[strlen(key)] != '\0';
+}
+
 int store_open(struct ota_blockdev *dev, const char *bootargs)
 {
 	uint64_t started = flotilla_clock_monotonic();
+	if (dev &&
+	    (bootarg_on(bootargs, "mmc_selftest=") || bootarg_on(bootargs, "mmc_throughput="))) {
+		/* The card's tests own the partition (its patterns are checked afterwards). */
+		dev = NULL;
+		store_problem = "the MMC self-test or bench used the store partition";
+		goto unusable;
+	}
 	if (!dev) {
 		store_problem = "the card or its store partition cannot be opened (see above)";
 		goto unusable;
 	}
-	if (strstr(bootargs, "store_trace=1"))
+	if (bootarg_on(bootargs, "store_trace="))
 		dev = trace_device(dev);
 	uint32_t bs = dev->ops->block_size(dev), total = dev->ops->block_count(dev);
 	uint32_t log_blocks = (uint32_t)((CONFIG_OTA_EVENT_LOG_KB * 1024u) / bs);
@@ -287,7 +301,7 @@ int store_open(struct ota_blockdev *dev, const char *bootargs)
 	       boot_number, store.seq, (unsigned)store.guest_capacity,
 	       (unsigned)(store.slot_blocks * store.block_size / 1024), event_log.capacity,
 	       (double)(opened - started) / 1e6);
-	if (strstr(bootargs, "store_check=1"))
+	if (bootarg_on(bootargs, "store_check="))
 		check_consistency();
 	return 0;
 
