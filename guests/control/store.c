@@ -628,8 +628,10 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 			revert(sg, (unsigned)slot, OTA_OK, "its attempts ran out");
 			continue;
 		}
+		uint64_t check_started = flotilla_clock_monotonic();
 		int rc =
 		    ota_install_check_slot(&store, g->name, (unsigned)slot, &policy, &verifier);
+		double check_ms = (double)(flotilla_clock_monotonic() - check_started) / 1e6;
 		if (rc != OTA_OK) {
 			printf("control: %s: slot %c on the card refused: %s\n", g->name,
 			       slot_letter((unsigned)slot), ota_strerror(rc));
@@ -663,8 +665,8 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 		memcpy(version, info->version, sizeof(version));
 		snprintf(g->version, sizeof(g->version), "%u.%u.%u", (unsigned)version[0],
 			 (unsigned)version[1], (unsigned)version[2]);
-		printf("control: %s: slot %c v%s (%s)\n", g->name, slot_letter((unsigned)slot),
-		       g->version, reason);
+		printf("control: %s: slot %c v%s (%s); signed head checked in %.1f ms\n", g->name,
+		       slot_letter((unsigned)slot), g->version, reason, check_ms);
 		struct slot_reader reader = {
 		    .name = g->name,
 		    .slot = (unsigned)slot,

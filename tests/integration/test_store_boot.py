@@ -143,6 +143,14 @@ def run(a):
         if m and n:
             bench["store_open_ms"] = float(m.group(1))
             bench["store_pick_slots_ms"] = float(n.group(1))
+        heads = [float(x) for x in re.findall(r"control: \w+: slot . v\S+ \(confirmed\); signed head checked in "
+                                              r"([\d.]+) ms", out)]
+        if heads:
+            bench["store_head_check_ms"] = max(heads)
+        builds = [float(x) for x in re.findall(r"control: \w+: first console output [\d.]+ ms after the build "
+                                               r"started \(build itself ([\d.]+) ms\)", out)]
+        if builds:
+            bench["store_build_from_card_ms"] = max(builds)
         board.pos = len(board.output)
         board.send("u")
         ok = (wait(board, r"control: app: installed v2\.0\.0 in slot B as TRIAL") and

@@ -92,7 +92,7 @@ def run(a):
     if len(seed) < 5 or len(install) < 5:
         return tap.done()
     # Cut points: after write 1..n of each phase (spread), immediately or 10 ms later.
-    pairs = 10
+    pairs = 11
     seed_cuts = [1 + round(k * (len(seed) - 1) / (pairs - 1)) for k in range(pairs)]
     install_cuts = [1 + round(k * (len(install) - 1) / (pairs - 1)) for k in range(pairs)]
     cuts = 0
