@@ -637,6 +637,16 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 		int rc =
 		    ota_install_check_slot(&store, g->name, (unsigned)slot, &policy, &verifier);
 		double check_ms = (double)(flotilla_clock_monotonic() - check_started) / 1e6;
+		const struct ota_manifest *signed_m = ota_verifier_manifest(&verifier);
+		/* As for the boot bundle: the plan must give what the image asks for. */
+		if (rc == OTA_OK &&
+		    (g->memory_mb < signed_m->memory_mib || g->vcpus < signed_m->vcpus)) {
+			printf(
+			    "control: %s: the plan gives less memory or fewer vCPUs than slot %c's "
+			    "manifest asks for\n",
+			    g->name, slot_letter((unsigned)slot));
+			rc = OTA_E_INVALID;
+		}
 		if (rc != OTA_OK) {
 			printf("control: %s: slot %c on the card refused: %s\n", g->name,
 			       slot_letter((unsigned)slot), ota_strerror(rc));
