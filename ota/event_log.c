@@ -35,6 +35,15 @@ const char *ota_event_type_name(unsigned type)
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
+const char *ota_event_reason_text(unsigned reason)
+{
+	static const char *const texts[] = {"", "its attempts ran out",
+					    "not confirmed before the board restarted",
+					    "its image was refused"};
+
+	return reason < sizeof(texts) / sizeof(texts[0]) ? texts[reason] : "?";
+}
+
 static void encode(const struct ota_event *e, uint8_t *p, uint32_t block_size)
 {
 	memset(p, 0, block_size);
@@ -50,6 +59,7 @@ static void encode(const struct ota_event *e, uint8_t *p, uint32_t block_size)
 		ota_put_le32(p + 24 + 4 * i, e->version[i]);
 	for (size_t i = 0; i < OTA_NAME_MAX && e->guest[i]; i++)
 		p[36 + i] = (uint8_t)e->guest[i];
+	p[68] = e->reason;
 	ota_put_le32(p + EVENT_CRC_AT, crc32(p, EVENT_CRC_AT));
 }
 
@@ -69,6 +79,7 @@ static int decode(const uint8_t *p, struct ota_event *e)
 	e->detail = ota_get_le32(p + 20);
 	for (int i = 0; i < 3; i++)
 		e->version[i] = ota_get_le32(p + 24 + 4 * i);
+	e->reason = p[68];
 	memcpy(e->guest, p + 36, OTA_NAME_MAX);
 	e->guest[OTA_NAME_MAX] = '\0';
 	return e->seq != 0;

@@ -41,6 +41,14 @@ enum ota_event_source {
 	OTA_EVENT_FROM_BOOT_BUNDLE = 1,
 };
 
+/* Why a trial was reverted (OTA_EVENT_REVERT's reason). */
+enum ota_event_reason {
+	OTA_REASON_NONE = 0,
+	OTA_REASON_ATTEMPTS = 1,    /* its attempts ran out (it kept crashing) */
+	OTA_REASON_UNCONFIRMED = 2, /* not confirmed before the board restarted */
+	OTA_REASON_REFUSED = 3,     /* its image was refused (status says why) */
+};
+
 struct ota_event {
 	uint32_t seq;       /* set by append */
 	uint32_t boot;      /* boot counter of the board when it happened */
@@ -49,6 +57,7 @@ struct ota_event {
 	uint8_t slot;       /* 0 = A, 1 = B, 0xff = none */
 	int16_t status;     /* an enum ota_status (0 = OK) */
 	uint32_t detail;
+	uint8_t reason; /* enum ota_event_reason */
 	uint32_t version[3];
 	char guest[OTA_NAME_MAX + 1]; /* "" = the board as a whole */
 };
@@ -73,5 +82,7 @@ int ota_event_log_for_each(struct ota_event_log *log,
 			   void (*fn)(const struct ota_event *e, void *arg), void *arg);
 
 const char *ota_event_type_name(unsigned type);
+/* "attempts ran out", ...; "" for OTA_REASON_NONE. */
+const char *ota_event_reason_text(unsigned reason);
 
 #endif

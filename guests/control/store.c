@@ -71,6 +71,8 @@ static char slot_letter(unsigned slot)
 
 /* ---------------------------------------------------------------- event log */
 
+static unsigned next_reason; /* for the next OTA_EVENT_REVERT */
+
 static void log_event(unsigned type, const char *guest, unsigned slot, int status, uint32_t detail,
 		      const uint32_t version[3])
 {
@@ -84,6 +86,7 @@ static void log_event(unsigned type, const char *guest, unsigned slot, int statu
 	e.slot = (uint8_t)slot;
 	e.status = (int16_t)status;
 	e.detail = detail;
+	e.reason = (uint8_t)(type == OTA_EVENT_REVERT ? next_reason : OTA_REASON_NONE);
 	if (version)
 		memcpy(e.version, version, sizeof(e.version));
 	if (guest)
@@ -107,6 +110,9 @@ static void print_event(const struct ota_event *e, void *arg)
 	if (e->type == OTA_EVENT_REFUSE)
 		printf(" from %s",
 		       e->detail == OTA_EVENT_FROM_BOOT_BUNDLE ? "boot bundle" : "card");
+	if (e->type == OTA_EVENT_REVERT)
+		printf(": %s (after %" PRIu32 " attempt(s))", ota_event_reason_text(e->reason),
+		       e->detail);
 	if (e->status != OTA_OK)
 		printf(": %s (%s)", ota_status_name(e->status), ota_strerror(e->status));
 	printf("\n");
@@ -580,8 +586,9 @@ bool store_on_trial(const struct guest *g)
 }
 
 /* The trial in slot could not run (attempts, a refusal): back to the confirmed image. */
-static void revert(struct store_guest *sg, unsigned slot, int status, const char *why)
+static void revert(struct store_guest *sg, unsigned slot, int status, unsigned reason)
 {
+	const char *why = ota_event_reason_text(reason);
 	const struct slot_guest *guest = slot_store_guest(&store, sg->name);
 	uint32_t version[3];
 	unsigned attempts = guest->trial_attempts;
@@ -590,6 +597,7 @@ static void revert(struct store_guest *sg, unsigned slot, int status, const char
 	printf("control: %s: trial v%u.%u.%u in slot %c reverted: %s%s\n", sg->name,
 	       (unsigned)version[0], (unsigned)version[1], (unsigned)version[2], slot_letter(slot),
 	       why, rc == OTA_OK ? "" : " (but the card could not record it)");
+	next_reason = reason;
 	log_event(OTA_EVENT_REVERT, sg->name, slot, status, attempts, version);
 }
 
@@ -625,12 +633,11 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 		bool trial = info->state == SLOT_TRIAL;
 		char reason[48];
 		if (trial && first_build && guest->trial_attempts > 0) {
-			revert(sg, (unsigned)slot, OTA_OK,
-			       "not confirmed before the board restarted");
+			revert(sg, (unsigned)slot, OTA_OK, OTA_REASON_UNCONFIRMED);
 			continue;
 		}
 		if (trial && guest->trial_attempts >= CONFIG_OTA_TRIAL_ATTEMPTS) {
-			revert(sg, (unsigned)slot, OTA_OK, "its attempts ran out");
+			revert(sg, (unsigned)slot, OTA_OK, OTA_REASON_ATTEMPTS);
 			continue;
 		}
 		uint64_t check_started = flotilla_clock_monotonic();
@@ -653,7 +660,7 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 			refuse_event(g->name, rc, OTA_EVENT_FROM_STORE, (unsigned)slot,
 				     info->version);
 			if (trial) {
-				revert(sg, (unsigned)slot, rc, "refused");
+				revert(sg, (unsigned)slot, rc, OTA_REASON_REFUSED);
 				continue;
 			}
 			if (fall_back_to_factory(sg) == 0)
@@ -715,7 +722,7 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 			return rc; /* Xen refused: not the image's fault */
 		refuse_event(g->name, reader.error, OTA_EVENT_FROM_STORE, (unsigned)slot, version);
 		if (trial) {
-			revert(sg, (unsigned)slot, reader.error, "refused");
+			revert(sg, (unsigned)slot, reader.error, OTA_REASON_REFUSED);
 			continue;
 		}
 		if (fall_back_to_factory(sg) != 0) {

@@ -194,11 +194,12 @@ def run(a):
                   re.search(r"control: web: slot A v1\.0\.0 \(confirmed\)", out) and
                   re.search(r"^\[web\] hello: boot arguments", out, re.M), out[-3000:])
         ev = [e[1] for e in events(board)]
-        tap.check("the event log has the installs, each attempt and both reverts",
+        tap.check("the event log has the installs, each attempt and both reverts with their reasons",
                   any(e.startswith("install app slot B v2.0.0") for e in ev) and
                   sum(e.startswith("attempt app slot B v2.0.0") for e in ev) == 3 and
-                  any(e.startswith("revert app slot B v2.0.0") for e in ev) and
-                  any(e.startswith("revert web slot B v1.1.0") for e in ev), "\n".join(ev))
+                  "revert app slot B v2.0.0: its attempts ran out (after 3 attempt(s))" in ev and
+                  "revert web slot B v1.1.0: not confirmed before the board restarted (after 1 attempt(s))"
+                  in ev, "\n".join(ev))
 
         # ---- 4: a later boot bundle on the FAT; the card's image runs
         board.kill()

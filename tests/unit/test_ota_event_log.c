@@ -27,6 +27,9 @@ static void collect(const struct ota_event *e, void *arg)
 {
 	struct seen *s = arg;
 
+	assert_int_equal(e->reason, OTA_REASON_UNCONFIRMED);
+	assert_int_equal(e->version[2], 3);
+	assert_int_equal(e->status, OTA_E_HASH_MISMATCH);
 	s->seq[s->count] = e->seq;
 	s->detail[s->count] = e->detail;
 	memcpy(s->guest[s->count], e->guest, sizeof(e->guest));
@@ -43,6 +46,7 @@ static void append(struct ota_event_log *log, uint32_t boot, uint32_t detail)
 	e.slot = 1;
 	e.status = OTA_E_HASH_MISMATCH;
 	e.detail = detail;
+	e.reason = OTA_REASON_UNCONFIRMED;
 	e.version[0] = 1;
 	e.version[1] = 2;
 	e.version[2] = 3;
