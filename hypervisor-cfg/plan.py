@@ -64,13 +64,19 @@ class IntList:
     """Type marker: a list of integers."""
 
 
+class Tables:
+    """Type marker: a table, or a list of tables (test_update)."""
+
+
 # Every table and key a plan may have, with its type. [[name]] tables are
 # lists of entries. This is the one place to add a key.
 SCHEMA = {
     "xen": {"extra": str},
     "control": {"memory_mb": int, "vcpus": int, "bootargs": str},
     "guest": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "pcpus": IntList,
-              "bootargs": str, "counter": int, "version": str, "tamper": str},
+              "bootargs": str, "counter": int, "version": str, "tamper": str,
+              # tests only: updates installed on the board by a test hook (guests/control/store.c)
+              "test_update": Tables},
     "boot_domain": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "bootargs": str},
 }
 ARRAY_TABLES = {"guest", "boot_domain"}
@@ -79,7 +85,8 @@ REQUIRED = {
     "guest": ("name", "image", "memory_mb", "vcpus"),
     "boot_domain": ("name", "image", "memory_mb", "vcpus"),
 }
-TYPE_NAMES = {str: "a string", int: "an integer", IntList: "a list of integers", dict: "a table",
+TYPE_NAMES = {str: "a string", int: "an integer", IntList: "a list of integers",
+              Tables: "a table or a list of tables", dict: "a table",
               list: "a list", bool: "true/false", float: "a number"}
 
 
@@ -95,6 +102,8 @@ def has_type(value, t):
         return isinstance(value, int) and not isinstance(value, bool)
     if t is IntList:
         return isinstance(value, list) and all(has_type(v, int) for v in value)
+    if t is Tables:
+        return isinstance(value, dict) or (isinstance(value, list) and all(isinstance(v, dict) for v in value))
     return isinstance(value, t)
 
 

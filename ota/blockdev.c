@@ -87,3 +87,64 @@ void ota_ram_blockdev_init(struct ota_ram_blockdev *ram, uint8_t *mem, uint32_t 
 	ram->block_size = block_size;
 	ram->block_count = block_count;
 }
+
+/* ---------------------------------------------------------------- slice */
+
+static struct ota_blockdev_slice *slice_of(struct ota_blockdev *dev)
+{
+	return dev->ctx;
+}
+
+static int slice_read(struct ota_blockdev *dev, uint32_t block, void *buf, uint32_t count)
+{
+	struct ota_blockdev_slice *s = slice_of(dev);
+
+	return ota_blockdev_read(s->parent, s->first + block, buf, count);
+}
+
+static int slice_write(struct ota_blockdev *dev, uint32_t block, const void *buf, uint32_t count)
+{
+	struct ota_blockdev_slice *s = slice_of(dev);
+
+	return ota_blockdev_write(s->parent, s->first + block, buf, count);
+}
+
+static int slice_flush(struct ota_blockdev *dev)
+{
+	return ota_blockdev_flush(slice_of(dev)->parent);
+}
+
+static uint32_t slice_block_size(struct ota_blockdev *dev)
+{
+	struct ota_blockdev *parent = slice_of(dev)->parent;
+
+	return parent->ops->block_size(parent);
+}
+
+static uint32_t slice_block_count(struct ota_blockdev *dev)
+{
+	return slice_of(dev)->count;
+}
+
+static const struct ota_blockdev_ops slice_ops = {
+    .read = slice_read,
+    .write = slice_write,
+    .flush = slice_flush,
+    .block_size = slice_block_size,
+    .block_count = slice_block_count,
+};
+
+int ota_blockdev_slice_init(struct ota_blockdev_slice *slice, struct ota_blockdev *parent,
+			    uint32_t first, uint32_t count)
+{
+	uint32_t total = parent->ops->block_count(parent);
+
+	if (first > total || count > total - first)
+		return OTA_E_INVALID;
+	slice->dev.ops = &slice_ops;
+	slice->dev.ctx = slice;
+	slice->parent = parent;
+	slice->first = first;
+	slice->count = count;
+	return OTA_OK;
+}

@@ -55,4 +55,19 @@ struct ota_ram_blockdev {
 void ota_ram_blockdev_init(struct ota_ram_blockdev *ram, uint8_t *mem, uint32_t block_size,
 			   uint32_t block_count);
 
+/*
+ * A window of count blocks from block first of another device, so that one
+ * partition can hold the slot store and, after it, the event log, each
+ * unable to reach the other's blocks. Writes and flushes go to the parent.
+ */
+struct ota_blockdev_slice {
+	struct ota_blockdev dev;
+	struct ota_blockdev *parent;
+	uint32_t first, count;
+};
+
+/* OTA_E_INVALID when the window is not inside the parent. */
+int ota_blockdev_slice_init(struct ota_blockdev_slice *slice, struct ota_blockdev *parent,
+			    uint32_t first, uint32_t count);
+
 #endif

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+_Static_assert(OTA_BUNDLE_HEAD_MAX <= SLOT_STORE_HEAD_MAX, "a bundle head must fit a head area");
+
 void ota_install_begin(struct ota_install *in, struct slot_store *store,
 		       const struct ota_verify_policy *policy)
 {
@@ -40,7 +42,10 @@ int ota_install_feed(struct ota_install *in, const void *data, size_t len)
 			return OTA_OK;
 		if (rc != OTA_OK)
 			return install_fail(in, rc);
-		rc = slot_store_begin_install(in->store, ota_verifier_manifest(&in->verifier));
+		/* The signed head goes with the image: a boot re-checks it from the medium. */
+		rc =
+		    slot_store_begin_install_signed(in->store, ota_verifier_manifest(&in->verifier),
+						    in->verifier.head, in->verifier.head_len);
 		if (rc != OTA_OK)
 			return install_fail(in, rc);
 		in->started = 1;
@@ -81,4 +86,40 @@ void ota_install_abort(struct ota_install *in)
 const struct ota_manifest *ota_install_manifest(const struct ota_install *in)
 {
 	return ota_verifier_manifest(&in->verifier);
+}
+
+int ota_install_check_slot(struct slot_store *store, const char *name, unsigned slot,
+			   const struct ota_verify_policy *policy, struct ota_verifier *v)
+{
+	static uint8_t head[OTA_BUNDLE_HEAD_MAX];
+	const struct slot_guest *guest = slot_store_guest(store, name);
+	const struct slot_info *info;
+	const struct ota_manifest *m;
+	size_t used = 0;
+	int rc;
+
+	if (!guest)
+		return OTA_E_NO_GUEST;
+	if (slot >= SLOT_STORE_SLOTS)
+		return OTA_E_INVALID;
+	info = &guest->slot[slot];
+	rc = slot_store_read_head(store, name, slot, head, sizeof(head));
+	if (rc != OTA_OK)
+		return rc;
+	ota_verifier_init(v, policy);
+	rc = ota_verifier_feed_head(v, head, sizeof(head), &used);
+	if (rc == OTA_AGAIN)
+		return OTA_E_TRUNCATED;
+	if (rc != OTA_OK)
+		return rc;
+	m = ota_verifier_manifest(v);
+	/* The metadata is not signed: the signed manifest must say the same. */
+	if (strcmp(m->name, name) != 0 || m->image_size != info->image_size ||
+	    m->security_counter != info->security_counter ||
+	    memcmp(m->version, info->version, sizeof(m->version)) != 0 ||
+	    ota_digest_compare(m->image_sha256, info->image_sha256, OTA_SHA256_SIZE) != 0)
+		return OTA_E_HASH_MISMATCH;
+	if (m->security_counter < guest->highest_counter)
+		return OTA_E_ROLLBACK;
+	return OTA_OK;
 }

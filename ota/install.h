@@ -35,4 +35,18 @@ void ota_install_abort(struct ota_install *in);
 /* The authenticated manifest once the head was accepted, else NULL. */
 const struct ota_manifest *ota_install_manifest(const struct ota_install *in);
 
+/*
+ * Before an image is booted from the store: reads the signed head kept with
+ * the slot and checks it again under policy (key, signature, board, size),
+ * then that it describes what the metadata says the slot holds (guest name,
+ * version, security counter, image size and SHA-256) and that its counter is
+ * not below the guest's highest confirmed one. On OTA_OK, v holds the
+ * authenticated manifest and is ready for ota_verifier_feed_image() of the
+ * image bytes (then ota_verifier_finish() checks their hash). Errors: those
+ * of the verifier (a slot with no head: OTA_E_BAD_MAGIC), OTA_E_HASH_MISMATCH
+ * when the signed manifest and the metadata disagree, OTA_E_ROLLBACK.
+ */
+int ota_install_check_slot(struct slot_store *store, const char *name, unsigned slot,
+			   const struct ota_verify_policy *policy, struct ota_verifier *v);
+
 #endif

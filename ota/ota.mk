@@ -10,7 +10,7 @@
 # tests/cli/test_cli_ota.sh (rules below).
 
 OTA_SRC := $(SRC)/ota
-OTA_MODULES := ota manifest bundle crypto_mbedtls blockdev slot_store install auth
+OTA_MODULES := ota manifest bundle crypto_mbedtls blockdev slot_store install auth event_log
 # Header dependencies come from the compiler (DEPFLAGS, multi_deps); this
 # list is kept only for fragments elsewhere that still name it.
 OTA_HEADERS := $(wildcard $(OTA_SRC)/*.h $(OTA_SRC)/host/*.h)
@@ -22,11 +22,12 @@ OTA_MBEDTLS_CONFIG := -I$(OTA_SRC) -I$(MBEDTLS_SRC)/include -DMBEDTLS_CONFIG_FIL
 # The keys the device trusts: relative paths are taken from the source tree.
 OTA_KEY_FILES := $(foreach k,$(CONFIG_OTA_TRUSTED_KEYS),$(if $(filter /%,$(k)),$(k),$(SRC)/$(k)))
 
-# The store partition must hold every guest's two slots plus 16 KiB of metadata.
+# The store partition must hold every guest's two slots and their 1 KiB head
+# areas (4 KiB for the largest blocks), 16 KiB of metadata and the event log.
 ifneq ($(CONFIG_OTA_SLOT_SIZE_KB),)
-OTA_STORE_NEED_KB := $(shell echo $$((2 * $(CONFIG_OTA_MAX_GUESTS) * $(CONFIG_OTA_SLOT_SIZE_KB) + 16)))
+OTA_STORE_NEED_KB := $(shell echo $$((2 * $(CONFIG_OTA_MAX_GUESTS) * ($(CONFIG_OTA_SLOT_SIZE_KB) + 4) + 16 + $(or $(CONFIG_OTA_EVENT_LOG_KB),0))))
 ifeq ($(shell test $(OTA_STORE_NEED_KB) -le $$(($(CONFIG_OTA_STORE_SIZE_MB) * 1024)) && echo ok),)
-$(error OTA: $(CONFIG_OTA_MAX_GUESTS) guests x 2 slots x $(CONFIG_OTA_SLOT_SIZE_KB) KiB + 16 KiB do not fit in CONFIG_OTA_STORE_SIZE_MB=$(CONFIG_OTA_STORE_SIZE_MB): lower OTA_MAX_GUESTS or OTA_SLOT_SIZE_KB (make menuconfig))
+$(error OTA: $(CONFIG_OTA_MAX_GUESTS) guests x 2 slots x ($(CONFIG_OTA_SLOT_SIZE_KB) + 4) KiB + 16 KiB + the event log do not fit in CONFIG_OTA_STORE_SIZE_MB=$(CONFIG_OTA_STORE_SIZE_MB): lower OTA_MAX_GUESTS or OTA_SLOT_SIZE_KB (make menuconfig))
 endif
 endif
 

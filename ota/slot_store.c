@@ -13,11 +13,14 @@
  * the host CLI opens on the board and the other way round.
  */
 #define META_MAGIC          "FLSS"
-#define META_LAYOUT_VERSION 1
+#define META_LAYOUT_VERSION 2
 #define META_AREA           8192u
 #define META_GUESTS_MAX     ((META_AREA - SLOT_STORE_RECORD_HEADER) / SLOT_STORE_GUEST_ENTRY)
 #define SLOT_ENTRY          60
 #define BLOCK_SIZE_MIN      64u
+/* Each slot's signed bundle head lives in its own area (before all slots),
+ * at least this many bytes and at least one block. */
+#define HEAD_AREA_MIN SLOT_STORE_HEAD_MAX
 
 _Static_assert(SLOT_STORE_RECORD_HEADER + SLOT_STORE_GUEST_ENTRY * OTA_MAX_GUESTS <= META_AREA,
 	       "CONFIG_OTA_MAX_GUESTS too large for the metadata area");
@@ -50,9 +53,23 @@ static uint32_t copy_block(const struct slot_store *s, unsigned copy)
 	return copy * (META_AREA / s->block_size);
 }
 
+static uint32_t head_blocks(uint32_t block_size)
+{
+	return block_size > HEAD_AREA_MIN ? 1 : HEAD_AREA_MIN / block_size;
+}
+
+/* [meta 0][meta 1][heads: capacity x 2 areas][slots: capacity x 2] */
+static uint32_t head_block(const struct slot_store *s, unsigned guest, unsigned slot)
+{
+	return 2 * (META_AREA / s->block_size) +
+	       (guest * SLOT_STORE_SLOTS + slot) * head_blocks(s->block_size);
+}
+
 static uint32_t slot_block(const struct slot_store *s, unsigned guest, unsigned slot)
 {
-	return 2 * (META_AREA / s->block_size) + (guest * SLOT_STORE_SLOTS + slot) * s->slot_blocks;
+	return 2 * (META_AREA / s->block_size) +
+	       s->guest_capacity * SLOT_STORE_SLOTS * head_blocks(s->block_size) +
+	       (guest * SLOT_STORE_SLOTS + slot) * s->slot_blocks;
 }
 
 static uint32_t io_capacity(const struct slot_store *s)
@@ -104,6 +121,7 @@ static uint32_t encode_record(struct slot_store *s)
 		memcpy(e, guest->name, strlen(guest->name));
 		ota_put_le32(e + 32, guest->highest_counter);
 		e[36] = guest->newest;
+		e[37] = guest->trial_attempts;
 		for (unsigned k = 0; k < SLOT_STORE_SLOTS; k++)
 			encode_slot(e + 40 + k * SLOT_ENTRY, &guest->slot[k]);
 	}
@@ -154,8 +172,9 @@ static int decode_guest(const uint8_t *e, struct slot_guest *guest, uint32_t slo
 	memcpy(guest->name, e, name_len);
 	guest->highest_counter = ota_get_le32(e + 32);
 	guest->newest = e[36];
+	guest->trial_attempts = e[37];
 	if ((guest->newest >= SLOT_STORE_SLOTS && guest->newest != SLOT_STORE_NO_SLOT) ||
-	    !all_zero(e + 37, 3))
+	    !all_zero(e + 38, 2))
 		return 0;
 	for (unsigned k = 0; k < SLOT_STORE_SLOTS; k++) {
 		if (!decode_slot(e + 40 + k * SLOT_ENTRY, &guest->slot[k], slot_bytes))
@@ -163,7 +182,8 @@ static int decode_guest(const uint8_t *e, struct slot_guest *guest, uint32_t slo
 		trials += guest->slot[k].state == SLOT_TRIAL;
 		confirmed += guest->slot[k].state == SLOT_CONFIRMED;
 	}
-	return trials <= 1 && confirmed <= 1;
+	/* Attempts are counted only while a trial runs. */
+	return trials <= 1 && confirmed <= 1 && (trials == 1 || guest->trial_attempts == 0);
 }
 
 /*
@@ -209,7 +229,8 @@ static int load_record(struct slot_store *s)
 	uint32_t total = s->dev->ops->block_count(s->dev);
 
 	if (slot_blocks == 0 || total < data_start ||
-	    (uint64_t)capacity * SLOT_STORE_SLOTS * slot_blocks > total - data_start)
+	    (uint64_t)capacity * SLOT_STORE_SLOTS * (slot_blocks + head_blocks(s->block_size)) >
+		total - data_start)
 		return OTA_E_GEOMETRY;
 	if ((uint64_t)slot_blocks * s->block_size > SLOT_STORE_SLOT_SIZE_MAX)
 		return OTA_E_GEOMETRY;
@@ -293,7 +314,8 @@ int slot_store_format(struct slot_store *s, struct ota_blockdev *dev, uint32_t s
 	    slot_size > SLOT_STORE_SLOT_SIZE_MAX || total <= data_start)
 		return OTA_E_GEOMETRY;
 	s->slot_blocks = slot_size / s->block_size;
-	fit = (total - data_start) / (SLOT_STORE_SLOTS * s->slot_blocks);
+	fit = (total - data_start) /
+	      (SLOT_STORE_SLOTS * (s->slot_blocks + head_blocks(s->block_size)));
 	if (fit > OTA_MAX_GUESTS)
 		fit = OTA_MAX_GUESTS;
 	if (guest_capacity == 0)
@@ -456,6 +478,35 @@ static unsigned install_target(const struct slot_guest *guest)
 
 int slot_store_begin_install(struct slot_store *s, const struct ota_manifest *m)
 {
+	return slot_store_begin_install_signed(s, m, NULL, 0);
+}
+
+/* Writes the bundle head into the install target's head area (zero-padded). */
+static int write_head(struct slot_store *s, const uint8_t *head, size_t head_len)
+{
+	uint32_t first = head_block(s, (unsigned)s->install_guest, s->install_slot);
+	uint32_t count = head_blocks(s->block_size);
+
+	for (uint32_t b = 0; b < count; b++) {
+		size_t at = (size_t)b * s->block_size;
+		size_t take = at < head_len ? head_len - at : 0;
+
+		if (take > s->block_size)
+			take = s->block_size;
+		memset(s->bounce, 0, s->block_size);
+		if (take > 0)
+			memcpy(s->bounce, head + at, take);
+		if (ota_blockdev_write(s->dev, first + b, s->bounce, 1) != OTA_OK) {
+			s->failed = 1;
+			return OTA_E_IO;
+		}
+	}
+	return OTA_OK;
+}
+
+int slot_store_begin_install_signed(struct slot_store *s, const struct ota_manifest *m,
+				    const uint8_t *head, size_t head_len)
+{
 	struct slot_guest *guest;
 	struct slot_info *info;
 	unsigned target;
@@ -466,6 +517,8 @@ int slot_store_begin_install(struct slot_store *s, const struct ota_manifest *m)
 		return rc;
 	if (s->install_guest >= 0 || ota_manifest_validate(m) != OTA_OK)
 		return s->install_guest >= 0 ? OTA_E_STATE : OTA_E_INVALID;
+	if (head_len > HEAD_AREA_MIN || (head_len > 0 && !head))
+		return OTA_E_INVALID;
 	if ((uint64_t)m->image_size > (uint64_t)s->slot_blocks * s->block_size)
 		return OTA_E_OVERSIZE;
 	g = find_guest(s, m->name);
@@ -482,6 +535,8 @@ int slot_store_begin_install(struct slot_store *s, const struct ota_manifest *m)
 	}
 	guest = &s->guests[g];
 	target = install_target(guest);
+	if (guest->slot[target].state == SLOT_TRIAL)
+		guest->trial_attempts = 0; /* that trial is given up */
 	if (guest->newest == target)
 		guest->newest = SLOT_STORE_NO_SLOT;
 	info = &guest->slot[target];
@@ -501,7 +556,8 @@ int slot_store_begin_install(struct slot_store *s, const struct ota_manifest *m)
 	s->install_slot = (uint8_t)target;
 	s->install_written = 0;
 	s->install_buffered = 0;
-	return OTA_OK;
+	/* Flushed with the image, before the record that calls the slot READY. */
+	return write_head(s, head, head_len);
 }
 
 /* Writes io[0..bytes) (bytes a multiple of the block size) at the install position. */
@@ -672,6 +728,7 @@ int slot_store_activate_slot(struct slot_store *s, const char *name, unsigned sl
 	if (guest->slot[slot].security_counter < guest->highest_counter)
 		return OTA_E_ROLLBACK;
 	guest->slot[slot].state = SLOT_TRIAL;
+	guest->trial_attempts = 0;
 	return commit(s);
 }
 
@@ -702,8 +759,34 @@ int slot_store_confirm(struct slot_store *s, const char *name)
 	if (confirmed >= 0)
 		guest->slot[confirmed].state = SLOT_READY;
 	guest->slot[trial].state = SLOT_CONFIRMED;
+	guest->trial_attempts = 0;
 	if (guest->slot[trial].security_counter > guest->highest_counter)
 		guest->highest_counter = guest->slot[trial].security_counter;
+	return commit(s);
+}
+
+int slot_store_confirm_ready(struct slot_store *s, const char *name)
+{
+	int g = lookup(s, name);
+	struct slot_guest *guest;
+	unsigned slot;
+	int confirmed;
+
+	if (g < 0)
+		return g;
+	guest = &s->guests[g];
+	slot = guest->newest;
+	if (slot >= SLOT_STORE_SLOTS || guest->slot[slot].state != SLOT_READY ||
+	    find_state(guest, SLOT_TRIAL) >= 0)
+		return OTA_E_STATE;
+	if (guest->slot[slot].security_counter < guest->highest_counter)
+		return OTA_E_ROLLBACK;
+	confirmed = find_state(guest, SLOT_CONFIRMED);
+	if (confirmed >= 0)
+		guest->slot[confirmed].state = SLOT_READY;
+	guest->slot[slot].state = SLOT_CONFIRMED;
+	if (guest->slot[slot].security_counter > guest->highest_counter)
+		guest->highest_counter = guest->slot[slot].security_counter;
 	return commit(s);
 }
 
@@ -718,7 +801,24 @@ int slot_store_revert(struct slot_store *s, const char *name)
 	if (trial < 0)
 		return OTA_E_STATE;
 	s->guests[g].slot[trial].state = SLOT_BAD;
+	s->guests[g].trial_attempts = 0;
 	return commit(s);
+}
+
+int slot_store_count_attempt(struct slot_store *s, const char *name)
+{
+	int g = lookup(s, name);
+	int rc;
+
+	if (g < 0)
+		return g;
+	if (find_state(&s->guests[g], SLOT_TRIAL) < 0)
+		return OTA_E_STATE;
+	if (s->guests[g].trial_attempts == 0xff)
+		return OTA_E_STATE;
+	s->guests[g].trial_attempts++;
+	rc = commit(s);
+	return rc == OTA_OK ? s->guests[g].trial_attempts : rc;
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -756,6 +856,31 @@ int slot_store_check_slot(struct slot_store *s, const char *name, unsigned slot)
 	return ota_digest_compare(digest, info->image_sha256, OTA_SHA256_SIZE) == 0
 		   ? OTA_OK
 		   : OTA_E_HASH_MISMATCH;
+}
+
+int slot_store_read_head(struct slot_store *s, const char *name, unsigned slot, void *buf,
+			 size_t len)
+{
+	const struct slot_info *info;
+	uint8_t *out = buf;
+	int g = readable_slot(s, name, slot, &info);
+	uint32_t first;
+
+	if (g < 0)
+		return g;
+	if (len > HEAD_AREA_MIN)
+		return OTA_E_INVALID;
+	first = head_block(s, (unsigned)g, slot);
+	for (uint32_t b = 0; (size_t)b * s->block_size < len; b++) {
+		size_t at = (size_t)b * s->block_size;
+		size_t take = len - at < s->block_size ? len - at : s->block_size;
+		int rc = ota_blockdev_read(s->dev, first + b, s->bounce, 1);
+
+		if (rc != OTA_OK)
+			return rc;
+		memcpy(out + at, s->bounce, take);
+	}
+	return OTA_OK;
 }
 
 int slot_store_read_image(struct slot_store *s, const char *name, unsigned slot, uint32_t offset,

@@ -2,9 +2,15 @@
  * slot_store.h: A/B slots per guest on a block device, with a metadata
  * journal that survives a power cut at any write.
  *
- * Layout (block numbers; M = blocks of one metadata record):
+ * Layout (M = 8 KiB of blocks per metadata copy, H = one head area):
  *
- *   [meta copy 0: M][meta copy 1: M][guest 0 slot A][guest 0 slot B][guest 1 slot A]...
+ *   [meta copy 0: M][meta copy 1: M][heads: guest 0 A, 0 B, 1 A ... : H each]
+ *   [guest 0 slot A][guest 0 slot B][guest 1 slot A]...
+ *
+ * A slot's head area keeps the signed bundle head (header, manifest,
+ * signature) the image was installed with, so whoever boots the image can
+ * check the signature again from what the medium holds, not from what the
+ * metadata says (a card can be altered while the board is off).
  *
  * The metadata record (guest table, slot states, highest accepted security
  * counter per guest) is written alternately to the two copies, each with a
@@ -39,6 +45,9 @@
 #define SLOT_STORE_NO_SLOT 0xff
 /* Largest slot (and image) the on-disk format describes. */
 #define SLOT_STORE_SLOT_SIZE_MAX (1ul << 30)
+/* Bytes of a slot's head area: the largest bundle head it keeps. The area
+ * is this or one block, whichever is larger. */
+#define SLOT_STORE_HEAD_MAX 1024u
 
 enum slot_state {
 	SLOT_EMPTY = 0,
@@ -64,6 +73,7 @@ struct slot_guest {
 	char name[OTA_NAME_MAX + 1]; /* "" = free entry */
 	uint32_t highest_counter;    /* highest security counter confirmed */
 	uint8_t newest;              /* slot of the last finished install, or SLOT_STORE_NO_SLOT */
+	uint8_t trial_attempts; /* builds of the current TRIAL counted so far (0 without one) */
 	struct slot_info slot[SLOT_STORE_SLOTS];
 };
 
@@ -120,6 +130,11 @@ int slot_store_open(struct slot_store *s, struct ota_blockdev *dev);
  * that is not CONFIRMED; with a trial in the other slot that trial is given up.
  */
 int slot_store_begin_install(struct slot_store *s, const struct ota_manifest *m);
+/* The same, keeping head[0..head_len) (the bundle's header, manifest and
+ * signature, at most SLOT_STORE_HEAD_MAX bytes) in the slot's head area for
+ * slot_store_read_head(). begin_install() leaves that area zeroed. */
+int slot_store_begin_install_signed(struct slot_store *s, const struct ota_manifest *m,
+				    const uint8_t *head, size_t head_len);
 /* Appends image bytes. OTA_E_OVERSIZE past the manifest's image size. */
 int slot_store_write(struct slot_store *s, const void *data, size_t len);
 /* Writes the rest, flushes, re-reads the slot and checks its SHA-256
@@ -132,10 +147,27 @@ int slot_store_abort(struct slot_store *s);
 int slot_store_activate(struct slot_store *s, const char *name);
 /* A given READY slot -> TRIAL (rollback to a previous image). */
 int slot_store_activate_slot(struct slot_store *s, const char *name, unsigned slot);
+/*
+ * Newest READY image -> CONFIRMED in one commit, with no trial: for an image
+ * trusted by its signature alone (the factory image a blank store is seeded
+ * with), so that a power cut leaves it either READY or CONFIRMED, never an
+ * unconfirmed trial that the next boot would revert. The previous CONFIRMED
+ * becomes READY; raises the counter. OTA_E_STATE with no READY image or
+ * while a trial runs, OTA_E_ROLLBACK below the guest's counter.
+ */
+int slot_store_confirm_ready(struct slot_store *s, const char *name);
 /* TRIAL -> CONFIRMED; the previous CONFIRMED becomes READY; raises the counter. */
 int slot_store_confirm(struct slot_store *s, const char *name);
 /* TRIAL -> BAD; the CONFIRMED image (if any) is what boots again. */
 int slot_store_revert(struct slot_store *s, const char *name);
+/*
+ * Counts one more attempt to run the guest's TRIAL image, durably (a
+ * commit), so a trial that hangs or resets the board is still counted.
+ * Returns the attempt number (1, 2, ...) or OTA_E_STATE without a trial.
+ * The caller decides when attempts have run out (and reverts); activate,
+ * confirm and revert reset the count.
+ */
+int slot_store_count_attempt(struct slot_store *s, const char *name);
 
 /* NULL when the guest is unknown. */
 const struct slot_guest *slot_store_guest(const struct slot_store *s, const char *name);
@@ -143,6 +175,10 @@ const struct slot_guest *slot_store_guest(const struct slot_store *s, const char
 int slot_store_boot_slot(const struct slot_store *s, const char *name);
 /* Re-hashes a READY/TRIAL/CONFIRMED slot: OTA_OK or OTA_E_HASH_MISMATCH. */
 int slot_store_check_slot(struct slot_store *s, const char *name, unsigned slot);
+/* Reads the first len bytes (≤ SLOT_STORE_HEAD_MAX) of a READY/TRIAL/CONFIRMED
+ * slot's head area: the signed bundle head it was installed with, or zeros. */
+int slot_store_read_head(struct slot_store *s, const char *name, unsigned slot, void *buf,
+			 size_t len);
 /* Reads image bytes [offset, offset + len) of a slot. */
 int slot_store_read_image(struct slot_store *s, const char *name, unsigned slot, uint32_t offset,
 			  void *buf, size_t len);

@@ -16,14 +16,15 @@ $(OTA_TB)/sim_%.o: $(SRC)/tests/sim/sim_%.c $(CONFIG_H)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(OTA_TEST_CFLAGS) -c $< -o $@
 
-.SECONDARY: $(addprefix $(OTA_TB)/,test_ota_bundle.o test_ota_slot_store.o test_ota_install.o test_ota_auth.o sim_ota_powercut.o)
+.SECONDARY: $(addprefix $(OTA_TB)/,test_ota_bundle.o test_ota_slot_store.o test_ota_install.o test_ota_auth.o \
+	test_ota_event_log.o sim_ota_powercut.o)
 $(OTA_TB)/test_ota_%: $(OTA_TB)/test_ota_%.o $(OTA_TEST_COMMON)
 	$(Q)$(HOST_CC) $(HOST_SANITIZE) -o $@ $^ $(OTA_TEST_LIBS)
 
 $(OTA_TB)/sim_ota_powercut: $(OTA_TB)/sim_ota_powercut.o $(OTA_TEST_COMMON)
 	$(Q)$(HOST_CC) $(HOST_SANITIZE) -o $@ $^ $(OTA_TEST_LIBS)
 
-OTA_UNIT_SUITES := ota-bundle ota-slot-store ota-install ota-auth
+OTA_UNIT_SUITES := ota-bundle ota-slot-store ota-install ota-auth ota-event-log
 TEST_SUITES += $(OTA_UNIT_SUITES) ota-powercut ota-cli ota-fuzz
 
 .PHONY: $(addprefix test-,$(OTA_UNIT_SUITES)) test-ota-powercut test-ota-cli test-ota-fuzz
@@ -35,6 +36,8 @@ test-ota-install: $(OTA_TB)/test_ota_install
 	$(Q)$(RUN_SUITE) ota-install env CMOCKA_MESSAGE_OUTPUT=TAP $<
 test-ota-auth: $(OTA_TB)/test_ota_auth
 	$(Q)$(RUN_SUITE) ota-auth env CMOCKA_MESSAGE_OUTPUT=TAP $<
+test-ota-event-log: $(OTA_TB)/test_ota_event_log
+	$(Q)$(RUN_SUITE) ota-event-log env CMOCKA_MESSAGE_OUTPUT=TAP $<
 test-ota-powercut: $(OTA_TB)/sim_ota_powercut
 	$(Q)$(RUN_SUITE) ota-powercut $<
 test-ota-cli: $(O)/host/flotilla

@@ -151,3 +151,31 @@ test-http-fuzz: $(HTTP_FZ)/fuzz_http $(HTTP_FZ)/seeds/.stamp
 		-artifact_prefix=$(HTTP_FZ)/artifacts/ $(HTTP_FZ)/corpus $(HTTP_FZ)/seeds >$(HTTP_FZ)/fuzz.log 2>&1 \
 		&& echo "ok 1 - fuzz the device API HTTP machine: $$(grep -o "cov: [0-9]*" $(HTTP_FZ)/fuzz.log | tail -n 1), no crash" \
 		|| { tail -n 30 $(HTTP_FZ)/fuzz.log; echo "not ok 1 - fuzz the device API HTTP machine (see $(HTTP_FZ)/fuzz.log)"; }'
+
+# ---------------------------------------------------------------- slot store on the card
+# Guests boot from the card (guests/control/store.c): seeding, boot from the
+# card, trial/revert, anti-rollback, tampering, event log; power cuts.
+ifeq ($(BOARD),orangepi-pc)
+STORE_TEST_IMAGE := $(O)/test-images/store/sdcard.img
+$(eval $(call board_image,$(O)/test-images/store,$(SRC)/hypervisor-cfg/test/orangepi-pc-store.toml,$(STORE_TEST_IMAGE)))
+STORE_NEXT_IMAGE := $(O)/test-images/store-next/sdcard.img
+$(eval $(call board_image,$(O)/test-images/store-next,$(SRC)/hypervisor-cfg/test/orangepi-pc-store-next.toml,$(STORE_NEXT_IMAGE)))
+STORE_POWERCUT_IMAGE := $(O)/test-images/store-powercut/sdcard.img
+$(eval $(call board_image,$(O)/test-images/store-powercut,$(SRC)/hypervisor-cfg/test/orangepi-pc-store-powercut.toml,$(STORE_POWERCUT_IMAGE)))
+# Test updates name images the plan's guests do not (crash, ticker).
+STORE_TEST_GUESTS := $(O)/guests/crash.img $(O)/guests/ticker.img $(O)/guests/hello.img
+$(O)/test-images/store/guests.bnd $(O)/test-images/store-next/guests.bnd \
+	$(O)/test-images/store-powercut/guests.bnd: $(STORE_TEST_GUESTS)
+
+TEST_SUITES += store-boot store-powercut
+QEMU_SUITES += store-boot store-powercut
+test-store-boot: $(STORE_TEST_IMAGE) $(STORE_NEXT_IMAGE)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) store-boot $(PYTHON) $(INTEGRATION)/test_store_boot.py $(STORE_TEST_IMAGE) \
+		--next-bundle $(O)/test-images/store-next/guests.bnd
+test-store-powercut: $(STORE_POWERCUT_IMAGE)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) store-powercut $(PYTHON) $(INTEGRATION)/test_store_powercut.py $(STORE_POWERCUT_IMAGE)
+
+BENCH_TARGETS += bench-store
+bench-store: $(STORE_TEST_IMAGE)
+	@O=$(O) $(PYTHON) $(INTEGRATION)/test_store_boot.py $(STORE_TEST_IMAGE) --bench $(O)/bench/storage.json
+endif

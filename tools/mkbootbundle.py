@@ -13,6 +13,11 @@ the control domain as its initrd.
 "tamper" in a guest entry (tests only) damages that guest's bundle after
 signing: "image" flips a byte of the image (hash mismatch), "signature" a
 byte of the signature.
+
+"test_update" in a guest entry (tests only; a table or a list of tables with
+image, version, counter) adds a newer signed bundle of that guest, flagged
+BOOT_ENTRY_TEST_UPDATE: the control domain does not run it as a plan guest
+but installs it on the card as a TRIAL when a test asks (docs/storage.md).
 """
 import argparse
 import json
@@ -94,6 +99,19 @@ def main():
         die(f"{args.plan} has no [[guest]] entries")
     if len(guests) > ENTRIES_MAX:
         die(f"at most {ENTRIES_MAX} guests fit in a boot bundle")
+    flags = [0] * len(guests)
+    updates = []
+    for g in guests:
+        extra = g.get("test_update", [])
+        for u in extra if isinstance(extra, list) else [extra]:
+            if not isinstance(u, dict) or not isinstance(u.get("image"), str):
+                die(f"guest {g['name']}: test_update needs an image")
+            updates.append(dict(g, image=u["image"], version=str(u.get("version", args.version)),
+                                counter=u.get("counter", g.get("counter", 1)), tamper=""))
+    guests = guests + updates
+    flags += [1] * len(updates)  # BOOT_ENTRY_TEST_UPDATE
+    if len(guests) > ENTRIES_MAX:
+        die(f"at most {ENTRIES_MAX} guests and test updates fit in a boot bundle")
     with tempfile.TemporaryDirectory() as workdir:
         bundles = [sign(args, g, workdir) for g in guests]
     args_blob = b""
@@ -106,13 +124,13 @@ def main():
     offset = (base + len(args_blob) + 3) & ~3
     body = bytearray(args_blob + b"\0" * (offset - base - len(args_blob)))
     entries = b""
-    for g, bundle, (a_off, a_len) in zip(guests, bundles, args_offsets):
+    for g, bundle, (a_off, a_len), flag in zip(guests, bundles, args_offsets, flags):
         name = g["name"].encode()
         mask = 0
         for cpu in g.get("pcpus", []):
             mask |= 1 << cpu
-        entries += struct.pack(ENTRY_FORMAT, name, offset, len(bundle), g["memory_mb"], g["vcpus"],
-                               a_off, a_len, mask)
+        entries += struct.pack("<32sIIIIIIII", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
+                               a_off, a_len, mask, flag)
         padded = bundle + b"\0" * ((-len(bundle)) % 4)
         body += padded
         offset += len(padded)

@@ -67,6 +67,7 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 		out->memory_mb = le32(e + 40);
 		out->vcpus = le32(e + 44);
 		out->pcpu_mask = le32(e + 56);
+		out->flags = le32(e + 60);
 		memcpy(out->bootargs, data + args_offset, args_length);
 		out->bootargs[args_length] = '\0';
 		if (strlen(out->bootargs) != args_length) {

@@ -11,7 +11,7 @@
  *   20     4    reserved, 0
  *   24     64   entry[0]: name[32] (NUL-padded), bundle offset, bundle
  *               size, memory MiB, vCPUs, bootargs offset, bootargs size,
- *               physical-CPU mask (hard affinity; 0 = any), 4 reserved
+ *               physical-CPU mask (hard affinity; 0 = any), flags
  *   ...         bootargs strings, then the signed bundles (4-aligned)
  *
  * The table is the domain plan (hypervisor-cfg/), not signed: it decides
@@ -19,6 +19,10 @@
  * (docs/bundle-format.md) checked before its guest is built; the manifest's
  * name must match the entry's and the plan must give at least the memory
  * and vCPUs the manifest asks for.
+ *
+ * Flags: BOOT_ENTRY_TEST_UPDATE marks a bundle that is not a plan guest but
+ * a newer version of one, which tests install on the card as a TRIAL
+ * (boot argument test_install=NAME, console key 'u'; docs/storage.md).
  */
 #ifndef FLOTILLA_CONTROL_BOOT_BUNDLE_H
 #define FLOTILLA_CONTROL_BOOT_BUNDLE_H
@@ -33,6 +37,8 @@
 #define BOOT_BUNDLE_ENTRY_SIZE   64
 #define BOOT_BUNDLE_NAME_MAX     31
 #define BOOT_BUNDLE_BOOTARGS_MAX 255
+#define BOOT_ENTRY_TEST_UPDATE   1u /* tests only: an update, not a plan guest */
+#define BOOT_ENTRY_ON_CARD       2u /* set at boot (never in the file): the card has it */
 
 struct boot_entry {
 	char name[BOOT_BUNDLE_NAME_MAX + 1];
@@ -41,6 +47,7 @@ struct boot_entry {
 	unsigned memory_mb;
 	unsigned vcpus;
 	uint32_t pcpu_mask;
+	uint32_t flags; /* BOOT_ENTRY_* */
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
 };
 

@@ -115,9 +115,12 @@ static void clean_dcache(const void *start, size_t size)
 	arch_dsb();
 }
 
-/* Copy data to guest physical address gpa, through the window. */
-static int copy_to_guest(uint16_t domid, uint64_t gpa, const uint8_t *data, size_t size)
+/* Copy data to guest physical address gpa, through the window; with a
+ * reader, its bytes instead of data's. */
+static int copy_to_guest(uint16_t domid, uint64_t gpa, const uint8_t *data, size_t size,
+			 const struct dom_spec *reader)
 {
+	size_t done = 0;
 	while (size > 0) {
 		uint64_t pfn = gpa >> PAGE_SHIFT;
 		size_t offset = (size_t)(gpa & (PAGE_SIZE - 1));
@@ -135,11 +138,17 @@ static int copy_to_guest(uint16_t domid, uint64_t gpa, const uint8_t *data, size
 			return rc;
 		}
 		uint8_t *dest = (uint8_t *)window_base + offset;
-		memcpy(dest, data, chunk);
+		if (reader)
+			rc = reader->read(reader->read_ctx, done, dest, chunk) ? -EIO : 0;
+		else
+			memcpy(dest, data, chunk);
 		clean_dcache(dest, chunk);
 		unmap_window(0, pages);
+		if (rc != 0)
+			return rc;
 		gpa += chunk;
-		data += chunk;
+		data += reader ? 0 : chunk;
+		done += chunk;
 		size -= chunk;
 	}
 	return 0;
@@ -253,8 +262,14 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 static int zimage_entry(const struct dom_spec *spec, uint64_t *load, uint64_t *entry)
 {
 	const uint8_t *k = spec->kernel;
+	uint8_t header[0x30];
 	if (spec->kernel_size < 0x30)
 		return -EINVAL;
+	if (spec->read) {
+		if (spec->read(spec->read_ctx, 0, header, sizeof(header)) != 0)
+			return -EIO;
+		k = header;
+	}
 	uint32_t magic, start, end;
 	memcpy(&magic, k + 0x24, 4);
 	memcpy(&start, k + 0x28, 4);
@@ -401,8 +416,10 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	}
 
 	handle->phase_end[DOM_PHASE_POPULATE] = runtime_counter();
-	if ((rc = copy_to_guest(domid, kernel_load, spec->kernel, spec->kernel_size)) != 0) {
-		why = "copying the kernel failed";
+	if ((rc = copy_to_guest(domid, kernel_load, spec->kernel, spec->kernel_size,
+				spec->read ? spec : NULL)) != 0) {
+		why = spec->read ? "reading the kernel failed (see above)"
+				 : "copying the kernel failed";
 		goto failed;
 	}
 	{
@@ -411,7 +428,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 			why = "device tree does not fit";
 			goto failed;
 		}
-		if ((rc = copy_to_guest(domid, dtb_addr, dtb, fdt_totalsize(dtb))) != 0) {
+		if ((rc = copy_to_guest(domid, dtb_addr, dtb, fdt_totalsize(dtb), NULL)) != 0) {
 			why = "copying the device tree failed";
 			goto failed;
 		}

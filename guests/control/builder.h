@@ -48,6 +48,12 @@ struct dom_spec {
 	const char *name;
 	const uint8_t *kernel; /* a zImage (position independent or not) */
 	size_t kernel_size;
+	/* Instead of kernel: the image is read in pieces, in order, straight
+	 * into the guest's pages (from the SD card). 0 or an error, which
+	 * stops the build before the guest runs (e.g. a hash mismatch found
+	 * once the last piece was read). The first 48 bytes may be read twice. */
+	int (*read)(void *ctx, size_t offset, void *buf, size_t len);
+	void *read_ctx;
 	unsigned memory_mb;
 	unsigned vcpus;
 	const char *bootargs;

@@ -5,7 +5,7 @@ CONTROL_DIR := $(SRC)/guests/control
 CONTROL_OUT := $(O)/target/control
 CONTROL_MODULES := main domain builder boot_bundle supervisor devcfg trust provision
 # Storage: the SD/MMC driver, the MBR, the store partition.
-CONTROL_MODULES += mmc mbr card
+CONTROL_MODULES += mmc mbr card store
 # Networking: the NIC drivers and the control domain's own net/ stack.
 CONTROL_MODULES += nic nic_sun8i_emac emac_ring ctlnet
 # The device API: HTTP machine, operator authentication (ota/auth.c), resources.

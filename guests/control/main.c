@@ -18,6 +18,7 @@
 #include "supervisor.h"
 #include "provision.h"
 #include "ctlnet.h"
+#include "store.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -118,7 +119,7 @@ static unsigned bootarg_number(const char *bootargs, const char *key)
 }
 
 /* The boot bundle is our initrd: Xen passes its place in /chosen. */
-static int load_boot_bundle(const void *dtb)
+static int load_boot_bundle(const void *dtb, const char *bootargs)
 {
 	int chosen = fdt_path_offset(dtb, "/chosen");
 	uint64_t start = chosen >= 0 ? dt_read_u64(dtb, chosen, "linux,initrd-start", NULL) : 0;
@@ -139,9 +140,13 @@ static int load_boot_bundle(const void *dtb)
 		printf("control: boot bundle refused: %s\n", error);
 		return 0;
 	}
+	count = store_take_test_updates(entries, count);
+	store_mark_entries_on_card(entries, count);
 	printf("control: boot bundle at %#" PRIx64 ": %d guest(s), %" PRIu64 " bytes\n", start,
 	       count, end - start);
-	return supervisor_load(entries, count);
+	int loaded = supervisor_load(entries, count);
+	store_attach_guests(entries, count, bootargs);
+	return loaded;
 }
 
 static volatile bool console_input;
@@ -155,7 +160,8 @@ static void on_console_input(evtchn_port_t port, void *arg)
 }
 
 /* Keys typed on the serial console (Xen gives dom0 the input): 's' prints
- * the status. */
+ * the status, 'e' the card's event log, 'c' confirms running trials, 'u'
+ * installs the boot bundle's test updates as trials (store.h). */
 static void read_console_input(void)
 {
 	char keys[16];
@@ -166,6 +172,13 @@ static void read_console_input(void)
 			if (keys[i] == 's') {
 				supervisor_print_status();
 				ctlnet_print_status();
+				store_print_status();
+			} else if (keys[i] == 'e') {
+				store_print_events();
+			} else if (keys[i] == 'c') {
+				store_confirm_all();
+			} else if (keys[i] == 'u') {
+				store_install_test_updates(NULL);
 			}
 	}
 }
@@ -179,9 +192,11 @@ int flotilla_main(const struct flotilla_start_info *info)
 	print_memory(dtb);
 	print_devices(dtb, "ethernet", "ethernet");
 	print_devices(dtb, "mmc", "mmc");
-	card_boot(dtb, info->bootargs);
-	if (supervisor_init(dtb) == 0)
-		load_boot_bundle(dtb);
+	struct card_store *card = card_boot(dtb, info->bootargs);
+	if (supervisor_init(dtb) == 0) {
+		store_open(card ? &card->dev : NULL, info->bootargs);
+		load_boot_bundle(dtb, info->bootargs);
+	}
 	struct evtchn_bind_virq bind = {.virq = VIRQ_CONSOLE, .vcpu = 0};
 	if (xen_event_channel_op(EVTCHNOP_bind_virq, &bind) == 0)
 		events_bind(bind.port, on_console_input, NULL);

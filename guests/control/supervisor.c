@@ -15,6 +15,7 @@
 #include "domain.h"
 #include "supervisor.h"
 #include "trust.h"
+#include "store.h"
 
 #include "bundle.h"
 #include "ota.h"
@@ -176,7 +177,8 @@ static int start_guest(struct guest *g)
 	const char *why = "unknown";
 	g->first_output_seen = false;
 	g->line_len = 0;
-	int rc = dom_build(&spec, &g->dom, &why);
+	int rc =
+	    g->from_store ? store_build(g, &spec, &g->dom, &why) : dom_build(&spec, &g->dom, &why);
 	if (rc != 0) {
 		printf("control: %s: cannot build the domain: %s (%d)\n", g->name, why, rc);
 		return rc;
@@ -209,6 +211,11 @@ static void verify_entry(const struct boot_entry *e, struct guest *g)
 	static struct ota_verifier verifier;
 	struct ota_verify_policy policy = {.board = CONFIG_BOARD};
 	policy.keys = trust_keys(&policy.key_count);
+	if (e->flags & BOOT_ENTRY_ON_CARD) {
+		/* Built from the card, verified there; this copy only seeds. */
+		g->refused_reason = "not started yet";
+		return;
+	}
 	int rc = ota_bundle_verify(&verifier, &policy, e->bundle, e->bundle_size);
 	if (rc != OTA_OK) {
 		refuse(g, ota_strerror(rc));
@@ -256,10 +263,29 @@ void supervisor_start_all(void)
 {
 	for (int i = 0; i < guest_count; i++) {
 		struct guest *g = &guests[i];
-		if (g->image && start_guest(g) != 0)
+		if ((g->image || g->from_store) && start_guest(g) != 0)
 			g->state = GUEST_FAILED;
 	}
 	supervisor_print_status();
+}
+
+struct guest *supervisor_guest(int i)
+{
+	return i >= 0 && i < guest_count ? &guests[i] : NULL;
+}
+
+int supervisor_rebuild(struct guest *g)
+{
+	if (g->state == GUEST_RUNNING) {
+		console_drain(g);
+		dom_destroy(&g->dom);
+	}
+	g->crashes_in_window = 0;
+	int rc = start_guest(g);
+	if (rc != 0)
+		g->state = GUEST_FAILED;
+	supervisor_print_status();
+	return rc;
 }
 
 static void handle_death(struct guest *g, int reason)
@@ -279,6 +305,9 @@ static void handle_death(struct guest *g, int reason)
 		g->crashes_in_window = 0;
 		g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
 	}
+	/* A trial's crashes are bounded by its attempts (store.c), not here. */
+	if (g->from_store && store_on_trial(g))
+		g->crashes_in_window = 0;
 	g->crashes_in_window++;
 	if (g->crashes_in_window >= CONFIG_CONTROL_CRASH_LIMIT) {
 		g->state = GUEST_FAILED;
@@ -386,6 +415,7 @@ void supervisor_bench_build(unsigned runs)
 	struct guest g = *model;
 	g.quiet = true;
 	g.log = NULL;
+	g.from_store = false; /* the builder's figures, from the verified image in RAM */
 	unsigned done = 0;
 	for (unsigned i = 0; i < runs; i++) {
 		/* Measure a board at rest, as a guest is built in service: let Xen
@@ -455,6 +485,7 @@ void supervisor_bench_cycles(unsigned cycles)
 	struct guest g = *model;
 	g.quiet = true;
 	g.log = NULL;
+	g.from_store = false;
 	uint64_t before = settled_free_pages();
 	uint64_t started = runtime_counter();
 	unsigned done = 0;
@@ -475,9 +506,4 @@ void supervisor_bench_cycles(unsigned cycles)
 int supervisor_guest_count(void)
 {
 	return guest_count;
-}
-
-const struct guest *supervisor_guest(int index)
-{
-	return index >= 0 && index < guest_count ? &guests[index] : NULL;
 }

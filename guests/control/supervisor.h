@@ -42,6 +42,8 @@ struct guest {
 	uint64_t restart_at_ns;
 	unsigned backoff_ms;
 	bool quiet; /* benchmarks: do not forward console lines */
+	/* built from its slot on the card (store.c), not from image */
+	bool from_store;
 	volatile bool console_pending;
 	bool first_output_seen;
 	bool console_corrupt;
@@ -64,9 +66,12 @@ void supervisor_start_all(void);
 /* One pass of work; returns the monotonic deadline of the next timed work. */
 uint64_t supervisor_poll(void);
 void supervisor_print_status(void);
+/* The i-th guest of the plan, NULL past the last (store.c walks them). */
+struct guest *supervisor_guest(int i);
+/* Destroy g's domain if it runs and build it again now (its image changed). */
+int supervisor_rebuild(struct guest *g);
 /* Read-only views for the device API. */
 int supervisor_guest_count(void);
-const struct guest *supervisor_guest(int index);
 const char *supervisor_state_name(enum guest_state state);
 /* Benchmarks used by `make bench` and tests (boot arguments bench=, cycles=). */
 void supervisor_bench_build(unsigned runs);

@@ -23,7 +23,8 @@
 #define BS   512
 #define SLOT 2048
 #define META (2 * 8192)
-#define SIZE (META + 4 * 2 * SLOT)
+#define HEAD 1024 /* each slot's head area */
+#define SIZE (META + 4 * 2 * (HEAD + SLOT))
 
 static uint8_t mem[SIZE];
 static struct slot_store store;
@@ -67,7 +68,9 @@ static void exercise(struct slot_store *s)
 		for (unsigned k = 0; k < SLOT_STORE_SLOTS; k++) {
 			(void)slot_store_check_slot(s, name, k);
 			(void)slot_store_read_image(s, name, k, 1, buf, sizeof(buf));
+			(void)slot_store_read_head(s, name, k, buf, sizeof(buf));
 		}
+		(void)slot_store_count_attempt(s, name);
 	}
 	memset(&m, 0, sizeof(m));
 	strcpy(m.name, s->guests[0].name[0] ? s->guests[0].name : "fuzz");
@@ -85,6 +88,7 @@ static void exercise(struct slot_store *s)
 		if (slot_store_activate(s, m.name) == OTA_OK &&
 		    slot_store_confirm(s, m.name) != OTA_OK)
 			abort();
+		(void)slot_store_confirm_ready(s, m.name);
 	}
 }
 

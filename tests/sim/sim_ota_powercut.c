@@ -186,7 +186,7 @@ static void cut_arm(struct cut_dev *c, long cut_at, enum cut_mode mode)
 
 /* ---------------------------------------------------------------- scenarios */
 
-enum op_kind { OP_INSTALL, OP_ACTIVATE, OP_CONFIRM, OP_REVERT };
+enum op_kind { OP_INSTALL, OP_ACTIVATE, OP_CONFIRM, OP_REVERT, OP_ATTEMPT, OP_CONFIRM_READY };
 
 struct op {
 	enum op_kind kind;
@@ -218,6 +218,14 @@ struct scenario {
 	{                                                                                          \
 		OP_REVERT, g, 0, 0                                                                 \
 	}
+#define ATTEMPT(g)                                                                                 \
+	{                                                                                          \
+		OP_ATTEMPT, g, 0, 0                                                                \
+	}
+#define CONFIRM_READY(g)                                                                           \
+	{                                                                                          \
+		OP_CONFIRM_READY, g, 0, 0                                                          \
+	}
 #define LIVE(g, minor, counter) INSTALL(g, minor, counter), ACTIVATE(g), CONFIRM(g)
 
 static const struct scenario scenarios[] = {
@@ -246,6 +254,16 @@ static const struct scenario scenarios[] = {
      {INSTALL("hello", 2, 2), ACTIVATE("hello"), INSTALL("web", 2, 5), CONFIRM("hello"),
       ACTIVATE("web"), REVERT("web"), INSTALL("web", 3, 5)},
      7},
+    {"seed: a factory image confirmed in one commit",
+     {{0}},
+     0,
+     {INSTALL("hello", 1, 1), CONFIRM_READY("hello")},
+     2},
+    {"trial attempts counted, then reverted",
+     {LIVE("hello", 1, 1), INSTALL("hello", 2, 2), ACTIVATE("hello")},
+     5,
+     {ATTEMPT("hello"), ATTEMPT("hello"), REVERT("hello")},
+     3},
 };
 
 #define GUESTS    4
@@ -352,6 +370,13 @@ static size_t run_ops(struct slot_store *s, const struct op *ops, size_t n, stru
 		case OP_ACTIVATE: CALL(slot_store_activate(s, op->guest)); break;
 		case OP_CONFIRM: CALL(slot_store_confirm(s, op->guest)); break;
 		case OP_REVERT: CALL(slot_store_revert(s, op->guest)); break;
+		case OP_ATTEMPT: {
+			int attempt = slot_store_count_attempt(s, op->guest);
+
+			CALL(attempt > 0 ? OTA_OK : attempt);
+			break;
+		}
+		case OP_CONFIRM_READY: CALL(slot_store_confirm_ready(s, op->guest)); break;
 		}
 	}
 out:
@@ -464,7 +489,8 @@ static unsigned long total_cut_points;
 
 static int run_scenario(const struct scenario *sc, uint32_t bs, unsigned long *points)
 {
-	uint32_t blocks = 2 * 8192 / bs + GUESTS * SLOT_STORE_SLOTS * SLOT_SIZE / bs;
+	uint32_t head = bs > SLOT_STORE_HEAD_MAX ? bs : SLOT_STORE_HEAD_MAX; /* per slot */
+	uint32_t blocks = 2 * 8192 / bs + GUESTS * SLOT_STORE_SLOTS * (SLOT_SIZE + head) / bs;
 	size_t ncalls = max_calls(sc->steps, sc->steps_len);
 	struct snapshot *snaps = calloc(ncalls + 1, sizeof(*snaps));
 	struct slot_store *s = malloc(sizeof(*s));

@@ -23,7 +23,7 @@
 #define BS        512
 #define SLOT_SIZE 16384
 #define GUESTS    2
-#define BLOCKS    (2 * 8192 / BS + GUESTS * 2 * SLOT_SIZE / BS)
+#define BLOCKS    (2 * 8192 / BS + GUESTS * 2 * (SLOT_SIZE + 1024) / BS) /* + head areas */
 #define IMAGE_LEN 10000
 
 static struct test_key key, stranger;
@@ -154,7 +154,7 @@ static void expect_untouched(struct fixture *f, int rc, int code)
 static void expect_harmless(struct fixture *f, int rc, int code)
 {
 	struct slot_store *reopened = malloc(sizeof(*reopened));
-	size_t meta = 2 * 8192, slot = SLOT_SIZE;
+	size_t meta = 2 * 8192 + GUESTS * 2 * 1024, slot = SLOT_SIZE; /* slots after the heads */
 	size_t alpha_b = meta + slot;
 
 	if (rc != code)
@@ -313,6 +313,92 @@ static void test_trial_given_up_only_by_a_valid_head(void **state)
 	free(b);
 }
 
+/* Slot A of alpha holds 1.4 with its signed head: a boot re-checks it from the medium. */
+static void test_check_slot_from_medium(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_verify_policy p = test_policy(&key);
+	static struct ota_verifier v;
+	uint8_t *buf = malloc(IMAGE_LEN);
+	uint8_t *image = test_image(IMAGE_LEN, 1);
+
+	p.board = TEST_BOARD;
+	assert_int_equal(ota_install_check_slot(&f->store, "alpha", 0, &p, &v), OTA_OK);
+	assert_int_equal(ota_verifier_manifest(&v)->version[1], 4);
+	/* The image bytes then stream through the same verifier. */
+	assert_int_equal(slot_store_read_image(&f->store, "alpha", 0, 0, buf, IMAGE_LEN), OTA_OK);
+	assert_int_equal(ota_verifier_feed_image(&v, buf, IMAGE_LEN), OTA_OK);
+	assert_int_equal(ota_verifier_finish(&v), OTA_OK);
+	assert_memory_equal(buf, image, IMAGE_LEN);
+	/* A key the board does not trust (the store was written elsewhere). */
+	{
+		struct ota_verify_policy other = test_policy(&stranger);
+
+		assert_int_equal(ota_install_check_slot(&f->store, "alpha", 0, &other, &v),
+				 OTA_E_UNKNOWN_KEY);
+	}
+	/* An empty slot or an unknown guest. */
+	assert_int_equal(ota_install_check_slot(&f->store, "alpha", 1, &p, &v), OTA_E_STATE);
+	assert_int_equal(ota_install_check_slot(&f->store, "gamma", 0, &p, &v), OTA_E_NO_GUEST);
+	free(image);
+	free(buf);
+}
+
+/* Head areas follow the metadata: alpha A, alpha B, beta A, beta B. */
+static uint8_t *head_area(struct fixture *f, unsigned guest, unsigned slot)
+{
+	return f->ram.mem + 2 * 8192 + (guest * 2 + slot) * 1024;
+}
+
+static void test_check_slot_refuses_altered_head(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_verify_policy p = test_policy(&key);
+	static struct ota_verifier v;
+	uint8_t *head = head_area(f, 0, 0);
+	uint32_t manifest_size = ota_get_le32(head + 8);
+
+	p.board = TEST_BOARD;
+	/* A flipped signature byte. */
+	head[24 + manifest_size + 5] ^= 1;
+	assert_int_equal(ota_install_check_slot(&f->store, "alpha", 0, &p, &v),
+			 OTA_E_BAD_SIGNATURE);
+	head[24 + manifest_size + 5] ^= 1;
+	/* A wiped head (a slot written without one). */
+	memset(head, 0, 1024);
+	assert_int_equal(ota_install_check_slot(&f->store, "alpha", 0, &p, &v), OTA_E_BAD_MAGIC);
+}
+
+/* The metadata is not signed: a head that disagrees with it is refused. */
+static void test_check_slot_refuses_other_head(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_verify_policy p = test_policy(&key);
+	static struct ota_verifier v;
+
+	p.board = TEST_BOARD;
+	/* beta's slot A head (a genuine signed head, for another image) into alpha A. */
+	memcpy(head_area(f, 0, 0), head_area(f, 1, 0), 1024);
+	assert_int_equal(ota_install_check_slot(&f->store, "alpha", 0, &p, &v),
+			 OTA_E_HASH_MISMATCH);
+}
+
+/* A confirm raised the counter above a READY image: that image is refused at boot. */
+static void test_check_slot_refuses_rollback(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_verify_policy p = test_policy(&key);
+	static struct ota_verifier v;
+
+	p.board = TEST_BOARD;
+	assert_int_equal(slot_store_confirm(&f->store, "beta"), OTA_OK); /* counter 2 */
+	f->store.guests[1].highest_counter = 3; /* as after a later confirm */
+	assert_int_equal(ota_install_check_slot(&f->store, "beta", 0, &p, &v), OTA_E_ROLLBACK);
+	assert_int_equal(ota_install_check_slot(&f->store, "beta", 1, &p, &v), OTA_E_ROLLBACK);
+	f->store.guests[1].highest_counter = 2;
+	assert_int_equal(ota_install_check_slot(&f->store, "beta", 1, &p, &v), OTA_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -334,6 +420,10 @@ int main(void)
 	    T(test_rejects_trailing_data),
 	    T(test_abort_mid_image),
 	    T(test_trial_given_up_only_by_a_valid_head),
+	    T(test_check_slot_from_medium),
+	    T(test_check_slot_refuses_altered_head),
+	    T(test_check_slot_refuses_other_head),
+	    T(test_check_slot_refuses_rollback),
 	};
 	int failed;
 

@@ -16,7 +16,8 @@
 #define SLOT_SIZE   8192
 #define META_BLOCKS (2 * 8192 / BS)
 #define GUESTS      3
-#define BLOCKS      (META_BLOCKS + GUESTS * 2 * SLOT_SIZE / BS)
+/* + each slot's 1 KiB head area */
+#define BLOCKS (META_BLOCKS + GUESTS * 2 * (SLOT_SIZE + 1024) / BS)
 
 struct fixture {
 	struct test_ram ram;
@@ -371,7 +372,8 @@ static void test_check_slot_detects_corruption(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(install(f, "hello", 0, 1, 1), OTA_OK);
-	f->ram.mem[META_BLOCKS * BS + 100] ^= 1;
+	/* Guest 0, slot A: after the metadata and every slot's head area. */
+	f->ram.mem[META_BLOCKS * BS + GUESTS * 2 * 1024 + 100] ^= 1;
 	assert_int_equal(slot_store_check_slot(&f->store, "hello", 0), OTA_E_HASH_MISMATCH);
 	assert_int_equal(slot_store_check_slot(&f->store, "hello", 1), OTA_E_STATE);
 }
@@ -421,6 +423,94 @@ static void test_many_updates(void **state)
 	assert_true(f->store.seq > 200);
 }
 
+/* Trial attempts are counted durably and reset by confirm, revert and activate. */
+static void test_trial_attempts(void **state)
+{
+	struct fixture *f = *state;
+
+	live(f, "hello", 0, 1, 1);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(install(f, "hello", 3, 2, 2), OTA_OK);
+	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), 1);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), 2);
+	reopen(f);
+	assert_int_equal(slot_store_guest(&f->store, "hello")->trial_attempts, 2);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), 3);
+	assert_int_equal(slot_store_revert(&f->store, "hello"), OTA_OK);
+	reopen(f);
+	assert_int_equal(slot_store_guest(&f->store, "hello")->trial_attempts, 0);
+	assert_int_equal(slot_store_boot_slot(&f->store, "hello"), 0);
+	/* A new trial starts from zero; a confirm clears the count. */
+	assert_int_equal(install(f, "hello", 2, 3, 3), OTA_OK);
+	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), 1);
+	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	reopen(f);
+	assert_int_equal(slot_store_guest(&f->store, "hello")->trial_attempts, 0);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), OTA_E_STATE);
+}
+
+/* The signed head kept with a slot reads back; begin_install without one leaves zeros. */
+static void test_head_kept_with_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct ota_manifest m = describe(f, "hello", 0, 1, 1);
+	uint8_t head[SLOT_STORE_HEAD_MAX], back[SLOT_STORE_HEAD_MAX],
+	    zero[SLOT_STORE_HEAD_MAX] = {0};
+
+	for (size_t i = 0; i < sizeof(head); i++)
+		head[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(slot_store_begin_install_signed(&f->store, &m, head, 600), OTA_OK);
+	assert_int_equal(slot_store_write(&f->store, f->image[0], f->image_len[0]), OTA_OK);
+	assert_int_equal(slot_store_finish(&f->store), OTA_OK);
+	reopen(f);
+	assert_int_equal(slot_store_read_head(&f->store, "hello", 0, back, sizeof(back)), OTA_OK);
+	assert_memory_equal(back, head, 600);
+	assert_memory_equal(back + 600, zero, sizeof(back) - 600);
+	assert_int_equal(slot_store_read_head(&f->store, "hello", 1, back, 16), OTA_E_STATE);
+	assert_int_equal(
+	    slot_store_begin_install_signed(&f->store, &m, head, SLOT_STORE_HEAD_MAX + 1),
+	    OTA_E_INVALID);
+	assert_int_equal(install(f, "hello", 1, 2, 2), OTA_OK);
+	assert_int_equal(slot_store_read_head(&f->store, "hello", 1, back, sizeof(back)), OTA_OK);
+	assert_memory_equal(back, zero, sizeof(back));
+	/* The image is intact next to its head. */
+	assert_int_equal(slot_store_check_slot(&f->store, "hello", 0), OTA_OK);
+}
+
+/* A factory image goes from READY to CONFIRMED in one commit. */
+static void test_confirm_ready(void **state)
+{
+	struct fixture *f = *state;
+	const struct slot_guest *g;
+
+	assert_int_equal(install(f, "hello", 0, 1, 2), OTA_OK);
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_OK);
+	reopen(f);
+	g = slot_store_guest(&f->store, "hello");
+	assert_int_equal(g->slot[0].state, SLOT_CONFIRMED);
+	assert_int_equal(g->highest_counter, 2);
+	assert_int_equal(slot_store_boot_slot(&f->store, "hello"), 0);
+	/* Nothing READY: refused. A trial running: refused. */
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(install(f, "hello", 1, 2, 3), OTA_OK);
+	assert_int_equal(slot_store_activate(&f->store, "hello"), OTA_OK);
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(slot_store_confirm(&f->store, "hello"), OTA_OK);
+	/* Below the counter: refused (slot A is READY 1.0.1, counter 2 < 3). */
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(install(f, "hello", 2, 0, 1), OTA_E_ROLLBACK);
+	assert_int_equal(install(f, "hello", 2, 4, 3), OTA_OK);
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_OK);
+	g = slot_store_guest(&f->store, "hello");
+	assert_int_equal(g->slot[0].state, SLOT_CONFIRMED);
+	assert_int_equal(g->slot[1].state, SLOT_READY);
+	f->store.guests[0].highest_counter = 9;
+	f->store.guests[0].newest = 1;
+	assert_int_equal(slot_store_confirm_ready(&f->store, "hello"), OTA_E_ROLLBACK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -442,6 +532,9 @@ int main(void)
 	    T(test_check_slot_detects_corruption),
 	    T(test_read_image_unaligned),
 	    T(test_many_updates),
+	    T(test_trial_attempts),
+	    T(test_head_kept_with_slot),
+	    T(test_confirm_ready),
 	};
 
 	return cmocka_run_group_tests_name("ota_slot_store", tests, NULL, NULL);

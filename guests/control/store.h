@@ -1,0 +1,67 @@
+/*
+ * store.h: the guests boot from the A/B slot store on the SD card.
+ *
+ * At boot the control domain opens the store partition (formatting a blank
+ * one), its event log after it, and decides for each plan guest where its
+ * image comes from: the slot the store's rules pick (slot_store_boot_slot),
+ * re-verified on every build from what the card holds (signed head kept with
+ * the slot, SHA-256 of the bytes read straight into the new domain's pages);
+ * the boot bundle seeds a guest the card has no image of. A TRIAL image gets
+ * CONFIG_OTA_TRIAL_ATTEMPTS builds, each counted on the card before the build;
+ * then, or at the next boot if it was never confirmed, it is reverted. When
+ * the card cannot be read at all the boot bundle's images run, and the
+ * console and status say so. Layout on the card: docs/storage.md.
+ */
+#ifndef FLOTILLA_CONTROL_STORE_H
+#define FLOTILLA_CONTROL_STORE_H
+
+#include <stdbool.h>
+
+#include "blockdev.h"
+#include "boot_bundle.h"
+#include "builder.h"
+#include "supervisor.h"
+
+/* Opens (formats when blank) the store on dev, the card's store partition
+ * (card.h), and the event log at its end, and counts the boot. dev NULL: no
+ * card; the boot bundle runs. Boot argument store_check=1: check every
+ * slot's signature and hash and print the result. 0 when the store is usable. */
+int store_open(struct ota_blockdev *dev, const char *bootargs);
+
+/* Keeps the boot bundle's test updates (BOOT_ENTRY_TEST_UPDATE) for
+ * store_install_test_updates() and moves them out of entries[]; returns the
+ * number of plan guests left. */
+int store_take_test_updates(struct boot_entry *entries, int count);
+
+/* Flags the entries whose guest the card can boot (BOOT_ENTRY_ON_CARD): the
+ * supervisor need not verify their boot bundle copy (the card's is verified
+ * at each build; the boot bundle's only when it seeds). */
+void store_mark_entries_on_card(struct boot_entry *entries, int count);
+
+/* After supervisor_load(): every plan guest the store can serve is marked
+ * from_store; guests without an image on the card are seeded from entries[]
+ * (boot argument test_install=NAME then installs NAME's test update as a
+ * TRIAL before anything is built). */
+void store_attach_guests(const struct boot_entry *entries, int count, const char *bootargs);
+
+/* The supervisor's build of a from_store guest: picks the slot (counting a
+ * trial attempt or reverting), verifies and builds; falls back to the other
+ * slot or the factory image when the card's image is refused. */
+int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, const char **why);
+
+/* The guest runs a TRIAL image: its crashes are bounded by trial attempts. */
+bool store_on_trial(const struct guest *g);
+
+/* Confirms the TRIAL image g runs (the health gate's call). 0 or an OTA_E_* code. */
+int store_confirm(const char *name);
+
+/* Console keys: 'c' confirms every running trial, 'u' installs the test
+ * updates as TRIALs and rebuilds their guests, 'e' prints the event log. */
+void store_confirm_all(void);
+void store_install_test_updates(const char *only);
+void store_print_events(void);
+
+/* Part of the status ('s'): the store's state and each guest's slots. */
+void store_print_status(void);
+
+#endif
