@@ -93,7 +93,7 @@ nmax = BUNDLE["BOOT_BUNDLE_ENTRIES_MAX"]
 refused(f"more guests than a boot bundle holds ({nmax}, from boot_bundle.h)",
         CONTROL + "".join(GUEST.format(n=f"g{i}", m=4, v=1) for i in range(nmax + 1)), f"at most {nmax}")
 # Every key with a value of the wrong type: one line, never a traceback.
-wrong = {str: "5", int: '"5"', plan_module.IntList: '["1"]'}
+wrong = {str: "5", int: '"5"', plan_module.IntList: '["1"]', plan_module.Tables: '5'}
 bad = []
 for table, keys in plan_module.SCHEMA.items():
     for key, kind in keys.items():
