@@ -87,3 +87,6 @@ test-boot-bundle: $(O)/host/tests/test_boot_bundle
 TEST_SUITES += format
 test-format:
 	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
+
+# Virtual NICs, the switch and their board test.
+include $(SRC)/tests/integration/vnic.mk
