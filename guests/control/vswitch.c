@@ -78,6 +78,8 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 		port->used = true;
 		port->ops = ops;
 		port->context = context;
+		port->flood_tokens = CONFIG_SWITCH_FLOOD_BURST * 1000u;
+		port->flood_refilled_ms = sw->now_ms;
 		if (name) {
 			strncpy(port->name, name, VSWITCH_NAME_MAX);
 			port->name[VSWITCH_NAME_MAX] = '\0';
@@ -164,12 +166,31 @@ static void deliver(struct vswitch *sw, int port, const uint8_t *frame, size_t l
 	}
 }
 
-void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint32_t now_s)
+/* May this port flood one more frame now? A token bucket per port. */
+static bool flood_allowed(struct vswitch *sw, struct vswitch_port *in)
+{
+	const uint32_t full = CONFIG_SWITCH_FLOOD_BURST * 1000u;
+	uint64_t elapsed = sw->now_ms - in->flood_refilled_ms;
+	if (elapsed > 0) {
+		uint64_t add = elapsed * CONFIG_SWITCH_FLOOD_PER_S; /* milli-frames */
+		in->flood_tokens =
+		    add >= full - in->flood_tokens ? full : in->flood_tokens + (uint32_t)add;
+		in->flood_refilled_ms = sw->now_ms;
+	}
+	if (in->flood_tokens < 1000u)
+		return false;
+	in->flood_tokens -= 1000u;
+	return true;
+}
+
+void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now_ms)
 {
 	if (port < 0 || port >= VSWITCH_PORTS || !sw->ports[port].used)
 		return;
 	struct vswitch_port *in = &sw->ports[port];
-	sw->now_s = now_s;
+	if (now_ms > sw->now_ms) /* never backwards */
+		sw->now_ms = now_ms;
+	sw->now_s = (uint32_t)(sw->now_ms / 1000u);
 	if (!frame || len < VSWITCH_FRAME_MIN || len > VSWITCH_FRAME_MAX) {
 		in->counters.rx_drops++;
 		return;
@@ -184,12 +205,16 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
 		in->counters.rx_drops++;
 		return;
 	}
+	int target = is_multicast(destination) ? -1 : vswitch_lookup(sw, destination);
+	if (target < 0 && !flood_allowed(sw, in)) {
+		in->counters.rx_drops++;
+		sw->stats.storm++;
+		return;
+	}
 	in->counters.rx_frames++;
 	in->counters.rx_bytes += len;
 	if (!in->locked)
 		learn(sw, port, source);
-
-	int target = is_multicast(destination) ? -1 : vswitch_lookup(sw, destination);
 	if (target == port) {
 		sw->stats.filtered++;
 		return;
@@ -205,7 +230,7 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
 			deliver(sw, p, frame, len);
 }
 
-unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint32_t now_s)
+unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint64_t now_ms)
 {
 	unsigned moved = 0;
 	unsigned start = sw->next_poll;
@@ -225,7 +250,7 @@ unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint32_t now_s)
 				port->counters.rx_drops++;
 				break;
 			}
-			vswitch_input(sw, p, sw->frame, len, now_s);
+			vswitch_input(sw, p, sw->frame, len, now_ms);
 			moved++;
 		}
 	}

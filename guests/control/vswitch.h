@@ -22,7 +22,10 @@
  * The switch learns source MACs into a fixed set-associative table
  * (CONFIG_SWITCH_MAC_TABLE entries, ageing after CONFIG_SWITCH_MAC_AGEING_S
  * seconds), forwards known unicast to one port, floods broadcast,
- * multicast and unknown unicast to every other port. A port may be locked
+ * multicast and unknown unicast to every other port. Flooding is rate
+ * limited per source port (a token bucket of CONFIG_SWITCH_FLOOD_BURST
+ * frames refilled at CONFIG_SWITCH_FLOOD_PER_S): a port that floods has
+ * its own excess dropped (rx_drops) instead of filling everybody's queues. A port may be locked
  * to one MAC (guests' vNICs): frames it sends from any other source are
  * dropped, and no other port can claim that MAC. Nothing is allocated:
  * all state is in struct vswitch.
@@ -65,6 +68,8 @@ struct vswitch_port {
 	char name[VSWITCH_NAME_MAX + 1];
 	const struct vswitch_port_ops *ops;
 	void *context;
+	uint32_t flood_tokens; /* in 1/1000 frame */
+	uint64_t flood_refilled_ms;
 	struct vswitch_counters counters;
 };
 
@@ -82,6 +87,7 @@ struct vswitch_stats {
 	uint64_t learned;   /* new table entries */
 	uint64_t evicted;   /* live entries pushed out by a full bucket */
 	uint64_t moved;     /* a MAC seen on a different port than learned */
+	uint64_t storm;     /* floods refused by a port's rate limit */
 };
 
 struct vswitch {
@@ -89,6 +95,7 @@ struct vswitch {
 	struct vswitch_mac_entry table[VSWITCH_MAC_TABLE];
 	uint32_t ageing_s;
 	uint32_t now_s;
+	uint64_t now_ms;
 	unsigned next_poll; /* round-robin start */
 	struct vswitch_stats stats;
 	uint8_t frame[VSWITCH_FRAME_MAX]; /* vswitch_poll()'s one buffer */
@@ -103,12 +110,12 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 		     void *context, const uint8_t *locked_mac);
 /* Forget the port and every MAC learned on it. */
 void vswitch_port_remove(struct vswitch *sw, int port);
-/* One frame received on port at now_s (monotonic seconds). */
-void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint32_t now_s);
+/* One frame received on port at now_ms (monotonic milliseconds). */
+void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now_ms);
 /* One round-robin pass pulling at most budget frames from each port with a
  * receive function. Returns the frames moved (call again while > 0, after
  * letting other work run). */
-unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint32_t now_s);
+unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint64_t now_ms);
 const struct vswitch_counters *vswitch_port_counters(const struct vswitch *sw, int port);
 /* The port a MAC is known on (locked or learned and not aged), or -1. */
 int vswitch_lookup(const struct vswitch *sw, const uint8_t mac[6]);

@@ -121,40 +121,40 @@ static void test_flooding_and_learning(void)
 	uint8_t f[64];
 	setup();
 	frame(f, broadcast, mac_a);
-	vswitch_input(&sw, port[2], f, 64, 1);
+	vswitch_input(&sw, port[2], f, 64, 1000);
 	check("broadcast reaches every other port, not its source",
 	      queued(0) == 1 && queued(1) == 1 && queued(2) == 0 && queued(3) == 1 &&
 		  queued(4) == 1);
 	clear();
 	frame(f, multicast, mac_lan);
-	vswitch_input(&sw, port[0], f, 64, 1);
+	vswitch_input(&sw, port[0], f, 64, 1000);
 	check("multicast is flooded", queued(1) == 1 && queued(2) == 1 && queued(3) == 1 &&
 					  queued(4) == 1 && queued(0) == 0);
 	clear();
 	frame(f, (const uint8_t[6]){0x02, 9, 9, 9, 9, 9}, mac_b);
-	vswitch_input(&sw, port[3], f, 64, 1);
+	vswitch_input(&sw, port[3], f, 64, 1000);
 	check("unknown unicast is flooded",
 	      queued(0) == 1 && queued(1) == 1 && queued(2) == 1 && queued(4) == 1);
 	clear();
 	frame(f, mac_lan, mac_a);
-	vswitch_input(&sw, port[2], f, 64, 2);
+	vswitch_input(&sw, port[2], f, 64, 2000);
 	check("unicast to a MAC learned on the NIC goes to the NIC only",
 	      queued(0) == 1 && queued(1) + queued(3) + queued(4) == 0);
 	clear();
 	frame(f, mac_b, mac_lan);
-	vswitch_input(&sw, port[0], f, 64, 2);
+	vswitch_input(&sw, port[0], f, 64, 2000);
 	check("unicast to a guest's locked MAC goes to that guest only",
 	      queued(3) == 1 && queued(1) + queued(2) + queued(4) == 0 &&
 		  memcmp(tp[3].last, f, 64) == 0);
 	clear();
 	frame(f, mac_lan, (const uint8_t[6]){0x02, 7, 7, 7, 7, 7});
-	vswitch_input(&sw, port[0], f, 64, 2);
+	vswitch_input(&sw, port[0], f, 64, 2000);
 	check("a frame to a MAC learned on its own source port is filtered",
 	      queued(0) + queued(1) + queued(2) + queued(3) + queued(4) == 0 &&
 		  sw.stats.filtered == 1);
 	check("a learned MAC is found", vswitch_lookup(&sw, mac_lan) == port[0]);
 	frame(f, mac_a, mac_lan);
-	vswitch_input(&sw, port[1], f, 64, 3);
+	vswitch_input(&sw, port[1], f, 64, 3000);
 	check("a MAC seen on another learning port moves there",
 	      vswitch_lookup(&sw, mac_lan) == port[1] && sw.stats.moved == 1);
 	sw.now_s = 3 + 300;
@@ -165,7 +165,7 @@ static void test_flooding_and_learning(void)
 	      vswitch_lookup(&sw, mac_lan) < 0);
 	clear();
 	frame(f, mac_lan, mac_a);
-	vswitch_input(&sw, port[2], f, 64, 400);
+	vswitch_input(&sw, port[2], f, 64, 400000);
 	check("frames to an aged-out MAC are flooded again", queued(0) == 1 && queued(1) == 1);
 	check("locked MACs never age", vswitch_lookup(&sw, mac_a) == port[2]);
 }
@@ -175,32 +175,32 @@ static void test_refused_input(void)
 	uint8_t f[VSWITCH_FRAME_MAX + 1];
 	setup();
 	frame(f, broadcast, mac_b);
-	vswitch_input(&sw, port[2], f, 64, 1);
+	vswitch_input(&sw, port[2], f, 64, 1000);
 	check("a guest sending with another guest's MAC is dropped on its port",
 	      queued(0) + queued(1) + queued(3) + queued(4) == 0 &&
 		  vswitch_port_counters(&sw, port[2])->rx_drops == 1);
 	frame(f, broadcast, (const uint8_t[6]){0x02, 1, 2, 3, 4, 5});
-	vswitch_input(&sw, port[2], f, 64, 1);
+	vswitch_input(&sw, port[2], f, 64, 1000);
 	check("a guest sending with a made-up MAC is dropped",
 	      vswitch_port_counters(&sw, port[2])->rx_drops == 2 && queued(0) == 0);
 	frame(f, broadcast, mac_a);
-	vswitch_input(&sw, port[0], f, 64, 1);
+	vswitch_input(&sw, port[0], f, 64, 1000);
 	check("the LAN claiming a guest's MAC is dropped, the guest keeps it",
 	      vswitch_port_counters(&sw, port[0])->rx_drops == 1 &&
 		  vswitch_lookup(&sw, mac_a) == port[2]);
 	frame(f, broadcast, multicast);
-	vswitch_input(&sw, port[0], f, 64, 1);
+	vswitch_input(&sw, port[0], f, 64, 1000);
 	frame(f, broadcast, (const uint8_t[6]){0});
-	vswitch_input(&sw, port[0], f, 64, 1);
+	vswitch_input(&sw, port[0], f, 64, 1000);
 	check("multicast and all-zero source MACs are dropped",
 	      vswitch_port_counters(&sw, port[0])->rx_drops == 3);
 	frame(f, broadcast, mac_lan);
-	vswitch_input(&sw, port[0], f, 13, 1);
-	vswitch_input(&sw, port[0], f, VSWITCH_FRAME_MAX + 1, 1);
+	vswitch_input(&sw, port[0], f, 13, 1000);
+	vswitch_input(&sw, port[0], f, VSWITCH_FRAME_MAX + 1, 1000);
 	check("runt and oversized frames are dropped",
 	      vswitch_port_counters(&sw, port[0])->rx_drops == 5 && queued(1) == 0);
-	vswitch_input(&sw, 99, f, 64, 1);
-	vswitch_input(&sw, -1, f, 64, 1);
+	vswitch_input(&sw, 99, f, 64, 1000);
+	vswitch_input(&sw, -1, f, 64, 1000);
 	check("input on a port that does not exist is ignored", queued(1) == 0);
 }
 
@@ -211,7 +211,7 @@ static void test_slow_port(void)
 	tp[4].capacity = 3; /* guest c never drains its ring */
 	frame(f, broadcast, mac_lan);
 	for (int i = 0; i < 10; i++)
-		vswitch_input(&sw, port[0], f, 64, 1);
+		vswitch_input(&sw, port[0], f, 64, 1000);
 	const struct vswitch_counters *c = vswitch_port_counters(&sw, port[4]);
 	const struct vswitch_counters *b = vswitch_port_counters(&sw, port[3]);
 	check("a port whose queue is full drops only its own frames",
@@ -219,9 +219,36 @@ static void test_slow_port(void)
 	check("the other ports got every frame", queued(1) == 10 && queued(2) == 10);
 	check("tx bytes are counted", b->tx_bytes == 640);
 	frame(f, mac_c, mac_a);
-	vswitch_input(&sw, port[2], f, 64, 1);
+	vswitch_input(&sw, port[2], f, 64, 1000);
 	check("unicast to a full port is a drop there, not elsewhere",
 	      c->tx_drops == 8 && vswitch_port_counters(&sw, port[2])->tx_drops == 0);
+}
+
+static void test_storm_control(void)
+{
+	uint8_t f[64];
+	setup();
+	frame(f, broadcast, mac_a);
+	for (int i = 0; i < 1000; i++)
+		vswitch_input(&sw, port[2], f, 64, 5000);
+	const struct vswitch_counters *a = vswitch_port_counters(&sw, port[2]);
+	check("a burst of broadcasts passes up to CONFIG_SWITCH_FLOOD_BURST",
+	      queued(3) == CONFIG_SWITCH_FLOOD_BURST && a->rx_frames == CONFIG_SWITCH_FLOOD_BURST);
+	check("the rest of the flood is dropped on the flooder's port only",
+	      a->rx_drops == 1000 - CONFIG_SWITCH_FLOOD_BURST &&
+		  vswitch_port_counters(&sw, port[3])->tx_drops == 0 &&
+		  vswitch_port_counters(&sw, port[0])->tx_drops == 0);
+	clear();
+	for (int i = 0; i < 1000; i++)
+		vswitch_input(&sw, port[2], f, 64, 5000 + 1000 + i / 10);
+	check("over time the flooder gets CONFIG_SWITCH_FLOOD_PER_S, no more",
+	      queued(3) <= CONFIG_SWITCH_FLOOD_BURST + CONFIG_SWITCH_FLOOD_PER_S / 10 + 1 &&
+		  queued(3) >= CONFIG_SWITCH_FLOOD_BURST);
+	clear();
+	frame(f, mac_b, mac_a);
+	for (int i = 0; i < 1000; i++)
+		vswitch_input(&sw, port[2], f, 64, 6100);
+	check("unicast to a known port is not rate limited", queued(3) == 1000);
 }
 
 static void test_poll_fairness(void)
@@ -234,7 +261,7 @@ static void test_poll_fairness(void)
 	frame(tp[3].send_frame, mac_c, mac_b);
 	unsigned passes = 0, moved;
 	while (tp[3].to_send > 0 && passes < 100) {
-		moved = vswitch_poll(&sw, 4, 1);
+		moved = vswitch_poll(&sw, 4, 1000 + passes);
 		passes++;
 		(void)moved;
 	}
@@ -250,7 +277,7 @@ static void test_remove(void)
 	uint8_t f[64];
 	setup();
 	frame(f, broadcast, mac_lan);
-	vswitch_input(&sw, port[0], f, 64, 1);
+	vswitch_input(&sw, port[0], f, 64, 1000);
 	vswitch_port_remove(&sw, port[0]);
 	check("removing a port forgets what was learned on it", vswitch_lookup(&sw, mac_lan) < 0);
 	vswitch_port_remove(&sw, port[2]);
@@ -267,7 +294,7 @@ static void test_table_bounded(void)
 	for (unsigned i = 0; i < 10 * VSWITCH_MAC_TABLE; i++) {
 		uint8_t src[6] = {0x52, 0x54, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i, 1};
 		frame(f, broadcast, src);
-		vswitch_input(&sw, port[0], f, 64, 1);
+		vswitch_input(&sw, port[0], f, 64, 1000 + i); /* within the flood rate */
 	}
 	unsigned used = 0;
 	for (unsigned i = 0; i < VSWITCH_MAC_TABLE; i++)
@@ -322,6 +349,7 @@ int main(void)
 	test_flooding_and_learning();
 	test_refused_input();
 	test_slow_port();
+	test_storm_control();
 	test_poll_fairness();
 	test_remove();
 	test_table_bounded();
