@@ -91,6 +91,15 @@ def load(path, ram_mb, cpus):
         pcpus = g.get("pcpus", [])
         if (not isinstance(pcpus, list) or not all(isinstance(c, int) and 0 <= c < min(cpus, 32) for c in pcpus)):
             raise PlanError(f"{path}: guest {name}: pcpus must list physical CPUs 0..{min(cpus, 32) - 1}")
+        for key in ("nics", "manifest_nics"):
+            # Virtual NICs by name, one each in this order (docs/vnic-ring.md);
+            # manifest_nics (tests only) overrides what the signed manifest asks.
+            nics = g.get(key, [])
+            if (not isinstance(nics, list) or len(nics) > 8 or len(set(nics)) != len(nics)
+                    or not all(isinstance(n, str) and re.fullmatch(r"[a-z][a-z0-9_-]{0,30}", n) for n in nics)):
+                raise PlanError(f"{path}: guest {name}: {key} must list at most 8 distinct names (a-z, then a-z 0-9 - _)")
+        if g.get("nics") and g["memory_mb"] > 1020:
+            raise PlanError(f"{path}: guest {name}: a guest with nics has at most 1020 MiB (its rings sit above its RAM)")
         if g.get("tamper", "") not in ("", "image", "signature"):
             raise PlanError(f"{path}: guest {name}: tamper must be \"image\" or \"signature\" (tests only)")
         total += g["memory_mb"]

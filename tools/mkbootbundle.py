@@ -50,6 +50,10 @@ def sign(args, guest, workdir):
            "--version", guest.get("version", args.version), "--counter", str(guest.get("counter", 1)),
            "--board", args.board, "--memory", str(guest["memory_mb"]), "--vcpus", str(guest["vcpus"]),
            image, "-o", out]
+    # The network interfaces the image needs go into its signed manifest:
+    # the plan's manifest_nics if given (tests of refusal), else its nics.
+    for nic in guest.get("manifest_nics", guest.get("nics", [])):
+        cmd[-3:-3] = ["--nic", nic]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         die(f"signing {guest['name']}: {run.stderr.strip()}")
@@ -89,19 +93,23 @@ def main():
     args_offsets = []
     base = HEADER + ENTRY * len(guests)
     for g in guests:
+        # bootargs, NUL, then the NIC list (comma-separated) and its NUL.
         text = g.get("bootargs", "").encode()
-        args_offsets.append((base + len(args_blob), len(text)))
+        nics = ",".join(g.get("nics", [])).encode()
+        args_offsets.append((base + len(args_blob), len(text), len(nics)))
         args_blob += text + b"\0"
+        if nics:
+            args_blob += nics + b"\0"
     offset = (base + len(args_blob) + 3) & ~3
     body = bytearray(args_blob + b"\0" * (offset - base - len(args_blob)))
     entries = b""
-    for g, bundle, (a_off, a_len) in zip(guests, bundles, args_offsets):
+    for g, bundle, (a_off, a_len, n_len) in zip(guests, bundles, args_offsets):
         name = g["name"].encode()
         mask = 0
         for cpu in g.get("pcpus", []):
             mask |= 1 << cpu
-        entries += struct.pack("<32sIIIIIII4x", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
-                               a_off, a_len, mask)
+        entries += struct.pack("<32sIIIIIIII", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
+                               a_off, a_len, mask, n_len)
         padded = bundle + b"\0" * ((-len(bundle)) % 4)
         body += padded
         offset += len(padded)

@@ -70,6 +70,22 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 			*error = "boot bundle boot arguments contain a NUL byte";
 			return -1;
 		}
+		uint32_t nics_length = le32(e + 60);
+		if (nics_length > 0) {
+			/* After the bootargs and their NUL (args_length <= 255: no overflow). */
+			if (nics_length > BOOT_BUNDLE_NICS_MAX ||
+			    !in_bounds(args_offset + args_length + 1, nics_length, total)) {
+				*error =
+				    "boot bundle NIC list out of bounds or longer than 127 bytes";
+				return -1;
+			}
+			memcpy(out->nics, data + args_offset + args_length + 1, nics_length);
+			out->nics[nics_length] = '\0';
+			if (strlen(out->nics) != nics_length) {
+				*error = "boot bundle NIC list contains a NUL byte";
+				return -1;
+			}
+		}
 	}
 	return (int)count;
 }

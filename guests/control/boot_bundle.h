@@ -11,8 +11,12 @@
  *   20     4    reserved, 0
  *   24     64   entry[0]: name[32] (NUL-padded), bundle offset, bundle
  *               size, memory MiB, vCPUs, bootargs offset, bootargs size,
- *               physical-CPU mask (hard affinity; 0 = any), 4 reserved
+ *               physical-CPU mask (hard affinity; 0 = any), NIC-list size
  *   ...         bootargs strings, then the signed bundles (4-aligned)
+ *
+ * The NIC list (the plan's `nics`, comma-separated names, one vNIC each in
+ * this order) follows the entry's bootargs and their NUL; size 0 = none.
+ * It took the place of 4 reserved zero bytes, so older tables still parse.
  *
  * The table is the domain plan (hypervisor-cfg/), not signed: it decides
  * what a guest gets, never what runs. Each bundle is a signed OTA bundle
@@ -33,6 +37,7 @@
 #define BOOT_BUNDLE_ENTRY_SIZE   64
 #define BOOT_BUNDLE_NAME_MAX     31
 #define BOOT_BUNDLE_BOOTARGS_MAX 255
+#define BOOT_BUNDLE_NICS_MAX     127
 
 struct boot_entry {
 	char name[BOOT_BUNDLE_NAME_MAX + 1];
@@ -42,6 +47,7 @@ struct boot_entry {
 	unsigned vcpus;
 	uint32_t pcpu_mask;
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
+	char nics[BOOT_BUNDLE_NICS_MAX + 1]; /* "lan,mgmt" or "" */
 };
 
 /* boot_bundle.c: parse and bounds-check the whole table. Returns the number

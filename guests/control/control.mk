@@ -3,7 +3,7 @@
 
 CONTROL_DIR := $(SRC)/guests/control
 CONTROL_OUT := $(O)/target/control
-CONTROL_MODULES := main domain builder boot_bundle supervisor
+CONTROL_MODULES := main domain builder boot_bundle supervisor vnic vswitch
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.

@@ -15,6 +15,7 @@
 #include "domain.h"
 #include "boot_bundle.h"
 #include "supervisor.h"
+#include "vnic.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -199,6 +200,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 		uint64_t deadline = supervisor_poll();
 		if (next_report < deadline)
 			deadline = next_report;
+		uint64_t network = vnic_poll(); /* the switch: now if it has more to move */
+		if (network < deadline)
+			deadline = network;
 		/* Blocks in Xen until an event (console, domain death) or a deadline. */
 		flotilla_yield(deadline);
 	}

@@ -41,7 +41,7 @@
 
 #define VSWITCH_FRAME_MIN 14u
 #define VSWITCH_FRAME_MAX 1514u
-#define VSWITCH_NAME_MAX  23u
+#define VSWITCH_NAME_MAX  63u
 #define VSWITCH_WAYS      4u /* MAC table associativity */
 
 #define VSWITCH_PORTS     CONFIG_SWITCH_PORTS_MAX

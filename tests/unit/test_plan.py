@@ -55,6 +55,12 @@ refused("a guest name the signed manifest cannot carry", CONTROL + GUEST.format(
 refused("an odd guest memory size", CONTROL + GUEST.format(n="a", m=15, v=1), "even")
 refused("a missing [control] section", GUEST.format(n="a", m=16, v=1), "[control]")
 refused("a syntax error", CONTROL + "[[guest]\n", "")
+refused("a vNIC name used twice", CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = ["lan", "lan"]\n', "nics")
+refused("a vNIC name the manifest cannot carry", CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = ["LAN"]\n', "nics")
+refused("nics that is not a list", CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = "lan"\n', "nics")
+r = run(CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = ["lan", "mgmt"]\n', "guests")
+check("a guest's nics reach the boot bundle's guest list", r.returncode == 0 and '"nics": ["lan", "mgmt"]' in r.stdout,
+      r.stdout + r.stderr)
 
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "boot.cmd")

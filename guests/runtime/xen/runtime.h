@@ -34,6 +34,9 @@ unsigned long long events_interrupt_count(void);
 uint64_t runtime_counter(void);
 uint64_t runtime_ticks_to_ns(uint64_t ticks);
 
+/* net.c: the virtual NICs described in the device tree (flotilla_net_*) */
+void net_init(const void *dtb);
+
 /* memory.c: pages and the heap under malloc() */
 void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end);
 void *page_alloc(size_t count);
