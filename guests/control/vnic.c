@@ -54,15 +54,16 @@ struct vnic {
 	char port_name[VSWITCH_NAME_MAX + 1];
 };
 
-static struct vswitch the_switch;
-static struct vnic vnics[VNIC_TOTAL];
+/* Allocated once by vnic_init(), not in the image: .bss is part of the file. */
+static struct vswitch *the_switch;
+static struct vnic *vnics;
 static uint8_t board_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 static uint64_t report_interval_ns;
 static uint64_t next_report_ns = UINT64_MAX;
 
 struct vswitch *vnic_switch(void)
 {
-	return &the_switch;
+	return the_switch;
 }
 
 const uint8_t *vnic_board_mac(void)
@@ -83,7 +84,17 @@ static void print_mac(char *out, const uint8_t *mac)
 
 int vnic_init(const void *dtb, const char *bootargs)
 {
-	vswitch_init(&the_switch, CONFIG_SWITCH_MAC_AGEING_S);
+	the_switch = calloc(1, sizeof(*the_switch));
+	vnics = calloc(VNIC_TOTAL, sizeof(*vnics));
+	if (!the_switch || !vnics) {
+		printf("control: switch: error: no memory for the switch; guests get no vNICs\n");
+		free(the_switch);
+		free(vnics);
+		the_switch = NULL;
+		vnics = NULL;
+		return -1;
+	}
+	vswitch_init(the_switch, CONFIG_SWITCH_MAC_AGEING_S);
 	bool found = false;
 	for (int node = fdt_next_node(dtb, -1, NULL); node >= 0 && !found;
 	     node = fdt_next_node(dtb, node, NULL)) {
@@ -198,7 +209,7 @@ static int map_pages(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, uns
 static void release(struct vnic *v)
 {
 	if (v->switch_port >= 0)
-		vswitch_port_remove(&the_switch, v->switch_port);
+		vswitch_port_remove(the_switch, v->switch_port);
 	if (v->local_port) {
 		events_unbind(v->local_port);
 		struct evtchn_close close = {.port = v->local_port};
@@ -262,7 +273,7 @@ static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, 
 	}
 
 	/* Its MAC: derived, and unlike every other NIC's on the board. */
-	static uint8_t taken[VNIC_TOTAL][6];
+	uint8_t taken[VNIC_TOTAL][6];
 	unsigned taken_count = 0;
 	for (unsigned i = 0; i < VNIC_TOTAL; i++)
 		if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0)
@@ -274,7 +285,7 @@ static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, 
 	char port_name[sizeof(v->port_name)];
 	snprintf(port_name, sizeof(port_name), "%s.%s", label, v->name);
 	memcpy(v->port_name, port_name, sizeof(port_name));
-	v->switch_port = vswitch_port_add(&the_switch, v->port_name, &vnic_ops, v, v->mac);
+	v->switch_port = vswitch_port_add(the_switch, v->port_name, &vnic_ops, v, v->mac);
 	if (v->switch_port < 0) {
 		*why = "no free switch port (CONFIG_SWITCH_PORTS_MAX)";
 		return -ENOSPC;
@@ -286,6 +297,10 @@ int vnic_build(struct dom_handle *handle, const struct dom_spec *spec, uint64_t 
 	       const char **why)
 {
 	handle->nic_count = 0;
+	if (spec->nic_count && !vnics) {
+		*why = "no switch (vnic_init failed)";
+		return -ENODEV;
+	}
 	for (unsigned i = 0; i < spec->nic_count; i++) {
 		struct vnic *v = NULL;
 		for (unsigned s = 0; s < VNIC_TOTAL && !v; s++)
@@ -361,8 +376,10 @@ void vnic_destroy(struct dom_handle *handle)
 
 void vnic_print_counters(void)
 {
+	if (!the_switch)
+		return;
 	for (int p = 0; p < VSWITCH_PORTS; p++) {
-		const struct vswitch_port *port = &the_switch.ports[p];
+		const struct vswitch_port *port = &the_switch->ports[p];
 		if (!port->used)
 			continue;
 		const struct vswitch_counters *c = &port->counters;
@@ -376,8 +393,10 @@ void vnic_print_counters(void)
 
 uint64_t vnic_poll(void)
 {
+	if (!the_switch)
+		return UINT64_MAX;
 	uint64_t now = flotilla_clock_monotonic();
-	unsigned moved = vswitch_poll(&the_switch, CONFIG_SWITCH_POLL_BUDGET, now / 1000000u);
+	unsigned moved = vswitch_poll(the_switch, CONFIG_SWITCH_POLL_BUDGET, now / 1000000u);
 	if (now >= next_report_ns) {
 		next_report_ns = now + report_interval_ns;
 		vnic_print_counters();
