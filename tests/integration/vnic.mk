@@ -37,3 +37,15 @@ test-switch-fuzz: $(VNIC_FUZZ)
 FUZZ_TARGETS += fuzz-switch
 fuzz-switch: $(VNIC_FUZZ)
 	$(Q)sh $(SRC)/tests/fuzz/run_fuzz_switch.sh $(VNIC_FUZZ) $(VNIC_FUZZ_CORPUS) $(SWITCH_FUZZ_SECONDS)
+
+# The board test: two guests talk through the switch while one floods and
+# one never drains its receive ring (hypervisor-cfg/test/orangepi-pc-vnic.toml).
+ifeq ($(BOARD),orangepi-pc)
+VNIC_TEST_IMAGE := $(O)/test-images/vnic/sdcard.img
+$(eval $(call board_image,$(O)/test-images/vnic,$(SRC)/hypervisor-cfg/test/orangepi-pc-vnic.toml,$(VNIC_TEST_IMAGE)))
+
+TEST_SUITES += vnic
+.PHONY: test-vnic
+test-vnic: $(VNIC_TEST_IMAGE)
+	@O=$(O) $(RUN_SUITE) vnic $(PYTHON) $(INTEGRATION)/test_vnic.py $(VNIC_TEST_IMAGE)
+endif
