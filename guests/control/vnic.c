@@ -118,6 +118,11 @@ int vnic_init(const void *dtb, const char *bootargs)
 	int chosen = fdt_path_offset(dtb, "/chosen");
 	if (!bootargs && chosen >= 0)
 		bootargs = fdt_getprop(dtb, chosen, "bootargs", NULL);
+	/* "switch_flood=N": flooded frames per second per port (slow boards). */
+	const char *flood = bootargs ? strstr(bootargs, "switch_flood=") : NULL;
+	if (flood && strtoul(flood + strlen("switch_flood="), NULL, 10) > 0)
+		the_switch->flood_per_s =
+		    (uint32_t)strtoul(flood + strlen("switch_flood="), NULL, 10);
 	const char *report = bootargs ? strstr(bootargs, "switch_report=") : NULL;
 	if (report) {
 		report_interval_ns =

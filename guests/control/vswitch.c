@@ -51,6 +51,8 @@ void vswitch_init(struct vswitch *sw, uint32_t ageing_s)
 {
 	memset(sw, 0, sizeof(*sw));
 	sw->ageing_s = ageing_s;
+	sw->flood_per_s = CONFIG_SWITCH_FLOOD_PER_S;
+	sw->flood_burst = CONFIG_SWITCH_FLOOD_BURST;
 }
 
 /* The port a locked MAC belongs to, or -1. */
@@ -78,7 +80,7 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 		port->used = true;
 		port->ops = ops;
 		port->context = context;
-		port->flood_tokens = CONFIG_SWITCH_FLOOD_BURST * 1000u;
+		port->flood_tokens = sw->flood_burst * 1000u;
 		port->flood_refilled_ms = sw->now_ms;
 		if (name) {
 			strncpy(port->name, name, VSWITCH_NAME_MAX);
@@ -169,10 +171,10 @@ static void deliver(struct vswitch *sw, int port, const uint8_t *frame, size_t l
 /* May this port flood one more frame now? A token bucket per port. */
 static bool flood_allowed(struct vswitch *sw, struct vswitch_port *in)
 {
-	const uint32_t full = CONFIG_SWITCH_FLOOD_BURST * 1000u;
+	const uint32_t full = sw->flood_burst * 1000u;
 	uint64_t elapsed = sw->now_ms - in->flood_refilled_ms;
 	if (elapsed > 0) {
-		uint64_t add = elapsed * CONFIG_SWITCH_FLOOD_PER_S; /* milli-frames */
+		uint64_t add = elapsed * sw->flood_per_s; /* milli-frames */
 		in->flood_tokens =
 		    add >= full - in->flood_tokens ? full : in->flood_tokens + (uint32_t)add;
 		in->flood_refilled_ms = sw->now_ms;

@@ -94,6 +94,8 @@ struct vswitch {
 	struct vswitch_port ports[VSWITCH_PORTS];
 	struct vswitch_mac_entry table[VSWITCH_MAC_TABLE];
 	uint32_t ageing_s;
+	uint32_t flood_per_s; /* CONFIG_SWITCH_FLOOD_PER_S unless changed */
+	uint32_t flood_burst;
 	uint32_t now_s;
 	uint64_t now_ms;
 	unsigned next_poll; /* round-robin start */
