@@ -129,7 +129,7 @@ static int ping(unsigned count)
 		count = 1000;
 	unsigned answered = 0, resent = 0;
 	for (uint32_t n = 1; n <= count; n++) {
-		uint64_t sent = flotilla_clock_monotonic(), deadline = sent + 200 * MS;
+		uint64_t sent = flotilla_clock_monotonic(), deadline = sent + 500 * MS;
 		while (send(peer, TYPE_PING, n) == FLOTILLA_AGAIN)
 			flotilla_yield(flotilla_clock_monotonic() + MS);
 		bool echoed = false;
@@ -139,7 +139,7 @@ static int ping(unsigned count)
 			if (echoed)
 				break;
 			if (flotilla_clock_monotonic() >= deadline) {
-				if (++resent > 50) {
+				if (++resent > 2000) {
 					printf("pingpong: ping: no echo for ping %" PRIu32
 					       "; giving "
 					       "up\n",
@@ -147,7 +147,7 @@ static int ping(unsigned count)
 					return 1;
 				}
 				send(peer, TYPE_PING, n);
-				deadline = flotilla_clock_monotonic() + 200 * MS;
+				deadline = flotilla_clock_monotonic() + 500 * MS;
 			}
 			flotilla_yield(deadline);
 		}

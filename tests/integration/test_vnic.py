@@ -32,7 +32,7 @@ def checks(tap, image):
     with Board(image, os.path.join(BUILD, "test-work", "vnic")) as board:
         try:
             board.expect(READY, 120, "ready")
-            board.expect(r"\[ping\] pingpong: ping: \d+/\d+ echoes", 180, "ping done")
+            board.expect(r"\[ping\] pingpong: ping: \d+/\d+ echoes", 400, "ping done")
             # Two more counter reports after the exchange (every 4 s).
             board.pos = len(board.output)
             board.expect(r"control: switch: port deaf\.lan", 20)
