@@ -277,6 +277,11 @@ bool flotilla_yield(uint64_t deadline)
 			wake_application = false;
 			return true;
 		}
+		/* A frame already waiting (the application stopped reading
+		 * before the ring was empty) is an event; arming the rings
+		 * also makes sure the next frame notifies us. */
+		if (net_frames_pending())
+			return true;
 		uint64_t now = runtime_counter();
 		uint64_t deadline_ticks =
 		    deadline == UINT64_MAX ? UINT64_MAX : ns_to_ticks(deadline);

@@ -91,6 +91,15 @@ void net_init(const void *dtb)
 	}
 }
 
+bool net_frames_pending(void)
+{
+	bool pending = false;
+	for (unsigned i = 0; i < interface_count; i++)
+		if (!vnic_ring_arm(&interfaces[i].rx))
+			pending = true;
+	return pending;
+}
+
 unsigned flotilla_net_count(void)
 {
 	return interface_count;

@@ -36,6 +36,8 @@ uint64_t runtime_ticks_to_ns(uint64_t ticks);
 
 /* net.c: the virtual NICs described in the device tree (flotilla_net_*) */
 void net_init(const void *dtb);
+/* Before blocking: arm every receive ring; true if a frame is waiting. */
+bool net_frames_pending(void);
 
 /* memory.c: pages and the heap under malloc() */
 void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end);
