@@ -8,6 +8,8 @@
  *   role=flood  sends broadcast frames as fast as its ring takes them
  *               (waiting for room when it is full)
  *   role=deaf   says hello once, then never reads its receive ring
+ *   role=crash  says hello once, then crashes (its vNIC is torn down and
+ *               rebuilt by every restart)
  *
  * Frames: EtherType 0x88b5 (IEEE local experimental), payload "FLPP", a
  * type byte, a 32-bit sequence number. Progress goes to the console, which
@@ -232,6 +234,11 @@ int flotilla_main(const struct flotilla_start_info *info)
 		flood();
 	if (role && !strncmp(role + 5, "deaf", 4))
 		deaf();
+	if (role && !strncmp(role + 5, "crash", 5)) {
+		send(broadcast, TYPE_HELLO, 0xc7a54);
+		printf("pingpong: crash: said hello; crashing on purpose\n");
+		return 1;
+	}
 	printf("pingpong: boot arguments need role=ping|pong|flood|deaf\n");
 	return 1;
 }

@@ -32,6 +32,8 @@ def checks(tap, image):
     with Board(image, os.path.join(BUILD, "test-work", "vnic")) as board:
         try:
             board.expect(READY, 120, "ready")
+            board.expect(r"control: crashy: .*marked failed", 120, "crashy failed")
+            board.pos = 0
             board.expect(r"\[ping\] pingpong: ping: \d+/\d+ echoes", 400, "ping done")
             # Two more counter reports after the exchange (every 4 s).
             board.pos = len(board.output)
@@ -45,9 +47,16 @@ def checks(tap, image):
         out = board.output
         macs = dict(re.findall(r"control: (\w+): vNIC lan ([0-9a-f:]{17})", out))
         tap.check("each guest with nics gets a vNIC with a locally administered unicast MAC",
-                  set(macs) == {"ping", "pong", "flood", "deaf"} and
+                  set(macs) == {"ping", "pong", "flood", "deaf", "crashy"} and
                   all(int(m[:2], 16) & 3 == 2 for m in macs.values()), macs)
-        tap.check("the guests' MACs are all different", len(set(macs.values())) == 4, macs)
+        tap.check("the guests' MACs are all different", len(set(macs.values())) == 5, macs)
+        crashy = re.findall(r"control: crashy: vNIC (\w+) ([0-9a-f:]{17})", out)
+        tap.check("a guest with two vNICs gets both, each with its own MAC, rebuilt identically by each restart",
+                  len(crashy) == 6 and crashy[:2] == crashy[2:4] == crashy[4:6] and
+                  [n for n, _ in crashy[:2]] == ["lan", "mgmt"] and crashy[0][1] != crashy[1][1], crashy)
+        tap.check("its vNICs are torn down cleanly each time (no mapping left, the domain goes away)",
+                  "would not unmap" not in out and "does not go away" not in out and
+                  re.search(r"control: crashy: crash; 3 crashes within \d+ s: marked failed", out), out[-3000:])
         for name in ("ping", "pong"):
             m = re.search(rf"\[{name}\] pingpong: 1 interface\(s\), first ([0-9a-f:]+) mtu 1500", out)
             tap.check(f"{name} sees one interface with the MAC the control domain gave it (device tree)",
