@@ -55,8 +55,8 @@ int supervisor_init(const void *dtb)
 {
 	int rc = dom_builder_init(dtb);
 	if (rc != 0) {
-		printf("control: error: no window to build guests in (%d): no /hypervisor reg?\n",
-		       rc);
+		printf("control: error: cannot map the window to build guests in at %#x (%d)\n",
+		       DOM_WINDOW_BASE, rc);
 		return rc;
 	}
 	struct evtchn_bind_virq bind = {.virq = VIRQ_DOM_EXC, .vcpu = 0};
