@@ -49,3 +49,14 @@ TEST_SUITES += vnic
 test-vnic: $(VNIC_TEST_IMAGE)
 	@O=$(O) $(RUN_SUITE) vnic $(PYTHON) $(INTEGRATION)/test_vnic.py $(VNIC_TEST_IMAGE)
 endif
+
+# Host figure of the per-frame cost (ring -> switch -> ring), -O2, no sanitizers.
+$(O)/host/bench/bench_switch: $(SRC)/tests/bench/bench_switch.c $(CONTROL_DIR)/vswitch.c $(RUNTIME_DIR)/lib/vnic_ring.c $(CONFIG_H)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) -std=c11 -D_DEFAULT_SOURCE -O2 -g -Wall -Wextra -Werror -I$(O)/include -I$(CONTROL_DIR) \
+		-I$(RUNTIME_DIR)/lib -o $@ $< $(CONTROL_DIR)/vswitch.c $(RUNTIME_DIR)/lib/vnic_ring.c
+BENCH_TARGETS += bench-switch
+.PHONY: bench-switch
+bench-switch: $(O)/host/bench/bench_switch
+	@$<
