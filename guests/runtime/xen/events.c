@@ -34,7 +34,7 @@
 #define CNTV_CTL_ENABLE 1u
 #define CNTV_CTL_IMASK  2u
 
-#define EVENT_PORTS_MAX 64
+#define EVENT_PORTS_MAX 128 /* the control domain: 16 guests x (console + 4 vNICs) + VIRQs */
 
 static volatile uint8_t *gic_dist;
 static volatile uint8_t *gic_cpu;
