@@ -116,9 +116,11 @@ enum vnic_ring_result vnic_ring_put(struct vnic_ring *ring, const void *frame, s
 	if (!read_cons(ring, &cons))
 		return VNIC_RING_BROKEN;
 	if ((uint32_t)(ring->prod - cons) == ring->slot_count) {
-		/* Full: ask for a notification when a slot frees, then look
-		 * again in case the consumer freed one before it saw the ask. */
-		ring->header->cons_event = cons + 1;
+		/* Full: ask for a notification when half the ring is free (a
+		 * busy sender then refills in batches, not slot by slot), then
+		 * look again in case the consumer freed slots before it saw
+		 * the ask. */
+		ring->header->cons_event = cons + ring->slot_count / 2;
 		full_barrier();
 		if (!read_cons(ring, &cons))
 			return VNIC_RING_BROKEN;
