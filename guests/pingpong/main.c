@@ -6,7 +6,7 @@
  *   role=ping   finds a pong with broadcast hellos, then sends count=N
  *               pings one at a time (unicast) and waits for each echo
  *   role=flood  sends broadcast frames as fast as its ring takes them
- *               (waiting for room when it is full)
+ *               (retrying at once when it is full)
  *   role=deaf   says hello once, then never reads its receive ring
  *   role=crash  says hello once, then crashes (its vNIC is torn down and
  *               rebuilt by every restart)
@@ -186,11 +186,7 @@ __attribute__((noreturn)) static void flood(void)
 		if (send(broadcast, TYPE_FLOOD, sent) == FLOTILLA_OK) {
 			sent++;
 		} else {
-			/* Ring full: wait for the control domain to take frames (it
-			 * notifies), so the flood runs at the switch's full rate
-			 * without burning an emulated CPU the other guests need. */
-			full++;
-			flotilla_yield(next_report);
+			full++; /* an attacker does not wait politely: try again */
 		}
 		while (receive(&type, &seq, from))
 			;
