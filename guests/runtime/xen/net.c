@@ -9,6 +9,7 @@
  * control domain maps them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devicetree.h"
@@ -28,7 +29,9 @@ struct interface {
 	bool broken_reported;
 };
 
-static struct interface interfaces[NET_MAX];
+/* Allocated by net_init() only when the device tree has vNICs: .bss is
+ * part of every image file. */
+static struct interface *interfaces;
 static unsigned interface_count;
 
 static void on_event(evtchn_port_t port, void *arg)
@@ -76,7 +79,17 @@ static int setup(struct interface *nic, const void *dtb, int node)
 void net_init(const void *dtb)
 {
 	int node = -1;
-	while (interface_count < NET_MAX &&
+	unsigned found = 0;
+	while (found < NET_MAX &&
+	       (node = fdt_node_offset_by_compatible(dtb, node, "flotilla,vnic-1")) >= 0)
+		found++;
+	if (found == 0 || (interfaces = calloc(found, sizeof(*interfaces))) == NULL) {
+		if (found)
+			printf("runtime: warning: no memory for %u vNICs\n", found);
+		return;
+	}
+	node = -1;
+	while (interface_count < found &&
 	       (node = fdt_node_offset_by_compatible(dtb, node, "flotilla,vnic-1")) >= 0) {
 		struct interface *nic = &interfaces[interface_count];
 		const char *label = fdt_getprop(dtb, node, "label", NULL);
