@@ -64,6 +64,10 @@ class IntList:
     """Type marker: a list of integers."""
 
 
+class StrList:
+    """Type marker: a list of strings."""
+
+
 class Tables:
     """Type marker: a table, or a list of tables (test_update)."""
 
@@ -76,7 +80,9 @@ SCHEMA = {
     "guest": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "pcpus": IntList,
               "bootargs": str, "counter": int, "version": str, "tamper": str,
               # tests only: updates installed on the board by a test hook (guests/control/store.c)
-              "test_update": Tables},
+              "test_update": Tables,
+              # virtual NICs by name (docs/vnic-ring.md); manifest_nics: tests only
+              "nics": StrList, "manifest_nics": StrList},
     "boot_domain": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "bootargs": str},
 }
 ARRAY_TABLES = {"guest", "boot_domain"}
@@ -86,7 +92,7 @@ REQUIRED = {
     "boot_domain": ("name", "image", "memory_mb", "vcpus"),
 }
 TYPE_NAMES = {str: "a string", int: "an integer", IntList: "a list of integers",
-              Tables: "a table or a list of tables", dict: "a table",
+              Tables: "a table or a list of tables", StrList: "a list of strings", dict: "a table",
               list: "a list", bool: "true/false", float: "a number"}
 
 
@@ -102,6 +108,8 @@ def has_type(value, t):
         return isinstance(value, int) and not isinstance(value, bool)
     if t is IntList:
         return isinstance(value, list) and all(has_type(v, int) for v in value)
+    if t is StrList:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if t is Tables:
         return isinstance(value, dict) or (isinstance(value, list) and all(isinstance(v, dict) for v in value))
     return isinstance(value, t)
@@ -239,6 +247,15 @@ def load(path, ram_mb, cpus):
             cpu_list = ", ".join(str(c) for c in sorted(control_cpus))
             err(f"pcpus may not include CPU {cpu_list}: the control domain runs there"
                 " (its vCPU n is pinned to CPU n, dom0_vcpus_pin)", "pcpus")
+        for key in ("nics", "manifest_nics"):
+            # Virtual NICs by name, one each in this order (docs/vnic-ring.md);
+            # manifest_nics (tests only) overrides what the signed manifest asks.
+            nics = g.get(key, [])
+            if (len(nics) > 8 or len(set(nics)) != len(nics)
+                    or not all(re.fullmatch(r"[a-z][a-z0-9_-]{0,30}", n) for n in nics)):
+                err(f"{key} must list at most 8 distinct names (a-z, then a-z 0-9 - _)", key)
+        if g.get("nics") and g["memory_mb"] > 1020:
+            err("a guest with nics has at most 1020 MiB (its rings sit above its RAM)", "memory_mb")
         if g.get("tamper", "") not in ("", "image", "signature"):
             err('tamper must be "image" or "signature" (tests only)', "tamper")
         total_kb += g["memory_mb"] * 1024 + paging_pool_kb(g["memory_mb"], g["vcpus"])

@@ -26,19 +26,45 @@ int ota_name_valid(const char *s, size_t len)
 	return 1;
 }
 
-/* 1 when list[0..len) is 1..OTA_BOARD_COUNT_MAX valid names separated by commas. */
-static int boards_valid(const char *list, size_t len)
+/* 1 when list[0..len) is 1..max_count valid names separated by commas. */
+static int name_list_valid(const char *list, size_t len, size_t max_len, size_t max_count)
 {
 	size_t start = 0, count = 0;
 
-	if (len == 0 || len > OTA_BOARDS_MAX)
+	if (len == 0 || len > max_len)
 		return 0;
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && list[i] != ',')
 			continue;
-		if (!ota_name_valid(list + start, i - start) || ++count > OTA_BOARD_COUNT_MAX)
+		if (!ota_name_valid(list + start, i - start) || ++count > max_count)
 			return 0;
 		start = i + 1;
+	}
+	return 1;
+}
+
+static int boards_valid(const char *list, size_t len)
+{
+	return name_list_valid(list, len, OTA_BOARDS_MAX, OTA_BOARD_COUNT_MAX);
+}
+
+/* NIC names are unique within a manifest: the plan maps each to one vNIC. */
+static int nics_valid(const char *list, size_t len)
+{
+	size_t start[OTA_NICS_MAX], length[OTA_NICS_MAX], count = 0, from = 0;
+
+	if (!name_list_valid(list, len, OTA_NICS_LIST_MAX, OTA_NICS_MAX))
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && list[i] != ',')
+			continue;
+		for (size_t k = 0; k < count; k++)
+			if (length[k] == i - from &&
+			    memcmp(list + start[k], list + from, i - from) == 0)
+				return 0;
+		start[count] = from;
+		length[count++] = i - from;
+		from = i + 1;
 	}
 	return 1;
 }
@@ -56,8 +82,11 @@ int ota_manifest_validate(const struct ota_manifest *m)
 {
 	size_t name_len = bounded_strlen(m->name, OTA_NAME_MAX);
 	size_t boards_len = bounded_strlen(m->boards, OTA_BOARDS_MAX);
+	size_t nics_len = bounded_strlen(m->nics, OTA_NICS_LIST_MAX);
 
 	if (!ota_name_valid(m->name, name_len) || !boards_valid(m->boards, boards_len))
+		return OTA_E_INVALID;
+	if (nics_len > OTA_NICS_LIST_MAX || (nics_len > 0 && !nics_valid(m->nics, nics_len)))
 		return OTA_E_INVALID;
 	if (m->image_size == 0 || m->memory_mib == 0 || m->memory_mib > OTA_MEMORY_MIB_MAX)
 		return OTA_E_INVALID;
@@ -66,22 +95,57 @@ int ota_manifest_validate(const struct ota_manifest *m)
 	return OTA_OK;
 }
 
-int ota_manifest_has_board(const struct ota_manifest *m, const char *board)
+/* 1 when name is one of the comma-separated list. */
+static int list_has(const char *list, const char *name)
 {
-	size_t want = bounded_strlen(board, OTA_NAME_MAX + 1);
-	const char *p = m->boards;
+	size_t want = bounded_strlen(name, OTA_NAME_MAX + 1);
+	const char *p = list;
 
 	while (*p != '\0') {
 		size_t n = 0;
 
 		while (p[n] != '\0' && p[n] != ',')
 			n++;
-		if (n == want && memcmp(p, board, n) == 0)
+		if (n == want && memcmp(p, name, n) == 0)
 			return 1;
 		p += n;
 		if (*p == ',')
 			p++;
 	}
+	return 0;
+}
+
+int ota_manifest_has_board(const struct ota_manifest *m, const char *board)
+{
+	return list_has(m->boards, board);
+}
+
+int ota_manifest_has_nic(const struct ota_manifest *m, const char *name)
+{
+	return list_has(m->nics, name);
+}
+
+unsigned ota_manifest_nic_count(const struct ota_manifest *m)
+{
+	unsigned count = m->nics[0] != '\0';
+	for (const char *p = m->nics; *p; p++)
+		count += *p == ',';
+	return count;
+}
+
+int ota_manifest_nic(const struct ota_manifest *m, unsigned index, char *name)
+{
+	const char *p = m->nics;
+	for (unsigned i = 0; i < index && *p; i++) {
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	size_t n = strcspn(p, ",");
+	if (n == 0 || n > OTA_NAME_MAX)
+		return -1;
+	memcpy(name, p, n);
+	name[n] = '\0';
 	return 0;
 }
 
@@ -124,6 +188,10 @@ static void decode_field(struct ota_manifest *m, unsigned tag, const uint8_t *v,
 	case OTA_TAG_VCPUS: m->vcpus = v[0]; break;
 	case OTA_TAG_KEY_ID: memcpy(m->key_id, v, OTA_KEY_ID_SIZE); break;
 	case OTA_TAG_BUILD_TIME: m->build_time = ota_get_le64(v); break;
+	case OTA_TAG_NICS:
+		memcpy(m->nics, v, len);
+		m->nics[len] = '\0';
+		break;
 	default: break;
 	}
 }
@@ -162,12 +230,15 @@ int ota_manifest_decode(const uint8_t *buf, size_t len, struct ota_manifest *m)
 			return OTA_E_MALFORMED_MANIFEST;
 		if (tag == OTA_TAG_BOARDS && !boards_valid((const char *)buf + pos, vlen))
 			return OTA_E_MALFORMED_MANIFEST;
+		if (tag == OTA_TAG_NICS && !nics_valid((const char *)buf + pos, vlen))
+			return OTA_E_MALFORMED_MANIFEST;
 		decode_field(m, tag, buf + pos, vlen);
 		seen |= 1u << tag;
 		pos += vlen;
 	}
-	/* Every known tag is required. */
-	if (seen != ((1u << (OTA_TAG_LAST_KNOWN + 1)) - 2u))
+	/* Every tag up to the build time is required; NICs are optional. */
+	const uint32_t required = (1u << (OTA_TAG_LAST_REQUIRED + 1)) - 2u;
+	if ((seen & required) != required)
 		return OTA_E_MALFORMED_MANIFEST;
 	if (ota_manifest_validate(m) != OTA_OK)
 		return OTA_E_MALFORMED_MANIFEST;
@@ -235,6 +306,10 @@ int ota_manifest_encode(const struct ota_manifest *m, uint8_t *buf, size_t cap, 
 	put_bytes(&w, OTA_TAG_KEY_ID, m->key_id, OTA_KEY_ID_SIZE);
 	if ((v = put_tag(&w, OTA_TAG_BUILD_TIME, 8)) != 0)
 		ota_put_le64(v, m->build_time);
+	/* Only when asked for: a bundle without NICs stays byte-identical to
+	 * what older signers made, and older devices still accept it. */
+	if (m->nics[0] != '\0')
+		put_bytes(&w, OTA_TAG_NICS, m->nics, strlen(m->nics));
 	if (w.overflow)
 		return OTA_E_OVERSIZE;
 	*len = w.len;

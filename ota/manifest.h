@@ -23,6 +23,8 @@
 #define OTA_KEY_ID_SIZE       8   /* first 8 bytes of SHA-256(public point) */
 #define OTA_MEMORY_MIB_MAX    65535
 #define OTA_VCPUS_MAX         64
+#define OTA_NICS_MAX          8   /* network interfaces one guest may ask for */
+#define OTA_NICS_LIST_MAX     127 /* the whole comma-separated NIC list */
 
 enum ota_manifest_tag {
 	OTA_TAG_NAME = 0x01,
@@ -35,7 +37,9 @@ enum ota_manifest_tag {
 	OTA_TAG_VCPUS = 0x08,
 	OTA_TAG_KEY_ID = 0x09,
 	OTA_TAG_BUILD_TIME = 0x0a,
-	OTA_TAG_LAST_KNOWN = OTA_TAG_BUILD_TIME,
+	OTA_TAG_NICS = 0x0b, /* critical but optional: absent = no network */
+	OTA_TAG_LAST_REQUIRED = OTA_TAG_BUILD_TIME,
+	OTA_TAG_LAST_KNOWN = OTA_TAG_NICS,
 	OTA_TAG_FIRST_OPTIONAL = 0x80,
 };
 
@@ -50,6 +54,9 @@ struct ota_manifest {
 	uint32_t vcpus;      /* 1..OTA_VCPUS_MAX */
 	uint8_t key_id[OTA_KEY_ID_SIZE];
 	uint64_t build_time; /* seconds since 1970-01-01 UTC */
+	/* Network interfaces the guest needs, by name ("lan,mgmt"), "" for
+	 * none. A device that cannot give them must not run the image. */
+	char nics[OTA_NICS_LIST_MAX + 1];
 };
 
 /* Decodes and validates; OTA_OK or OTA_E_MALFORMED_MANIFEST. */
@@ -64,6 +71,12 @@ int ota_manifest_validate(const struct ota_manifest *m);
 
 /* 1 when board is one of m->boards. */
 int ota_manifest_has_board(const struct ota_manifest *m, const char *board);
+
+/* Number of NICs the manifest asks for, and whether it asks for name. */
+unsigned ota_manifest_nic_count(const struct ota_manifest *m);
+int ota_manifest_has_nic(const struct ota_manifest *m, const char *name);
+/* The index-th NIC name into name[OTA_NAME_MAX + 1]; 0 or -1 (no such). */
+int ota_manifest_nic(const struct ota_manifest *m, unsigned index, char *name);
 
 /* 1 when s[0..len) is a valid guest or board name. */
 int ota_name_valid(const char *s, size_t len);

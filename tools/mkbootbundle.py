@@ -39,7 +39,8 @@ HEADER = _H["BOOT_BUNDLE_HEADER_SIZE"]
 ENTRY = _H["BOOT_BUNDLE_ENTRY_SIZE"]
 ENTRIES_MAX = _H["BOOT_BUNDLE_ENTRIES_MAX"]
 NAME_FIELD = _H["BOOT_BUNDLE_NAME_MAX"] + 1
-ENTRY_FORMAT = f"<{NAME_FIELD}sIIIIIII4x"
+# ... pcpu mask, NIC-list size (16 bits), flags (16 bits)
+ENTRY_FORMAT = f"<{NAME_FIELD}sIIIIIIIHH"
 HEADER_FORMAT = "<IIII"
 assert struct.calcsize(ENTRY_FORMAT) == ENTRY and len(MAGIC) + struct.calcsize(HEADER_FORMAT) == HEADER, \
     "tools/mkbootbundle.py no longer matches guests/control/boot_bundle.h"
@@ -66,6 +67,10 @@ def sign(args, guest, workdir):
            "--version", guest.get("version", args.version), "--counter", str(guest.get("counter", 1)),
            "--board", args.board, "--memory", str(guest["memory_mb"]), "--vcpus", str(guest["vcpus"]),
            image, "-o", out]
+    # The network interfaces the image needs go into its signed manifest:
+    # the plan's manifest_nics if given (tests of refusal), else its nics.
+    for nic in guest.get("manifest_nics", guest.get("nics", [])):
+        cmd[-3:-3] = ["--nic", nic]
     run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         die(f"signing {guest['name']}: {run.stderr.strip()}")
@@ -118,19 +123,23 @@ def main():
     args_offsets = []
     base = HEADER + ENTRY * len(guests)
     for g in guests:
+        # bootargs, NUL, then the NIC list (comma-separated) and its NUL.
         text = g.get("bootargs", "").encode()
-        args_offsets.append((base + len(args_blob), len(text)))
+        nics = ",".join(g.get("nics", [])).encode()
+        args_offsets.append((base + len(args_blob), len(text), len(nics)))
         args_blob += text + b"\0"
+        if nics:
+            args_blob += nics + b"\0"
     offset = (base + len(args_blob) + 3) & ~3
     body = bytearray(args_blob + b"\0" * (offset - base - len(args_blob)))
     entries = b""
-    for g, bundle, (a_off, a_len), flag in zip(guests, bundles, args_offsets, flags):
+    for g, bundle, (a_off, a_len, n_len), flag in zip(guests, bundles, args_offsets, flags):
         name = g["name"].encode()
         mask = 0
         for cpu in g.get("pcpus", []):
             mask |= 1 << cpu
-        entries += struct.pack("<32sIIIIIIII", name, offset, len(bundle), g["memory_mb"], g["vcpus"],
-                               a_off, a_len, mask, flag)
+        entries += struct.pack(ENTRY_FORMAT, name, offset, len(bundle), g["memory_mb"], g["vcpus"],
+                               a_off, a_len, mask, n_len, flag)
         padded = bundle + b"\0" * ((-len(bundle)) % 4)
         body += padded
         offset += len(padded)

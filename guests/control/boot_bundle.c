@@ -6,6 +6,11 @@
 
 #include "boot_bundle.h"
 
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
 static uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -67,12 +72,28 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 		out->memory_mb = le32(e + 40);
 		out->vcpus = le32(e + 44);
 		out->pcpu_mask = le32(e + 56);
-		out->flags = le32(e + 60);
+		out->flags = le16(e + 62);
 		memcpy(out->bootargs, data + args_offset, args_length);
 		out->bootargs[args_length] = '\0';
 		if (strlen(out->bootargs) != args_length) {
 			*error = "boot bundle boot arguments contain a NUL byte";
 			return -1;
+		}
+		uint32_t nics_length = le16(e + 60);
+		if (nics_length > 0) {
+			/* After the bootargs and their NUL (args_length <= 255: no overflow). */
+			if (nics_length > BOOT_BUNDLE_NICS_MAX ||
+			    !in_bounds(args_offset + args_length + 1, nics_length, total)) {
+				*error =
+				    "boot bundle NIC list out of bounds or longer than 127 bytes";
+				return -1;
+			}
+			memcpy(out->nics, data + args_offset + args_length + 1, nics_length);
+			out->nics[nics_length] = '\0';
+			if (strlen(out->nics) != nics_length) {
+				*error = "boot bundle NIC list contains a NUL byte";
+				return -1;
+			}
 		}
 	}
 	return (int)count;

@@ -11,8 +11,13 @@
  *   20     4    reserved, 0
  *   24     64   entry[0]: name[32] (NUL-padded), bundle offset, bundle
  *               size, memory MiB, vCPUs, bootargs offset, bootargs size,
- *               physical-CPU mask (hard affinity; 0 = any), flags
+ *               physical-CPU mask (hard affinity; 0 = any), NIC-list size
+ *               (16 bits), flags (16 bits: BOOT_ENTRY_*)
  *   ...         bootargs strings, then the signed bundles (4-aligned)
+ *
+ * The NIC list (the plan's `nics`, comma-separated names, one vNIC each in
+ * this order) follows the entry's bootargs and their NUL; size 0 = none.
+ * It took the place of 4 reserved zero bytes, so older tables still parse.
  *
  * The table is the domain plan (hypervisor-cfg/), not signed: it decides
  * what a guest gets, never what runs. Each bundle is a signed OTA bundle
@@ -39,6 +44,7 @@
 #define BOOT_BUNDLE_BOOTARGS_MAX 255
 #define BOOT_ENTRY_TEST_UPDATE   1u /* tests only: an update, not a plan guest */
 #define BOOT_ENTRY_ON_CARD       2u /* set at boot (never in the file): the card has it */
+#define BOOT_BUNDLE_NICS_MAX     127
 
 struct boot_entry {
 	char name[BOOT_BUNDLE_NAME_MAX + 1];
@@ -49,6 +55,7 @@ struct boot_entry {
 	uint32_t pcpu_mask;
 	uint32_t flags; /* BOOT_ENTRY_* */
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
+	char nics[BOOT_BUNDLE_NICS_MAX + 1]; /* "lan,mgmt" or "" */
 };
 
 /* boot_bundle.c: parse and bounds-check the whole table. Returns the number

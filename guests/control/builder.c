@@ -12,6 +12,7 @@
 
 #include "builder.h"
 #include "domain.h"
+#include "vnic.h"
 #include "hypercall.h"
 #include "runtime.h"
 #include "../runtime/arch/arm32/arch.h"
@@ -30,9 +31,8 @@
 
 /*
  * The window in our own physical address space where guest pages are
- * mapped: the /hypervisor node's reg (Xen's grant-table region, unused
- * while the control domain uses no grant tables). Its last pages hold the
- * guests' console rings, the rest is the copy window.
+ * mapped (builder.h: DOM_WINDOW_BASE). Its first DOM_WINDOW_BUILDER_PAGES
+ * are ours: the console-ring slots at their end, the copy window before.
  */
 static uintptr_t window_base;
 static unsigned window_pages;
@@ -45,23 +45,15 @@ const char *const dom_build_phase_names[DOM_BUILD_PHASES] = {
 
 int dom_builder_init(const void *dtb)
 {
-	int node = fdt_node_offset_by_compatible(dtb, -1, "xen,xen");
-	if (node < 0)
-		return -ENOENT;
-	uint64_t base, size;
-	if (dt_read_reg(dtb, node, 0, &base, &size) != 0)
-		return -ENOENT;
-	if (size < (WINDOW_CONSOLE_SLOTS + 8) * PAGE_SIZE)
-		return -ENOSPC;
-	window_base = (uintptr_t)base;
-	window_pages = (unsigned)(size / PAGE_SIZE);
+	(void)dtb;
+	window_base = DOM_WINDOW_BASE;
+	window_pages = DOM_WINDOW_BUILDER_PAGES;
 	copy_pages = window_pages - WINDOW_CONSOLE_SLOTS;
 	/* Foreign pages are RAM: map the window Normal, so memcpy may do what it likes. */
-	return mmu_map_normal(window_base, (size_t)size) == 0 ? 0 : -ENOMEM;
+	return mmu_map_normal(window_base, DOM_WINDOW_SIZE) == 0 ? 0 : -ENOMEM;
 }
 
-/* Map count guest frames starting at guest_pfn at window page first. */
-static int map_foreign(uint16_t domid, uint64_t guest_pfn, unsigned first, unsigned count)
+int dom_map_foreign(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count)
 {
 	xen_ulong_t idxs[64];
 	xen_pfn_t gpfns[64];
@@ -70,7 +62,7 @@ static int map_foreign(uint16_t domid, uint64_t guest_pfn, unsigned first, unsig
 		return -EINVAL;
 	for (unsigned i = 0; i < count; i++) {
 		idxs[i] = guest_pfn + i;
-		gpfns[i] = (window_base >> PAGE_SHIFT) + first + i;
+		gpfns[i] = local_pfn + i;
 		errs[i] = -1;
 	}
 	struct xen_add_to_physmap_batch batch = {
@@ -92,17 +84,28 @@ static int map_foreign(uint16_t domid, uint64_t guest_pfn, unsigned first, unsig
 	return 0;
 }
 
-static int unmap_window(unsigned first, unsigned count)
+int dom_unmap_foreign(uint64_t local_pfn, unsigned count)
 {
 	int failures = 0;
 	for (unsigned i = 0; i < count; i++) {
 		struct xen_remove_from_physmap remove = {
 		    .domid = DOMID_SELF,
-		    .gpfn = (window_base >> PAGE_SHIFT) + first + i,
+		    .gpfn = local_pfn + i,
 		};
 		failures += xen_memory_op(XENMEM_remove_from_physmap, &remove) != 0;
 	}
 	return failures;
+}
+
+/* Map count guest frames starting at guest_pfn at window page first. */
+static int map_foreign(uint16_t domid, uint64_t guest_pfn, unsigned first, unsigned count)
+{
+	return dom_map_foreign(domid, guest_pfn, (window_base >> PAGE_SHIFT) + first, count);
+}
+
+static int unmap_window(unsigned first, unsigned count)
+{
+	return dom_unmap_foreign((window_base >> PAGE_SHIFT) + first, count);
 }
 
 /* Clean our cache lines to the point of coherency: the guest starts with
@@ -155,7 +158,8 @@ static int copy_to_guest(uint16_t domid, uint64_t gpa, const uint8_t *data, size
 }
 
 /* The guest's device tree, written with libfdt's sequential writer. */
-static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, uint64_t ram_size)
+static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, uint64_t ram_size,
+			  const struct dom_handle *handle)
 {
 	const uint32_t gic_phandle = 1;
 	int rc = 0;
@@ -253,6 +257,8 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 	FDT(fdt_property_cell(buf, "current-speed", 115200));
 	FDT(fdt_end_node(buf));
 
+	FDT(vnic_device_tree(buf, handle)); /* /flotilla/vnic@N */
+
 	FDT(fdt_end_node(buf));
 	FDT(fdt_finish(buf));
 #undef FDT
@@ -305,6 +311,9 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	uint64_t dtb_addr = GUEST_RAM0_BASE + ram_size - DTB_FROM_END;
 	if (kernel_load < GUEST_RAM0_BASE || kernel_load + spec->kernel_size > dtb_addr)
 		return fail(error, "kernel does not fit below the device tree"), -E2BIG;
+	if (spec->nic_count > DOM_NICS_MAX || (spec->nic_count && spec->memory_mb > 1020))
+		return fail(error, "too many vNICs (or no room for their rings above 1020 MiB)"),
+		       -EINVAL;
 	if (console_slots_used == (1u << WINDOW_CONSOLE_SLOTS) - 1)
 		return fail(error, "too many guests (no console slot)"), -ENOSPC;
 
@@ -356,7 +365,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	memset(&op, 0, sizeof(op));
 	op.cmd = XEN_DOMCTL_max_mem;
 	op.domain = domid;
-	op.u.max_mem.max_memkb = (uint64_t)spec->memory_mb * 1024 + 1024;
+	op.u.max_mem.max_memkb =
+	    (uint64_t)spec->memory_mb * 1024 + 1024 + vnic_guest_pages(spec->nic_count) * 4;
 	if ((rc = dom_domctl(&op)) != 0) {
 		why = "max_mem failed";
 		goto failed;
@@ -415,6 +425,11 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 		}
 	}
 
+	/* vNIC rings just above the RAM the device tree describes, mapped
+	 * here too; their event channels; their switch ports. */
+	if ((rc = vnic_build(handle, spec, GUEST_RAM0_BASE + ram_size, &why)) != 0)
+		goto failed;
+
 	handle->phase_end[DOM_PHASE_POPULATE] = runtime_counter();
 	if ((rc = copy_to_guest(domid, kernel_load, spec->kernel, spec->kernel_size,
 				spec->read ? spec : NULL)) != 0) {
@@ -424,7 +439,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	}
 	{
 		static uint8_t dtb[DTB_MAX] __attribute__((aligned(8)));
-		if ((rc = make_guest_dtb(dtb, sizeof(dtb), spec, ram_size)) != 0) {
+		if ((rc = make_guest_dtb(dtb, sizeof(dtb), spec, ram_size, handle)) != 0) {
 			why = "device tree does not fit";
 			goto failed;
 		}
@@ -536,6 +551,7 @@ int dom_destroy(struct dom_handle *handle)
 	if (!handle->domid)
 		return 0;
 	/* Unmap first: a page still mapped here leaves a zombie "dying" domain. */
+	vnic_destroy(handle);
 	if (handle->console_slot) {
 		unsigned slot = handle->console_slot - 1;
 		if (unmap_window(copy_pages + slot, 1) != 0)

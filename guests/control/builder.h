@@ -17,6 +17,8 @@
 #include <xen/event_channel.h>
 #include <xen/io/console.h>
 
+#include <generated/autoconf.h>
+
 /* Phases of dom_build(), timed separately. */
 enum dom_build_phase {
 	DOM_PHASE_CREATE,   /* createdomain, vCPUs, paging pool, max_mem */
@@ -43,6 +45,19 @@ extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
 #define DOM_PAGING_POOL_KB_PER_VCPU 1024
 #define DOM_PAGING_POOL_KB_PER_MB   4
 #define DOM_PAGING_POOL_KB_FIXED    512
+#define DOM_NICS_MAX      CONFIG_VNIC_PER_GUEST_MAX
+
+/*
+ * Where guest pages are mapped in our own physical address space: an IPA
+ * range that is neither RAM nor a device on the H3 or the A20 (DRAM ends
+ * at 0xbfffffff on both SoCs, the boot ROM starts at 0xffff0000; Xen gives
+ * a 32-bit domain 0 no extended regions, docs/vnic-ring.md). The first
+ * DOM_WINDOW_BUILDER_PAGES are the builder's (copy window + console rings),
+ * the rest holds the guests' vNIC rings (vnic.c).
+ */
+#define DOM_WINDOW_BASE          0xc0000000u
+#define DOM_WINDOW_SIZE          (16u << 20)
+#define DOM_WINDOW_BUILDER_PAGES 256u
 
 struct dom_spec {
 	const char *name;
@@ -58,7 +73,11 @@ struct dom_spec {
 	unsigned vcpus;
 	const char *bootargs;
 	uint32_t pcpu_mask; /* physical CPUs its vCPUs may run on (hard affinity); 0: any */
+	const char *nics[DOM_NICS_MAX]; /* virtual NICs by name (vnic.c) */
+	unsigned nic_count;
 };
+
+struct vnic;
 
 struct dom_handle {
 	uint16_t domid;
@@ -69,6 +88,8 @@ struct dom_handle {
 	uint64_t build_finished; /* ... at unpause */
 	/* runtime_counter() after each phase, for `make bench`'s breakdown */
 	uint64_t phase_end[DOM_BUILD_PHASES];
+	struct vnic *nics[DOM_NICS_MAX]; /* ring pair + channel + switch port each */
+	unsigned nic_count;
 };
 
 /* builder.c */
@@ -76,5 +97,9 @@ int dom_builder_init(const void *dtb);
 /* 0 or a negative errno-style code; *error gets a one-line reason. */
 int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char **error);
 int dom_destroy(struct dom_handle *handle);
+/* Map count frames of a guest, from guest_pfn, at our page local_pfn
+ * (inside the window); unmap them again. 0 or a negative errno. */
+int dom_map_foreign(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count);
+int dom_unmap_foreign(uint64_t local_pfn, unsigned count);
 
 #endif

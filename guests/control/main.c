@@ -19,6 +19,7 @@
 #include "provision.h"
 #include "ctlnet.h"
 #include "store.h"
+#include "vnic.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -228,6 +229,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 			deadline = net_deadline;
 		if (next_report < deadline)
 			deadline = next_report;
+		uint64_t network = vnic_poll(); /* the switch: now if it has more to move */
+		if (network < deadline)
+			deadline = network;
 		/* Blocks in Xen until an event (console, domain death) or a deadline. */
 		flotilla_yield(deadline);
 	}

@@ -16,6 +16,7 @@
 #include "supervisor.h"
 #include "trust.h"
 #include "store.h"
+#include "vnic.h"
 
 #include "bundle.h"
 #include "ota.h"
@@ -56,8 +57,8 @@ int supervisor_init(const void *dtb)
 {
 	int rc = dom_builder_init(dtb);
 	if (rc != 0) {
-		printf("control: error: no window to build guests in (%d): no /hypervisor reg?\n",
-		       rc);
+		printf("control: error: cannot map the window to build guests in at %#x (%d)\n",
+		       DOM_WINDOW_BASE, rc);
 		return rc;
 	}
 	struct evtchn_bind_virq bind = {.virq = VIRQ_DOM_EXC, .vcpu = 0};
@@ -66,6 +67,7 @@ int supervisor_init(const void *dtb)
 		return -1;
 	}
 	dom_exc_port = bind.port;
+	vnic_init(dtb, NULL);
 	if (events_bind(dom_exc_port, on_domain_exception, NULL) != 0) {
 		printf("control: error: no event handler slot for VIRQ_DOM_EXC\n");
 		return -1;
@@ -107,6 +109,7 @@ void supervisor_print_status(void)
 		if (g->state == GUEST_REFUSED)
 			printf("control:     refused: %s\n", g->refused_reason);
 	}
+	vnic_print_counters();
 }
 
 static void log_line(struct guest *g)
@@ -174,6 +177,15 @@ static int start_guest(struct guest *g)
 	    .bootargs = g->bootargs,
 	    .pcpu_mask = g->pcpu_mask,
 	};
+	/* The plan's NIC list, split in place into the spec's names. */
+	char nics[BOOT_BUNDLE_NICS_MAX + 1];
+	memcpy(nics, g->nics, sizeof(nics));
+	for (char *name = nics; *name && spec.nic_count < DOM_NICS_MAX;) {
+		spec.nics[spec.nic_count++] = name;
+		name += strcspn(name, ",");
+		if (*name)
+			*name++ = '\0';
+	}
 	const char *why = "unknown";
 	g->first_output_seen = false;
 	g->line_len = 0;
@@ -205,6 +217,46 @@ static void refuse(struct guest *g, const char *reason)
 	printf("control: %s: refused: %s\n", g->name, reason);
 }
 
+/* Every network interface the manifest asks for must be one of the plan's
+ * vNICs (by name, as Solo5 manifests do); the plan may give more. */
+static bool plan_gives_nics(struct guest *g, const struct boot_entry *e,
+			    const struct ota_manifest *m)
+{
+	static char reasons[BOOT_BUNDLE_ENTRIES_MAX][128];
+	char *reason = reasons[g - guests];
+	unsigned plan_count = e->nics[0] ? 1 : 0;
+	for (const char *p = e->nics; *p; p++)
+		plan_count += *p == ',';
+	if (plan_count > DOM_NICS_MAX) {
+		snprintf(reason, sizeof(reasons[0]),
+			 "the plan gives %u vNICs, at most %u fit a guest", plan_count,
+			 (unsigned)DOM_NICS_MAX);
+		refuse(g, reason);
+		return false;
+	}
+	for (unsigned i = 0; i < ota_manifest_nic_count(m); i++) {
+		char name[OTA_NAME_MAX + 1];
+		if (ota_manifest_nic(m, i, name) != 0)
+			break;
+		size_t len = strlen(name);
+		bool given = false;
+		for (const char *p = e->nics; *p && !given;) {
+			size_t n = strcspn(p, ",");
+			given = n == len && memcmp(p, name, n) == 0;
+			p += n;
+			if (*p)
+				p++;
+		}
+		if (!given) {
+			snprintf(reason, sizeof(reasons[0]),
+				 "the plan gives no vNIC \"%s\" that the manifest asks for", name);
+			refuse(g, reason);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Check the signed bundle; on success point the guest at its image. */
 static void verify_entry(const struct boot_entry *e, struct guest *g)
 {
@@ -230,6 +282,8 @@ static void verify_entry(const struct boot_entry *e, struct guest *g)
 		refuse(g, "the plan gives less memory or fewer vCPUs than the manifest asks for");
 		return;
 	}
+	if (!plan_gives_nics(g, e, m))
+		return;
 	size_t head = verifier.header.header_size + verifier.header.manifest_size +
 		      verifier.header.signature_size;
 	g->image = e->bundle + head;
@@ -249,6 +303,7 @@ int supervisor_load(const struct boot_entry *entries, int count)
 		memset(g, 0, sizeof(*g));
 		memcpy(g->name, entries[i].name, sizeof(g->name));
 		memcpy(g->bootargs, entries[i].bootargs, sizeof(g->bootargs));
+		memcpy(g->nics, entries[i].nics, sizeof(g->nics));
 		g->memory_mb = entries[i].memory_mb;
 		g->vcpus = entries[i].vcpus;
 		g->pcpu_mask = entries[i].pcpu_mask;

@@ -33,6 +33,7 @@ struct guest {
 	unsigned vcpus;
 	uint32_t pcpu_mask;
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
+	char nics[BOOT_BUNDLE_NICS_MAX + 1]; /* the plan's vNICs, "lan,mgmt" */
 	char version[16];
 	struct dom_handle dom;
 	uint64_t started_ns;

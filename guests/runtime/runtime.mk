@@ -18,7 +18,7 @@ RUNTIME_INCLUDES := -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__
 	-I$(LIBFDT_OUT)/include -isystem $(XEN_PUBLIC)
 
 RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/mmu.o \
-	$(RUNTIME_OUT)/lib/devicetree.o \
+	$(RUNTIME_OUT)/lib/devicetree.o $(RUNTIME_OUT)/lib/vnic_ring.o $(RUNTIME_OUT)/xen/net.o \
 	$(RUNTIME_OUT)/xen/events.o $(RUNTIME_OUT)/xen/memory.o \
 	$(RUNTIME_OUT)/xen/hypercall.o $(RUNTIME_OUT)/xen/console.o $(RUNTIME_OUT)/xen/runtime.o \
 	$(RUNTIME_OUT)/xen/irq.o $(RUNTIME_OUT)/xen/dma.o

@@ -67,6 +67,19 @@ refuses "sign refuses a public key as signing key" 1 "not a private key" \
 refuses "sign refuses a missing image" 1 "missing.img" \
 	"$F" sign --key dev.key --name hello --version 1.2.3 --counter 1 --board orangepi-pc missing.img -o x.fbl
 
+# --- network interfaces in the manifest
+check "sign --nic declares the guest's network interfaces" sh -c "'$F' sign --key dev.key --name www \
+	--version 1.0.0 --counter 1 --board orangepi-pc --nic lan --nic mgmt --build-time 1700000000 \
+	hello.img -o www.fbl >/dev/null && '$F' inspect www.fbl | grep -q 'nics: *lan,mgmt' &&
+	'$F' inspect --json www.fbl | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"nics\"] == [\"lan\", \"mgmt\"]'"
+check "a bundle without --nic shows no NICs" sh -c "'$F' inspect hello-1.2.3.fbl | grep -q 'nics: *(none)' &&
+	'$F' inspect --json hello-1.2.3.fbl | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"nics\"] == []'"
+check "a bundle with NICs verifies" "$F" verify --pub dev.pub --board orangepi-pc www.fbl
+refuses "sign refuses the same NIC twice" 2 "bad --nic" \
+	"$F" sign --key dev.key --name www --version 1.0.0 --counter 1 --board orangepi-pc --nic lan,lan hello.img -o x.fbl
+refuses "sign refuses a bad NIC name" 2 "bad --nic" \
+	"$F" sign --key dev.key --name www --version 1.0.0 --counter 1 --board orangepi-pc --nic LAN hello.img -o x.fbl
+
 # --- inspect
 check "inspect shows the manifest" sh -c "'$F' inspect hello-1.2.3.fbl >i.txt &&
 	grep -q 'guest: *hello' i.txt && grep -q 'version: *1.2.3' i.txt &&

@@ -33,8 +33,9 @@ static size_t make(uint8_t *buf)
 	memcpy(buf, "FLOTBOOT", 8);
 	put32(buf + 8, 1);
 	put32(buf + 12, 2);
-	size_t args = 24 + 2 * 64;    /* 152 */
-	memcpy(buf + args, "x=1", 4); /* + NUL */
+	size_t args = 24 + 2 * 64;        /* 152 */
+	memcpy(buf + args, "x=1", 4);     /* + NUL */
+	memcpy(buf + args + 4, "lan", 3); /* alpha's NIC list, after its bootargs' NUL */
 	size_t bundles = 160;
 	memset(buf + bundles, 'A', 40);
 	memset(buf + bundles + 40, 'B', 24);
@@ -46,6 +47,7 @@ static size_t make(uint8_t *buf)
 	put32(e + 44, 1);
 	put32(e + 48, (uint32_t)args);
 	put32(e + 52, 3);
+	put32(e + 60, 3);
 	e += 64;
 	strcpy((char *)e, "beta");
 	put32(e + 32, (uint32_t)bundles + 40);
@@ -104,6 +106,8 @@ int main(void)
 		  entries[0].vcpus == 1 && strcmp(entries[0].bootargs, "x=1") == 0 &&
 		  strcmp(entries[1].name, "beta") == 0 && entries[1].vcpus == 2 &&
 		  entries[1].bootargs[0] == 0);
+	check("the NIC list follows the boot arguments; none when its size is 0",
+	      n == 2 && strcmp(entries[0].nics, "lan") == 0 && entries[1].nics[0] == 0);
 	check("entries point at their bundles", n == 2 && entries[0].bundle == buf + 160 &&
 						    entries[0].bundle_size == 40 &&
 						    entries[1].bundle[0] == 'B');
@@ -136,6 +140,10 @@ int main(void)
 	    {"boot arguments longer than 255 bytes", 24 + 52, 256, "longer than 255 bytes", 16,
 	     512},
 	    {"boot arguments with a NUL inside", 24 + 52, 4, "contain a NUL byte", 0, 0},
+	    {"a NIC list longer than 127 bytes", 24 + 60, 128, "NIC list out of bounds or longer", 0,
+	     0},
+	    {"a NIC list past the end", 24 + 60, 100, "NIC list out of bounds", 0, 0},
+	    {"a NIC list with a NUL inside", 24 + 60, 4, "NIC list contains a NUL byte", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
 		memcpy(bad, buf, sizeof(buf));

@@ -448,6 +448,51 @@ static void test_signing_reproducible(void **state)
 	free(again);
 }
 
+/* Network interfaces (tag 0x0b): optional, unique names, round trip, and a
+ * manifest without them encodes exactly as before the tag existed. */
+static void test_manifest_nics(void **state)
+{
+	struct ota_manifest m = test_manifest("www", 0, 0), back;
+	uint8_t with[OTA_MANIFEST_SIZE_MAX], without[OTA_MANIFEST_SIZE_MAX];
+	size_t with_len, without_len;
+	char name[OTA_NAME_MAX + 1];
+
+	(void)state;
+	m.image_size = 1;
+	assert_int_equal(ota_manifest_encode(&m, without, sizeof(without), &without_len), OTA_OK);
+	assert_int_equal(ota_manifest_nic_count(&m), 0);
+	assert_int_equal(without[without_len - 10], OTA_TAG_BUILD_TIME); /* still the last tag */
+	strcpy(m.nics, "lan,mgmt");
+	assert_int_equal(ota_manifest_encode(&m, with, sizeof(with), &with_len), OTA_OK);
+	assert_int_equal(with_len, without_len + 2 + 8);
+	assert_memory_equal(with, without, without_len);
+	assert_int_equal(ota_manifest_decode(with, with_len, &back), OTA_OK);
+	assert_string_equal(back.nics, "lan,mgmt");
+	assert_int_equal(ota_manifest_nic_count(&back), 2);
+	assert_true(ota_manifest_has_nic(&back, "mgmt"));
+	assert_false(ota_manifest_has_nic(&back, "wan"));
+	assert_int_equal(ota_manifest_nic(&back, 1, name), 0);
+	assert_string_equal(name, "mgmt");
+	assert_int_equal(ota_manifest_nic(&back, 2, name), -1);
+	assert_int_equal(ota_manifest_decode(without, without_len, &back), OTA_OK);
+	assert_string_equal(back.nics, "");
+	strcpy(m.nics, "lan,lan");
+	assert_int_equal(ota_manifest_validate(&m), OTA_E_INVALID);
+	strcpy(m.nics, "a,b,c,d,e,f,g,h,i");
+	assert_int_equal(ota_manifest_validate(&m), OTA_E_INVALID);
+	strcpy(m.nics, "LAN");
+	assert_int_equal(ota_manifest_validate(&m), OTA_E_INVALID);
+	/* The same checks on the wire: a duplicate name is malformed. */
+	memcpy(with + without_len + 2, "lan,lan\0", 8);
+	with[without_len + 1] = 7;
+	assert_int_equal(ota_manifest_decode(with, without_len + 9, &back),
+			 OTA_E_MALFORMED_MANIFEST);
+	/* An empty list is not an encoding of "none". */
+	with[without_len + 1] = 0;
+	assert_int_equal(ota_manifest_decode(with, without_len + 2, &back),
+			 OTA_E_MALFORMED_MANIFEST);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -457,6 +502,7 @@ int main(void)
 	    T(test_streaming_head_and_image_in_one_chunk),
 	    T(test_manifest_round_trip),
 	    T(test_manifest_field_limits),
+	    T(test_manifest_nics),
 	    T(test_bad_magic),
 	    T(test_unsupported_version),
 	    T(test_malformed_header),

@@ -55,6 +55,12 @@ refused("a guest name the signed manifest cannot carry", CONTROL + GUEST.format(
 refused("an odd guest memory size", CONTROL + GUEST.format(n="a", m=15, v=1), "even")
 refused("a missing [control] section", GUEST.format(n="a", m=16, v=1), "[control]")
 refused("a syntax error", CONTROL + "[[guest]\n", "")
+refused("a vNIC name used twice", CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = ["lan", "lan"]\n', "nics")
+refused("a vNIC name the manifest cannot carry", CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = ["LAN"]\n', "nics")
+refused("nics that is not a list", CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = "lan"\n', "nics")
+r = run(CONTROL + GUEST.format(n="a", m=16, v=1) + 'nics = ["lan", "mgmt"]\n', "guests")
+check("a guest's nics reach the boot bundle's guest list", r.returncode == 0 and '"nics": ["lan", "mgmt"]' in r.stdout,
+      r.stdout + r.stderr)
 
 # Strict: anything the plan does not define is an error naming file and line.
 sys.path.insert(0, os.path.join(ROOT, "hypervisor-cfg"))
@@ -93,7 +99,7 @@ nmax = BUNDLE["BOOT_BUNDLE_ENTRIES_MAX"]
 refused(f"more guests than a boot bundle holds ({nmax}, from boot_bundle.h)",
         CONTROL + "".join(GUEST.format(n=f"g{i}", m=4, v=1) for i in range(nmax + 1)), f"at most {nmax}")
 # Every key with a value of the wrong type: one line, never a traceback.
-wrong = {str: "5", int: '"5"', plan_module.IntList: '["1"]', plan_module.Tables: '5'}
+wrong = {str: "5", int: '"5"', plan_module.IntList: '["1"]', plan_module.Tables: '5', plan_module.StrList: '[1]'}
 bad = []
 for table, keys in plan_module.SCHEMA.items():
     for key, kind in keys.items():

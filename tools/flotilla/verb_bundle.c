@@ -14,7 +14,7 @@
 const char usage_sign[] =
     "usage: flotilla sign --key NAME.key --name GUEST --version X.Y.Z --counter N\n"
     "                     --board BOARD[,BOARD...] [--memory MIB] [--vcpus N]\n"
-    "                     [--build-time SECONDS] IMAGE -o FILE\n"
+    "                     [--nic NAME[,NAME...]] [--build-time SECONDS] IMAGE -o FILE\n"
     "\n"
     "Wraps a guest image in a signed bundle (docs/bundle-format.md).\n"
     "  --key         private key from 'flotilla keygen'\n"
@@ -25,6 +25,9 @@ const char usage_sign[] =
     "  --board       board(s) the image may run on (repeat or comma-separate, max 4)\n"
     "  --memory      guest RAM in MiB (default 16)\n"
     "  --vcpus       virtual CPUs (default 1)\n"
+    "  --nic         network interface the guest needs, by name (repeat or\n"
+    "                comma-separate, max 8); a board whose plan does not give the\n"
+    "                guest a vNIC of each name refuses to run it\n"
     "  --build-time  seconds since 1970 (default $SOURCE_DATE_EPOCH, else now)\n"
     "  -o, --out     bundle file to write\n";
 
@@ -58,6 +61,18 @@ static int parse_version(const char *s, uint32_t v[3])
 			return -1;
 		s = end + 1;
 	}
+	return 0;
+}
+
+static int add_to_list(char *list, size_t max, const char *value)
+{
+	size_t have = strlen(list), add = strlen(value);
+
+	if (have + (have ? 1 : 0) + add > max)
+		return -1;
+	if (have)
+		list[have++] = ',';
+	memcpy(list + have, value, add + 1);
 	return 0;
 }
 
@@ -114,6 +129,14 @@ int verb_sign(int argc, char **argv)
 						       OTA_BOARDS_MAX);
 			continue;
 		}
+		if ((k = cli_option(argc, argv, &i, "--nic", &board)) != 0) {
+			if (k < 0)
+				return CLI_EXIT_USAGE;
+			if (add_to_list(m.nics, OTA_NICS_LIST_MAX, board) != 0)
+				return cli_usage_error("too many NICs (at most %d bytes in all)",
+						       OTA_NICS_LIST_MAX);
+			continue;
+		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return cli_usage_error("unknown option '%s'", argv[i]);
 		if (image_path)
@@ -149,10 +172,19 @@ int verb_sign(int argc, char **argv)
 				       build_time);
 	m.build_time = build_time ? when : (uint64_t)time(NULL);
 	{
-		/* Every other field was checked above: a failure here is the boards. */
+		/* Every other field was checked above: a failure here is the boards
+		 * or the NICs. */
 		struct ota_manifest probe = m;
 
 		probe.image_size = 1;
+		probe.nics[0] = '\0';
+		if (ota_manifest_validate(&probe) == OTA_OK) {
+			memcpy(probe.nics, m.nics, sizeof(m.nics));
+			if (ota_manifest_validate(&probe) != OTA_OK)
+				return cli_usage_error("bad --nic '%s': names use a-z 0-9 - _, "
+						       "each once, at most %d NICs",
+						       m.nics, OTA_NICS_MAX);
+		}
 		if (ota_manifest_validate(&probe) != OTA_OK)
 			return cli_usage_error(
 			    "bad --board '%s': names use a-z 0-9 - _, at most %d boards", m.boards,
@@ -249,6 +281,7 @@ static void print_inspect_text(const char *path, size_t file_len, const struct o
 	printf("image sha256:     %s (%s)\n", sha, ic->why ? ic->why : "matches");
 	printf("memory:           %u MiB\n", m->memory_mib);
 	printf("vcpus:            %u\n", m->vcpus);
+	printf("nics:             %s\n", m->nics[0] ? m->nics : "(none)");
 	printf("key id:           %s\n", kid);
 	printf("build time:       %s (%llu)\n", when, (unsigned long long)m->build_time);
 	printf("signature:        ecdsa-p256-sha256, not checked (use 'flotilla verify --pub "
@@ -273,9 +306,11 @@ static void print_inspect_json(size_t file_len, const struct ota_bundle_header *
 		printf(",\"image_problem\":");
 		cli_json_string(ic->why);
 	}
-	printf(",\"memory_mib\":%u,\"vcpus\":%u,\"key_id\":\"%s\",\"build_time\":%llu,"
+	printf(",\"memory_mib\":%u,\"vcpus\":%u,\"nics\":", m->memory_mib, m->vcpus);
+	print_boards_json(m->nics); /* the same comma-separated name list */
+	printf(",\"key_id\":\"%s\",\"build_time\":%llu,"
 	       "\"signature_alg\":\"ecdsa-p256-sha256\",\"signature_checked\":false}\n",
-	       m->memory_mib, m->vcpus, kid, (unsigned long long)m->build_time);
+	       kid, (unsigned long long)m->build_time);
 }
 
 int verb_inspect(int argc, char **argv)

@@ -34,7 +34,7 @@
 #define CNTV_CTL_ENABLE 1u
 #define CNTV_CTL_IMASK  2u
 
-#define EVENT_PORTS_MAX 64
+#define EVENT_PORTS_MAX 128 /* the control domain: 16 guests x (console + 4 vNICs) + VIRQs */
 
 static volatile uint8_t *gic_dist;
 static volatile uint8_t *gic_cpu;
@@ -279,6 +279,11 @@ bool flotilla_yield(uint64_t deadline)
 			wake_application = false;
 			return true;
 		}
+		/* A frame already waiting (the application stopped reading
+		 * before the ring was empty) is an event; arming the rings
+		 * also makes sure the next frame notifies us. */
+		if (net_frames_pending())
+			return true;
 		uint64_t now = runtime_counter();
 		uint64_t deadline_ticks =
 		    deadline == UINT64_MAX ? UINT64_MAX : ns_to_ticks(deadline);

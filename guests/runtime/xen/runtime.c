@@ -39,37 +39,6 @@ void flotilla_exit(int status)
 	runtime_shutdown(status == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash);
 }
 
-/* Virtual NICs come from the control domain (a later step); until a guest
- * is given one it has none. */
-unsigned flotilla_net_count(void)
-{
-	return 0;
-}
-
-flotilla_result_t flotilla_net_info(unsigned interface, struct flotilla_net_info *info)
-{
-	(void)interface;
-	(void)info;
-	return FLOTILLA_EINVAL;
-}
-
-flotilla_result_t flotilla_net_write(unsigned interface, const void *frame, size_t len)
-{
-	(void)interface;
-	(void)frame;
-	(void)len;
-	return FLOTILLA_EINVAL;
-}
-
-flotilla_result_t flotilla_net_read(unsigned interface, void *buf, size_t size, size_t *len)
-{
-	(void)interface;
-	(void)buf;
-	(void)size;
-	(void)len;
-	return FLOTILLA_EINVAL;
-}
-
 #define APPLICATION_STACK_PAGES 4 /* 16 KiB */
 
 static void run_application(void *arg)
@@ -88,6 +57,7 @@ void runtime_start(void *dtb, int ram_banks)
 		       "cached\n");
 	memory_init(dtb, arch_load_address, (uintptr_t)_image_end);
 	events_init(dtb);
+	net_init(dtb);
 
 	struct flotilla_start_info info = {.bootargs = ""};
 	int chosen = fdt_path_offset(dtb, "/chosen");

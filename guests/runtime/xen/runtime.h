@@ -55,6 +55,11 @@ void dma_clean(const void *start, size_t len);
 /* Before the CPU reads what the device wrote (and before giving it a buffer). */
 void dma_invalidate(const void *start, size_t len);
 
+/* net.c: the virtual NICs described in the device tree (flotilla_net_*) */
+void net_init(const void *dtb);
+/* Before blocking: arm every receive ring; true if a frame is waiting. */
+bool net_frames_pending(void);
+
 /* memory.c: pages and the heap under malloc() */
 void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end);
 void *page_alloc(size_t count);

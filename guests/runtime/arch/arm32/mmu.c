@@ -15,6 +15,7 @@
  * Runs with the MMU off: every access is Strongly-ordered until SCTLR.M is
  * set, so this file and libfdt are compiled without unaligned accesses.
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devicetree.h"
@@ -55,6 +56,11 @@
 #define SCTLR_I   (1u << 12)
 #define SCTLR_TRE (1u << 28)
 
+/* Second-level tables beyond the one in the image (for mmu_map_normal()
+ * outside the RAM gigabyte, e.g. the control domain's foreign-mapping
+ * window) come from the page allocator (xen/memory.c). */
+void *page_alloc(size_t count);
+
 static uint64_t level1[4] __attribute__((aligned(32)));
 static uint64_t level2[L2_TABLES][L2_ENTRIES] __attribute__((aligned(4096)));
 static int level2_used;
@@ -65,13 +71,24 @@ static uint64_t *level2_for(unsigned gib)
 {
 	if ((level1[gib] & 3) == DESC_TABLE)
 		return (uint64_t *)(uintptr_t)(level1[gib] & 0xfffff000ull);
-	if (level2_used == L2_TABLES)
+	uint64_t *table;
+	if (level2_used < L2_TABLES)
+		table = level2[level2_used++];
+	else if ((table = page_alloc(1)) == 0) /* after start-up only: NULL before */
 		return 0;
-	uint64_t *table = level2[level2_used++];
 	for (unsigned i = 0; i < L2_ENTRIES; i++)
 		table[i] =
 		    (((uint64_t)gib << GIB_SHIFT) + ((uint64_t)i << BLOCK_SHIFT)) | BLOCK_DEVICE;
-	level1[gib] = (uint64_t)(uintptr_t)table | DESC_TABLE;
+	/* Break before make: a live 1 GiB block becomes a table. The valid
+	 * bit is in the low word, written last. */
+	volatile uint32_t *entry = (volatile uint32_t *)&level1[gib];
+	entry[0] = 0;
+	arch_dsb();
+	__asm__ volatile("mcr p15, 0, %0, c8, c7, 0" ::"r"(0u)); /* TLBIALL */
+	arch_dsb();
+	entry[1] = 0;
+	entry[0] = (uint32_t)(uintptr_t)table | (uint32_t)DESC_TABLE;
+	arch_dsb();
 	return table;
 }
 

@@ -1,0 +1,410 @@
+/*
+ * vnic: guests' virtual NICs on the control domain's side (vnic.h), and
+ * the switch between them.
+ *
+ * Everything a guest can write - its rings' indices, slot lengths, frame
+ * bytes - is handled by vnic_ring.c, which validates before use and never
+ * waits for the guest. A guest whose ring breaks loses its own network
+ * until it is restarted; nobody else notices.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devicetree.h"
+
+#include "flotilla.h"
+#include "hypercall.h"
+#include "runtime.h"
+#include "vnic_ring.h"
+
+#include "builder.h"
+#include "boot_bundle.h"
+#include "vnic.h"
+
+#define PAGE_SIZE  4096u
+#define PAGE_SHIFT 12
+#define RING_PAGES                                                                                 \
+	((VNIC_RING_HEADER_SIZE + CONFIG_VNIC_RING_SLOTS * VNIC_RING_SLOT_SIZE + PAGE_SIZE - 1) /  \
+	 PAGE_SIZE)
+#define NIC_PAGES  (2 * RING_PAGES) /* TX ring, then RX ring */
+#define VNIC_TOTAL (BOOT_BUNDLE_ENTRIES_MAX * DOM_NICS_MAX)
+#define VNIC_MTU   1500u
+
+_Static_assert(DOM_WINDOW_BUILDER_PAGES + VNIC_TOTAL * NIC_PAGES <= DOM_WINDOW_SIZE / PAGE_SIZE,
+	       "the vNIC rings do not fit the foreign-mapping window");
+
+struct vnic {
+	bool used;
+	bool mapped;
+	uint16_t domid;
+	unsigned index; /* within its guest */
+	char name[BOOT_BUNDLE_NAME_MAX + 1];
+	uint8_t mac[6];
+	uint64_t tx_gpa;     /* guest -> control domain */
+	uint64_t rx_gpa;     /* control domain -> guest */
+	struct vnic_ring tx; /* we consume */
+	struct vnic_ring rx; /* we produce */
+	evtchn_port_t guest_port;
+	evtchn_port_t local_port;
+	int switch_port;
+	bool broken_reported;
+	char port_name[VSWITCH_NAME_MAX + 1];
+};
+
+/* Allocated once by vnic_init(), not in the image: .bss is part of the file. */
+static struct vswitch *the_switch;
+static struct vnic *vnics;
+static uint8_t board_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+static uint64_t report_interval_ns;
+static uint64_t next_report_ns = UINT64_MAX;
+
+struct vswitch *vnic_switch(void)
+{
+	return the_switch;
+}
+
+const uint8_t *vnic_board_mac(void)
+{
+	return board_mac;
+}
+
+size_t vnic_guest_pages(unsigned nic_count)
+{
+	return (size_t)nic_count * NIC_PAGES;
+}
+
+static void print_mac(char *out, const uint8_t *mac)
+{
+	sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		mac[5]);
+}
+
+int vnic_init(const void *dtb, const char *bootargs)
+{
+	the_switch = calloc(1, sizeof(*the_switch));
+	vnics = calloc(VNIC_TOTAL, sizeof(*vnics));
+	if (!the_switch || !vnics) {
+		printf("control: switch: error: no memory for the switch; guests get no vNICs\n");
+		free(the_switch);
+		free(vnics);
+		the_switch = NULL;
+		vnics = NULL;
+		return -1;
+	}
+	vswitch_init(the_switch, CONFIG_SWITCH_MAC_AGEING_S);
+	bool found = false;
+	for (int node = fdt_next_node(dtb, -1, NULL); node >= 0 && !found;
+	     node = fdt_next_node(dtb, node, NULL)) {
+		const char *name = fdt_get_name(dtb, node, NULL);
+		int len;
+		const uint8_t *mac = fdt_getprop(dtb, node, "local-mac-address", &len);
+		if (name && strncmp(name, "ethernet", 8) == 0 && mac && len == 6 &&
+		    (mac[0] & 1) == 0 && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
+			memcpy(board_mac, mac, 6);
+			found = true;
+		}
+	}
+	char text[18];
+	print_mac(text, board_mac);
+	if (found)
+		printf("control: switch: board MAC %s; guests' MACs derive from it\n", text);
+	else
+		printf("control: switch: warning: no local-mac-address in the device tree; guests' "
+		       "MACs derive from %s and may clash with another board's\n",
+		       text);
+	int chosen = fdt_path_offset(dtb, "/chosen");
+	if (!bootargs && chosen >= 0)
+		bootargs = fdt_getprop(dtb, chosen, "bootargs", NULL);
+	/* "switch_flood=N": flooded frames per second per port (slow boards). */
+	const char *flood = bootargs ? strstr(bootargs, "switch_flood=") : NULL;
+	if (flood && strtoul(flood + strlen("switch_flood="), NULL, 10) > 0)
+		the_switch->flood_per_s =
+		    (uint32_t)strtoul(flood + strlen("switch_flood="), NULL, 10);
+	const char *report = bootargs ? strstr(bootargs, "switch_report=") : NULL;
+	if (report) {
+		report_interval_ns =
+		    strtoull(report + strlen("switch_report="), NULL, 10) * 1000000000ull;
+		if (report_interval_ns)
+			next_report_ns = flotilla_clock_monotonic() + report_interval_ns;
+	}
+	return 0;
+}
+
+static void on_vnic_event(evtchn_port_t port, void *arg)
+{
+	(void)port;
+	(void)arg;
+	events_wake_application(); /* vnic_poll() looks at every ring */
+}
+
+static void report_broken(struct vnic *v, const char *which)
+{
+	if (v->broken_reported)
+		return;
+	v->broken_reported = true;
+	printf("control: switch: port %s: the guest broke its %s ring (impossible index); "
+	       "the port is dead until the guest restarts\n",
+	       v->port_name, which);
+}
+
+/* switch -> guest: into its RX ring; full means dropped (counted by the switch). */
+static int vnic_transmit(void *context, const uint8_t *frame, size_t len)
+{
+	struct vnic *v = context;
+	enum vnic_ring_result r = vnic_ring_put(&v->rx, frame, len);
+	if (r == VNIC_RING_BROKEN)
+		report_broken(v, "receive");
+	if (r != VNIC_RING_OK)
+		return -1;
+	if (vnic_ring_push(&v->rx))
+		events_notify(v->local_port);
+	return 0;
+}
+
+/* guest -> switch: the next frame of its TX ring, 0 when there is none. */
+static size_t vnic_receive(void *context, uint8_t *buf, size_t size)
+{
+	struct vnic *v = context;
+	for (;;) {
+		size_t len = 0;
+		enum vnic_ring_result r = vnic_ring_get(&v->tx, buf, size, &len);
+		/* Free the slot at once: a guest waiting for space is woken. */
+		if (vnic_ring_release(&v->tx))
+			events_notify(v->local_port);
+		if (r == VNIC_RING_OK)
+			return len;
+		if (r == VNIC_RING_BROKEN) {
+			report_broken(v, "transmit");
+			return 0;
+		}
+		if (r != VNIC_RING_EMPTY || vnic_ring_arm(&v->tx))
+			return 0;
+		/* Frames arrived while arming: take them now. */
+	}
+}
+
+static const struct vswitch_port_ops vnic_ops = {vnic_transmit, vnic_receive};
+
+static uint64_t window_pfn(unsigned slot)
+{
+	return ((uint64_t)DOM_WINDOW_BASE >> PAGE_SHIFT) + DOM_WINDOW_BUILDER_PAGES +
+	       (uint64_t)slot * NIC_PAGES;
+}
+
+static void *window_address(unsigned slot)
+{
+	return (void *)(uintptr_t)(window_pfn(slot) << PAGE_SHIFT);
+}
+
+static int map_pages(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count)
+{
+	for (unsigned done = 0; done < count;) {
+		unsigned chunk = count - done > 64 ? 64 : count - done;
+		int rc = dom_map_foreign(domid, guest_pfn + done, local_pfn + done, chunk);
+		if (rc != 0)
+			return rc;
+		done += chunk;
+	}
+	return 0;
+}
+
+static void release(struct vnic *v)
+{
+	if (v->switch_port >= 0)
+		vswitch_port_remove(the_switch, v->switch_port);
+	if (v->local_port) {
+		events_unbind(v->local_port);
+		struct evtchn_close close = {.port = v->local_port};
+		xen_event_channel_op(EVTCHNOP_close, &close);
+	}
+	unsigned slot = (unsigned)(v - vnics);
+	if (v->mapped && dom_unmap_foreign(window_pfn(slot), NIC_PAGES) != 0)
+		printf("control: d%u: vNIC %s rings would not unmap\n", v->domid, v->name);
+	memset(v, 0, sizeof(*v));
+	v->switch_port = -1;
+}
+
+static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, const char **why)
+{
+	unsigned slot = (unsigned)(v - vnics);
+	uint64_t guest_pfn = gpa >> PAGE_SHIFT;
+	static xen_pfn_t pfns[NIC_PAGES];
+	for (unsigned i = 0; i < NIC_PAGES; i++)
+		pfns[i] = guest_pfn + i;
+	struct xen_memory_reservation reservation = {
+	    .nr_extents = NIC_PAGES, .extent_order = 0, .domid = v->domid};
+	set_xen_guest_handle(reservation.extent_start, pfns);
+	long rc = xen_memory_op(XENMEM_populate_physmap, &reservation);
+	if (rc != (long)NIC_PAGES) {
+		*why = "populate_physmap of the vNIC rings failed (out of memory?)";
+		return rc < 0 ? (int)rc : -ENOMEM;
+	}
+	if ((rc = map_pages(v->domid, guest_pfn, window_pfn(slot), NIC_PAGES)) != 0) {
+		dom_unmap_foreign(window_pfn(slot), NIC_PAGES);
+		*why = "mapping the vNIC rings failed";
+		return (int)rc;
+	}
+	v->mapped = true;
+	uint8_t *base = window_address(slot);
+	size_t ring_size = RING_PAGES * PAGE_SIZE;
+	v->tx_gpa = gpa;
+	v->rx_gpa = gpa + ring_size;
+	if (vnic_ring_format(base, ring_size, CONFIG_VNIC_RING_SLOTS) != 0 ||
+	    vnic_ring_format(base + ring_size, ring_size, CONFIG_VNIC_RING_SLOTS) != 0 ||
+	    vnic_ring_attach(&v->tx, base, ring_size, CONFIG_VNIC_RING_SLOTS) != 0 ||
+	    vnic_ring_attach(&v->rx, base + ring_size, ring_size, CONFIG_VNIC_RING_SLOTS) != 0) {
+		*why = "formatting the vNIC rings failed";
+		return -EINVAL;
+	}
+
+	struct evtchn_alloc_unbound alloc = {.dom = v->domid, .remote_dom = 0};
+	if ((rc = xen_event_channel_op(EVTCHNOP_alloc_unbound, &alloc)) != 0) {
+		*why = "allocating the vNIC event channel failed";
+		return (int)rc;
+	}
+	v->guest_port = alloc.port;
+	struct evtchn_bind_interdomain bind = {.remote_dom = v->domid, .remote_port = alloc.port};
+	if ((rc = xen_event_channel_op(EVTCHNOP_bind_interdomain, &bind)) != 0) {
+		*why = "binding the vNIC event channel failed";
+		return (int)rc;
+	}
+	v->local_port = bind.local_port;
+	if (events_bind(v->local_port, on_vnic_event, v) != 0) {
+		*why = "no event handler slot for the vNIC channel";
+		return -ENOSPC;
+	}
+
+	/* Its MAC: derived, and unlike every other NIC's on the board. */
+	uint8_t taken[VNIC_TOTAL][6];
+	unsigned taken_count = 0;
+	for (unsigned i = 0; i < VNIC_TOTAL; i++)
+		if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0)
+			memcpy(taken[taken_count++], vnics[i].mac, 6);
+	char label[BOOT_BUNDLE_NAME_MAX + 1];
+	snprintf(label, sizeof(label), "%s", spec->name ? spec->name : "guest");
+	vswitch_mac_assign(board_mac, label, v->index, (const uint8_t(*)[6])taken, taken_count,
+			   v->mac);
+	char port_name[sizeof(v->port_name)];
+	snprintf(port_name, sizeof(port_name), "%s.%s", label, v->name);
+	memcpy(v->port_name, port_name, sizeof(port_name));
+	v->switch_port = vswitch_port_add(the_switch, v->port_name, &vnic_ops, v, v->mac);
+	if (v->switch_port < 0) {
+		*why = "no free switch port (CONFIG_SWITCH_PORTS_MAX)";
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int vnic_build(struct dom_handle *handle, const struct dom_spec *spec, uint64_t ring_base,
+	       const char **why)
+{
+	handle->nic_count = 0;
+	if (spec->nic_count && !vnics) {
+		*why = "no switch (vnic_init failed)";
+		return -ENODEV;
+	}
+	for (unsigned i = 0; i < spec->nic_count; i++) {
+		struct vnic *v = NULL;
+		for (unsigned s = 0; s < VNIC_TOTAL && !v; s++)
+			if (!vnics[s].used)
+				v = &vnics[s];
+		if (!v) {
+			*why = "too many vNICs on the board";
+			return -ENOSPC;
+		}
+		memset(v, 0, sizeof(*v));
+		v->used = true;
+		v->switch_port = -1;
+		v->domid = handle->domid;
+		v->index = i;
+		snprintf(v->name, sizeof(v->name), "%s", spec->nics[i]);
+		handle->nics[handle->nic_count++] = v;
+		int rc = build_one(v, spec, ring_base + (uint64_t)i * NIC_PAGES * PAGE_SIZE, why);
+		if (rc != 0)
+			return rc; /* dom_build's failure path calls vnic_destroy() */
+		char mac[18];
+		print_mac(mac, v->mac);
+		printf("control: %s: vNIC %s %s (switch port %d, event channel %u)\n",
+		       spec->name ? spec->name : "?", v->name, mac, v->switch_port,
+		       (unsigned)v->local_port);
+	}
+	return 0;
+}
+
+int vnic_device_tree(void *fdt, const struct dom_handle *handle)
+{
+	if (handle->nic_count == 0)
+		return 0;
+	int rc = 0;
+#define FDT(call)                                                                                  \
+	do {                                                                                       \
+		if (rc == 0)                                                                       \
+			rc = (call);                                                               \
+	} while (0)
+	FDT(fdt_begin_node(fdt, "flotilla"));
+	FDT(fdt_property_cell(fdt, "#address-cells", 2));
+	FDT(fdt_property_cell(fdt, "#size-cells", 2));
+	for (unsigned i = 0; i < handle->nic_count; i++) {
+		const struct vnic *v = handle->nics[i];
+		char node[32];
+		snprintf(node, sizeof(node), "vnic@%llx", (unsigned long long)v->tx_gpa);
+		FDT(fdt_begin_node(fdt, node));
+		FDT(fdt_property_string(fdt, "compatible", "flotilla,vnic-1"));
+		uint64_t ring_size = RING_PAGES * PAGE_SIZE;
+		fdt64_t reg[4] = {cpu_to_fdt64(v->tx_gpa), cpu_to_fdt64(ring_size),
+				  cpu_to_fdt64(v->rx_gpa), cpu_to_fdt64(ring_size)};
+		FDT(fdt_property(fdt, "reg", reg, sizeof(reg)));
+		static const char reg_names[] = "tx\0rx";
+		FDT(fdt_property(fdt, "reg-names", reg_names, sizeof(reg_names)));
+		FDT(fdt_property_cell(fdt, "flotilla,index", i));
+		FDT(fdt_property_cell(fdt, "flotilla,event-channel", v->guest_port));
+		FDT(fdt_property_cell(fdt, "flotilla,slots", CONFIG_VNIC_RING_SLOTS));
+		FDT(fdt_property(fdt, "local-mac-address", v->mac, 6));
+		FDT(fdt_property_cell(fdt, "mtu", VNIC_MTU));
+		FDT(fdt_property_string(fdt, "label", v->name));
+		FDT(fdt_end_node(fdt));
+	}
+	FDT(fdt_end_node(fdt));
+#undef FDT
+	return rc;
+}
+
+void vnic_destroy(struct dom_handle *handle)
+{
+	for (unsigned i = 0; i < handle->nic_count; i++)
+		release(handle->nics[i]);
+	handle->nic_count = 0;
+}
+
+void vnic_print_counters(void)
+{
+	if (!the_switch)
+		return;
+	for (int p = 0; p < VSWITCH_PORTS; p++) {
+		const struct vswitch_port *port = &the_switch->ports[p];
+		if (!port->used)
+			continue;
+		const struct vswitch_counters *c = &port->counters;
+		printf("control: switch: port %s rx_frames=%" PRIu64 " rx_bytes=%" PRIu64
+		       " rx_drops=%" PRIu64 " tx_frames=%" PRIu64 " tx_bytes=%" PRIu64
+		       " tx_drops=%" PRIu64 "\n",
+		       port->name, c->rx_frames, c->rx_bytes, c->rx_drops, c->tx_frames,
+		       c->tx_bytes, c->tx_drops);
+	}
+}
+
+uint64_t vnic_poll(void)
+{
+	if (!the_switch)
+		return UINT64_MAX;
+	uint64_t now = flotilla_clock_monotonic();
+	unsigned moved = vswitch_poll(the_switch, CONFIG_SWITCH_POLL_BUDGET, now / 1000000u);
+	if (now >= next_report_ns) {
+		next_report_ns = now + report_interval_ns;
+		vnic_print_counters();
+	}
+	return moved ? now : next_report_ns;
+}

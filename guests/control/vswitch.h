@@ -1,0 +1,137 @@
+/*
+ * vswitch: the control domain's Ethernet switch between the physical NIC,
+ * every guest's virtual NICs and the control domain's own network stack.
+ * Portable (no platform headers; host-tested and fuzzed).
+ *
+ * A port is a pair of functions and a context pointer:
+ *
+ *   transmit(context, frame, len)  switch -> port. Copy the frame into the
+ *       port's own bounded queue (a vNIC's receive ring, a NIC's transmit
+ *       descriptors, the stack's input queue) and return 0, or return -1
+ *       when that queue is full: the switch drops the frame and counts it
+ *       as a tx_drop of that port only. Never blocks, never keeps the
+ *       pointer.
+ *   receive(context, buf, size)    port -> switch. Copy the port's next
+ *       received frame into buf and return its length, or 0 when it has
+ *       none. vswitch_poll() calls it at most `budget` times per port per
+ *       pass, round robin, so a port that floods gets the same share as
+ *       the others and never starves them. NULL for a port that pushes
+ *       frames itself with vswitch_input() (e.g. from a NIC's receive
+ *       loop).
+ *
+ * The switch learns source MACs into a fixed set-associative table
+ * (CONFIG_SWITCH_MAC_TABLE entries, ageing after CONFIG_SWITCH_MAC_AGEING_S
+ * seconds), forwards known unicast to one port, floods broadcast,
+ * multicast and unknown unicast to every other port. Flooding is rate
+ * limited per source port (a token bucket of CONFIG_SWITCH_FLOOD_BURST
+ * frames refilled at CONFIG_SWITCH_FLOOD_PER_S): a port that floods has
+ * its own excess dropped (rx_drops) instead of filling everybody's queues. A port may be locked
+ * to one MAC (guests' vNICs): frames it sends from any other source are
+ * dropped, and no other port can claim that MAC. Nothing is allocated:
+ * all state is in struct vswitch.
+ */
+#ifndef FLOTILLA_CONTROL_VSWITCH_H
+#define FLOTILLA_CONTROL_VSWITCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <generated/autoconf.h>
+
+#define VSWITCH_FRAME_MIN 14u
+#define VSWITCH_FRAME_MAX 1514u
+#define VSWITCH_NAME_MAX  63u
+#define VSWITCH_WAYS      4u /* MAC table associativity */
+
+#define VSWITCH_PORTS     CONFIG_SWITCH_PORTS_MAX
+#define VSWITCH_MAC_TABLE CONFIG_SWITCH_MAC_TABLE
+
+struct vswitch_port_ops {
+	int (*transmit)(void *context, const uint8_t *frame, size_t len);
+	size_t (*receive)(void *context, uint8_t *buf, size_t size);
+};
+
+struct vswitch_counters {
+	uint64_t rx_frames; /* frames the port gave the switch and it accepted */
+	uint64_t rx_bytes;
+	uint64_t rx_drops;  /* refused on input: bad length, bad or spoofed source */
+	uint64_t tx_frames; /* frames the port took from the switch */
+	uint64_t tx_bytes;
+	uint64_t tx_drops; /* the port's queue was full */
+};
+
+struct vswitch_port {
+	bool used;
+	bool locked; /* only `mac` may send from here */
+	uint8_t mac[6];
+	char name[VSWITCH_NAME_MAX + 1];
+	const struct vswitch_port_ops *ops;
+	void *context;
+	uint32_t flood_tokens; /* in 1/1000 frame */
+	uint64_t flood_refilled_ms;
+	struct vswitch_counters counters;
+};
+
+struct vswitch_mac_entry {
+	uint8_t mac[6];
+	uint8_t port; /* index + 1; 0 = unused */
+	uint8_t reserved;
+	uint32_t last_seen_s;
+};
+
+struct vswitch_stats {
+	uint64_t flooded;   /* frames sent to every port but their source */
+	uint64_t forwarded; /* unicast to one learned port */
+	uint64_t filtered;  /* destination learned on the source port itself */
+	uint64_t learned;   /* new table entries */
+	uint64_t evicted;   /* live entries pushed out by a full bucket */
+	uint64_t moved;     /* a MAC seen on a different port than learned */
+	uint64_t storm;     /* floods refused by a port's rate limit */
+};
+
+struct vswitch {
+	struct vswitch_port ports[VSWITCH_PORTS];
+	struct vswitch_mac_entry table[VSWITCH_MAC_TABLE];
+	uint32_t ageing_s;
+	uint32_t flood_per_s; /* CONFIG_SWITCH_FLOOD_PER_S unless changed */
+	uint32_t flood_burst;
+	uint32_t now_s;
+	uint64_t now_ms;
+	unsigned next_poll; /* round-robin start */
+	struct vswitch_stats stats;
+	uint8_t frame[VSWITCH_FRAME_MAX]; /* vswitch_poll()'s one buffer */
+};
+
+/* vswitch.c */
+void vswitch_init(struct vswitch *sw, uint32_t ageing_s);
+/* A new port; locked_mac NULL for a learning port (a NIC, a stack that
+ * bridges), else the only source MAC it may use. Returns the port number
+ * or -1 (no free port, a bad ops, a locked MAC already in use). */
+int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_port_ops *ops,
+		     void *context, const uint8_t *locked_mac);
+/* Forget the port and every MAC learned on it. */
+void vswitch_port_remove(struct vswitch *sw, int port);
+/* One frame received on port at now_ms (monotonic milliseconds). */
+void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now_ms);
+/* One round-robin pass pulling at most budget frames from each port with a
+ * receive function. Returns the frames moved (call again while > 0, after
+ * letting other work run). */
+unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint64_t now_ms);
+const struct vswitch_counters *vswitch_port_counters(const struct vswitch *sw, int port);
+/* The port a MAC is known on (locked or learned and not aged), or -1. */
+int vswitch_lookup(const struct vswitch *sw, const uint8_t mac[6]);
+
+/*
+ * A guest NIC's MAC: stable across boots and updates because it depends
+ * only on the board's MAC, the guest's name and the NIC's index; locally
+ * administered (0x02 set) and unicast (0x01 clear). attempt perturbs it
+ * deterministically when it collides with another address on the board.
+ */
+void vswitch_mac_derive(const uint8_t board_mac[6], const char *name, unsigned nic,
+			unsigned attempt, uint8_t mac[6]);
+/* The first derived MAC (attempt 0, 1, ...) that is not in taken[]. */
+void vswitch_mac_assign(const uint8_t board_mac[6], const char *name, unsigned nic,
+			const uint8_t (*taken)[6], unsigned taken_count, uint8_t mac[6]);
+
+#endif

@@ -1,0 +1,1 @@
+$(eval $(call flotilla_guest,pingpong,$(SRC)/guests/pingpong/main.c))
