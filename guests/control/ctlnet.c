@@ -1,11 +1,9 @@
 /*
  * The control domain's own port: net/ on a frame interface.
  *
- * The attachment point is two functions: ctlnet_attach_transmit() sends a
- * frame out of the port and ctlnet_input() is what the port calls for each
- * frame it receives. Today they are the NIC's transmit and receive; when
- * the switch exists they become the switch's control port - one line in
- * ctlnet_start().
+ * The stack is the switch's "control" port; the NIC is its "eth0" port
+ * (see the attachment section below), so the control domain, the LAN and
+ * every guest's vNIC meet in one switch.
  *
  * Services: ICMP echo (net/), the device API on port 80 (api.c), and TCP
  * discard on port 9 (RFC 863) for throughput measurements.
@@ -18,9 +16,11 @@
 #include "net.h"
 
 #include "flotilla.h"
+#include "runtime.h"
 #include "nic.h"
 #include "ctlnet.h"
 #include "api.h"
+#include "vnic.h"
 
 #define DISCARD_PORT  9
 #define NIC_BUDGET    64
@@ -35,16 +35,78 @@ static uint64_t discard_bytes;
 
 /* ------------------------------------------------------------ attachment */
 
-static int nic_port_transmit(void *ctx, const uint8_t *frame, size_t len)
+/*
+ * Two ports on the switch (vswitch.h): "eth0", the NIC, which learns the
+ * LAN's addresses, and "control", this stack, locked to the board's MAC.
+ * The NIC pushes what it receives into the switch from its receive
+ * callback; frames the switch sends to the stack wait in a small queue that
+ * ctlnet_poll() drains, so the stack never runs inside the switch (it would
+ * send back into it).
+ */
+#define CONTROL_QUEUE 32
+
+static int eth0_port = -1, control_port = -1;
+static struct {
+	uint16_t len[CONTROL_QUEUE];
+	uint8_t frame[CONTROL_QUEUE][FLOTILLA_NET_FRAME_MAX];
+	unsigned head, tail; /* free-running: head - tail frames queued */
+} * control_queue;
+
+static uint64_t ms_now(void)
+{
+	return flotilla_clock_monotonic() / 1000000u;
+}
+
+/* switch -> NIC */
+static int eth0_transmit(void *ctx, const uint8_t *frame, size_t len)
 {
 	(void)ctx;
 	return nic_transmit(nic, frame, len);
 }
 
-static void ctlnet_input(void *arg, const uint8_t *frame, size_t len)
+/* NIC -> switch */
+static void eth0_receive(void *arg, const uint8_t *frame, size_t len)
 {
 	(void)arg;
-	net_input(stack, frame, len);
+	vswitch_input(vnic_switch(), eth0_port, frame, len, ms_now());
+}
+
+/* switch -> the stack's queue; -1 (a drop the switch counts) when full */
+static int control_transmit(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	if (control_queue->head - control_queue->tail == CONTROL_QUEUE ||
+	    len > FLOTILLA_NET_FRAME_MAX)
+		return -1;
+	unsigned i = control_queue->head % CONTROL_QUEUE;
+	memcpy(control_queue->frame[i], frame, len);
+	control_queue->len[i] = (uint16_t)len;
+	control_queue->head++;
+	/* Queued from the switch's pass: the main loop must come round again
+	 * before it blocks, so the stack sees the frame now. */
+	events_wake_application();
+	return 0;
+}
+
+/* the stack -> switch */
+static int stack_transmit(void *ctx, const uint8_t *frame, size_t len)
+{
+	(void)ctx;
+	vswitch_input(vnic_switch(), control_port, frame, len, ms_now());
+	return 0;
+}
+
+static const struct vswitch_port_ops eth0_ops = {.transmit = eth0_transmit};
+static const struct vswitch_port_ops control_ops = {.transmit = control_transmit};
+
+/* Frames the switch queued for the stack. */
+static void drain_control_queue(void)
+{
+	while (control_queue->head != control_queue->tail) {
+		unsigned i = control_queue->tail % CONTROL_QUEUE;
+		net_input(stack, control_queue->frame[i], control_queue->len[i]);
+		control_queue->tail++;
+	}
 }
 
 static uint64_t port_now_ms(void *ctx)
@@ -145,10 +207,19 @@ int ctlnet_start(const void *dtb)
 	printf("control: nic %s %s mac %02x:%02x:%02x:%02x:%02x:%02x (%s), irq %u\n", nic->path,
 	       nic->name, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3], nic->mac[4],
 	       nic->mac[5], nic->mac_from_devicetree ? "device tree" : "derived", nic->irq);
-	/* The attachment point: the NIC today, the switch's control port later. */
-	if (nic_start(nic, ctlnet_input, NULL) != 0)
+	struct vswitch *sw = vnic_switch();
+	control_queue = calloc(1, sizeof(*control_queue));
+	if (!sw || !control_queue)
 		return -1;
-	port.transmit = nic_port_transmit;
+	eth0_port = vswitch_port_add(sw, "eth0", &eth0_ops, NULL, NULL);
+	control_port = vswitch_port_add(sw, "control", &control_ops, NULL, nic->mac);
+	if (eth0_port < 0 || control_port < 0) {
+		printf("control: net: no switch port for the NIC or the control domain\n");
+		return -1;
+	}
+	if (nic_start(nic, eth0_receive, NULL) != 0)
+		return -1;
+	port.transmit = stack_transmit;
 	port.now_ms = port_now_ms;
 	memcpy(port.mac, nic->mac, 6);
 	make_secret(port.secret);
@@ -177,6 +248,7 @@ uint64_t ctlnet_poll(void)
 		return UINT64_MAX;
 	if (nic->work)
 		nic_poll(nic, NIC_BUDGET);
+	drain_control_queue();
 	net_poll(stack);
 	uint64_t now = flotilla_clock_monotonic();
 	if (now >= next_link_check) {

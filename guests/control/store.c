@@ -654,6 +654,13 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 			    g->name, slot_letter((unsigned)slot));
 			rc = OTA_E_INVALID;
 		}
+		char nic_reason[128];
+		if (rc == OTA_OK && !supervisor_plan_gives_nics(g->nics, signed_m, nic_reason,
+								sizeof(nic_reason))) {
+			printf("control: %s: slot %c: %s\n", g->name, slot_letter((unsigned)slot),
+			       nic_reason);
+			rc = OTA_E_INVALID;
+		}
 		if (rc != OTA_OK) {
 			printf("control: %s: slot %c on the card refused: %s\n", g->name,
 			       slot_letter((unsigned)slot), ota_strerror(rc));

@@ -219,19 +219,15 @@ static void refuse(struct guest *g, const char *reason)
 
 /* Every network interface the manifest asks for must be one of the plan's
  * vNICs (by name, as Solo5 manifests do); the plan may give more. */
-static bool plan_gives_nics(struct guest *g, const struct boot_entry *e,
-			    const struct ota_manifest *m)
+bool supervisor_plan_gives_nics(const char *plan_nics, const struct ota_manifest *m, char *reason,
+				size_t size)
 {
-	static char reasons[BOOT_BUNDLE_ENTRIES_MAX][128];
-	char *reason = reasons[g - guests];
-	unsigned plan_count = e->nics[0] ? 1 : 0;
-	for (const char *p = e->nics; *p; p++)
+	unsigned plan_count = plan_nics[0] ? 1 : 0;
+	for (const char *p = plan_nics; *p; p++)
 		plan_count += *p == ',';
 	if (plan_count > DOM_NICS_MAX) {
-		snprintf(reason, sizeof(reasons[0]),
-			 "the plan gives %u vNICs, at most %u fit a guest", plan_count,
-			 (unsigned)DOM_NICS_MAX);
-		refuse(g, reason);
+		snprintf(reason, size, "the plan gives %u vNICs, at most %u fit a guest",
+			 plan_count, (unsigned)DOM_NICS_MAX);
 		return false;
 	}
 	for (unsigned i = 0; i < ota_manifest_nic_count(m); i++) {
@@ -240,7 +236,7 @@ static bool plan_gives_nics(struct guest *g, const struct boot_entry *e,
 			break;
 		size_t len = strlen(name);
 		bool given = false;
-		for (const char *p = e->nics; *p && !given;) {
+		for (const char *p = plan_nics; *p && !given;) {
 			size_t n = strcspn(p, ",");
 			given = n == len && memcmp(p, name, n) == 0;
 			p += n;
@@ -248,13 +244,23 @@ static bool plan_gives_nics(struct guest *g, const struct boot_entry *e,
 				p++;
 		}
 		if (!given) {
-			snprintf(reason, sizeof(reasons[0]),
+			snprintf(reason, size,
 				 "the plan gives no vNIC \"%s\" that the manifest asks for", name);
-			refuse(g, reason);
 			return false;
 		}
 	}
 	return true;
+}
+
+static bool plan_gives_nics(struct guest *g, const struct boot_entry *e,
+			    const struct ota_manifest *m)
+{
+	static char reasons[BOOT_BUNDLE_ENTRIES_MAX][128];
+	char *reason = reasons[g - guests];
+	if (supervisor_plan_gives_nics(e->nics, m, reason, sizeof(reasons[0])))
+		return true;
+	refuse(g, reason);
+	return false;
 }
 
 /* Check the signed bundle; on success point the guest at its image. */

@@ -10,6 +10,7 @@
 #define FLOTILLA_CONTROL_SUPERVISOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "boot_bundle.h"
@@ -71,6 +72,11 @@ void supervisor_print_status(void);
 struct guest *supervisor_guest(int i);
 /* Destroy g's domain if it runs and build it again now (its image changed). */
 int supervisor_rebuild(struct guest *g);
+struct ota_manifest;
+/* Does the plan's NIC list ("lan,mgmt") give every NIC the manifest asks
+ * for? false with a one-line reason. */
+bool supervisor_plan_gives_nics(const char *plan_nics, const struct ota_manifest *m, char *reason,
+				size_t size);
 /* Read-only views for the device API. */
 int supervisor_guest_count(void);
 const char *supervisor_state_name(enum guest_state state);

@@ -24,13 +24,25 @@
 #define GICD_ICFGR      0xc00
 
 #define IRQ_FIRST_SPI 32
-#define IRQ_MAX       256 /* ids the table covers (H3: 157 SPIs + 32) */
+#define IRQ_MAX       256 /* interrupt ids accepted (H3: 157 SPIs + 32) */
+/* Handlers at once: a few devices per domain. A small table rather than one
+ * slot per id keeps every image (guests link this file too) 4 KiB smaller. */
+#define IRQ_HANDLERS_MAX 8
 
-static struct {
-	irq_handler_t handler;
+static struct irq_slot {
+	unsigned irq;
+	irq_handler_t handler; /* NULL: free */
 	void *arg;
 	unsigned long long count;
-} irq_table[IRQ_MAX];
+} irq_table[IRQ_HANDLERS_MAX];
+
+static struct irq_slot *find_slot(unsigned irq)
+{
+	for (unsigned i = 0; i < IRQ_HANDLERS_MAX; i++)
+		if (irq_table[i].handler && irq_table[i].irq == irq)
+			return &irq_table[i];
+	return NULL;
+}
 
 static inline void dist_write32(volatile uint8_t *dist, unsigned offset, uint32_t value)
 {
@@ -57,8 +69,15 @@ int irq_register(unsigned irq, irq_handler_t handler, void *arg)
 	volatile uint8_t *dist = events_gic_distributor();
 	if (!dist || irq < IRQ_FIRST_SPI || irq >= IRQ_MAX || !handler)
 		return -1;
-	irq_table[irq].handler = handler;
-	irq_table[irq].arg = arg;
+	struct irq_slot *slot = find_slot(irq);
+	for (unsigned i = 0; i < IRQ_HANDLERS_MAX && !slot; i++)
+		if (!irq_table[i].handler)
+			slot = &irq_table[i];
+	if (!slot)
+		return -1;
+	slot->irq = irq;
+	slot->handler = handler;
+	slot->arg = arg;
 	/* Byte accesses to IPRIORITYR and ITARGETSR are architected (GICv2). */
 	dist[GICD_IPRIORITYR + irq] = 0xa0;
 	dist[GICD_ITARGETSR + irq] = 1; /* vCPU 0: the runtime runs on one */
@@ -72,19 +91,23 @@ void irq_unregister(unsigned irq)
 	if (!dist || irq < IRQ_FIRST_SPI || irq >= IRQ_MAX)
 		return;
 	dist_write32(dist, GICD_ICENABLER + irq / 32 * 4, 1u << (irq % 32));
-	irq_table[irq].handler = NULL;
+	struct irq_slot *slot = find_slot(irq);
+	if (slot)
+		slot->handler = NULL;
 }
 
 bool irq_dispatch(unsigned irq)
 {
-	if (irq >= IRQ_MAX || !irq_table[irq].handler)
+	struct irq_slot *slot = find_slot(irq);
+	if (!slot)
 		return false;
-	irq_table[irq].count++;
-	irq_table[irq].handler(irq, irq_table[irq].arg);
+	slot->count++;
+	slot->handler(irq, slot->arg);
 	return true;
 }
 
 unsigned long long irq_count(unsigned irq)
 {
-	return irq < IRQ_MAX ? irq_table[irq].count : 0;
+	struct irq_slot *slot = find_slot(irq);
+	return slot ? slot->count : 0;
 }
