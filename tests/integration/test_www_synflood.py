@@ -8,6 +8,7 @@ ports each get a SYN-ACK (net/ answers beyond its backlog with SYN cookies).
     test_www_synflood.py BUILD/host/guests/www     # unix target in a namespace (root)
     test_www_synflood.py --url http://10.0.3.2/     # a running server (root: raw sockets)
 """
+import os
 import random
 import select
 import socket
@@ -20,6 +21,9 @@ from www_launch import HOST_ADDR, Server, arguments, why_not_root_mode
 
 FLOOD_SYNS = 2000
 FLOOD_SOURCES = 300
+# How long the legitimate client waits: 1 s is the requirement; the board
+# test (test_board_www.py) waits longer to measure the emulated board.
+CONNECT_TIMEOUT = float(os.environ.get("SYNFLOOD_CONNECT_TIMEOUT", "1.0"))
 CHECKS = ["the flood's SYNs are answered (SYN-ACKs seen on the wire)",
           "a legitimate connection after the flood completes within 1 s",
           "the legitimate connection is served (/healthz 200)",
@@ -107,7 +111,7 @@ def main():
         # Right after it: a real client.
         start = time.monotonic()
         try:
-            legit = socket.create_connection((dst, port), timeout=1.0)
+            legit = socket.create_connection((dst, port), timeout=CONNECT_TIMEOUT)
             connect_s = time.monotonic() - start
         except OSError as e:
             legit, connect_s = None, float("inf")

@@ -50,3 +50,13 @@ QEMU_SUITES += netif-xen
 test-netif-xen: $(NETIF_XEN_IMAGE)
 	$(Q)O=$(O) $(RUN_SUITE_SERIAL) netif-xen $(PYTHON) $(WWW_TESTS)/test_www_netif_xen.py $(NETIF_XEN_IMAGE)
 endif
+
+# The user job on the board: the default image on a LAN (namespace, TAP,
+# dnsmasq); leases, ping, the game and a 4 MiB file from www, then the www
+# suites above against the board itself (HTTP, SYN flood, a browser).
+ifeq ($(BOARD),orangepi-pc)
+TEST_SUITES += board-www
+QEMU_SUITES += board-www
+test-board-www: $(SDCARD)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) board-www $(PYTHON) $(INTEGRATION)/test_board_www.py $(SDCARD)
+endif
