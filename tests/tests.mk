@@ -179,3 +179,12 @@ BENCH_TARGETS += bench-store
 bench-store: $(STORE_TEST_IMAGE)
 	@O=$(O) $(PYTHON) $(INTEGRATION)/test_store_boot.py $(STORE_TEST_IMAGE) --bench $(O)/bench/storage.json
 endif
+
+# ---------------------------------------------------------------- make run
+# `make run` prints a URL on the host that opens 2048 served by www.
+ifeq ($(BOARD),orangepi-pc)
+TEST_SUITES += make-run
+QEMU_SUITES += make-run
+test-make-run: $(SDCARD)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) make-run $(PYTHON) $(INTEGRATION)/test_make_run.py $(SDCARD)
+endif
