@@ -45,7 +45,7 @@ extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
 #define DOM_PAGING_POOL_KB_PER_VCPU 1024
 #define DOM_PAGING_POOL_KB_PER_MB   4
 #define DOM_PAGING_POOL_KB_FIXED    512
-#define DOM_NICS_MAX      CONFIG_VNIC_PER_GUEST_MAX
+#define DOM_NICS_MAX                CONFIG_VNIC_PER_GUEST_MAX
 
 /*
  * Where guest pages are mapped in our own physical address space: an IPA

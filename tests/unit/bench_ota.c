@@ -138,9 +138,10 @@ int main(int argc, char **argv)
 			return fprintf(stderr, "bench_ota: head: %s\n", ota_strerror(rc)), 1;
 	}
 
-	/* 16 KiB of metadata plus two 4 MiB slots for one guest. */
-	mem = calloc(1, (16u << 10) + (8u << 20));
-	ota_ram_blockdev_init(&ram, mem, 512, ((16u << 10) + (8u << 20)) / 512);
+	/* Metadata and the slots' head areas (64 KiB is ample) plus two 4 MiB slots for one guest.
+	 */
+	mem = calloc(1, (64u << 10) + (8u << 20));
+	ota_ram_blockdev_init(&ram, mem, 512, ((64u << 10) + (8u << 20)) / 512);
 	for (int i = 0; i < RUNS / 3; i++) {
 		double t0 = now_ms();
 

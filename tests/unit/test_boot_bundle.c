@@ -140,8 +140,8 @@ int main(void)
 	    {"boot arguments longer than 255 bytes", 24 + 52, 256, "longer than 255 bytes", 16,
 	     512},
 	    {"boot arguments with a NUL inside", 24 + 52, 4, "contain a NUL byte", 0, 0},
-	    {"a NIC list longer than 127 bytes", 24 + 60, 128, "NIC list out of bounds or longer", 0,
-	     0},
+	    {"a NIC list longer than 127 bytes", 24 + 60, 128, "NIC list out of bounds or longer",
+	     0, 0},
 	    {"a NIC list past the end", 24 + 60, 100, "NIC list out of bounds", 0, 0},
 	    {"a NIC list with a NUL inside", 24 + 60, 4, "NIC list contains a NUL byte", 0, 0},
 	};
