@@ -51,9 +51,16 @@ def ms(value, unit):
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
 
 
-def wrk(lan, url):
+def keep(lan, name, out):
+    """The tool's own output, next to the console log, for a second look."""
+    with open(os.path.join(lan.workdir, name + ".txt"), "w") as f:
+        f.write(out)
+
+
+def wrk(lan, url, name):
     """(requests/s, median ms, p99 ms, requests, errors) of one wrk run."""
     out = lan.run(WRK + [url], timeout=60).stdout
+    keep(lan, name, out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     lat = {p: re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\b", out, re.M) for p in ("50", "99")}
     total = re.search(r"(\d+) requests in", out)
@@ -66,9 +73,10 @@ def wrk(lan, url):
             int(total.group(1)), problems.strip())
 
 
-def ab(lan, url, keepalive):
+def ab(lan, url, keepalive, name):
     """(requests/s, median ms, p99 ms) of one ab run; every request must succeed."""
     out = lan.run(AB + (["-k"] if keepalive else []) + [url], timeout=120).stdout
+    keep(lan, name, out)
     rps = re.search(r"Requests per second:\s+([\d.]+)", out)
     lat = {p: re.search(rf"^\s+{p}%\s+(\d+)", out, re.M) for p in ("50", "99")}
     done = re.search(r"Complete requests:\s+(\d+)", out)
@@ -150,7 +158,7 @@ def main():
             for key, url in (("www", f"http://{www}/healthz"),
                              ("ctl_default_image", f"http://{control}/v1/ping")):
                 before = cpu_times(board, doms)
-                rps, p50, p99, n, problems = wrk(lan, url)
+                rps, p50, p99, n, problems = wrk(lan, url, f"wrk-{key}")
                 after = cpu_times(board, doms)
                 if problems:
                     raise BenchError(f"wrk {url}: {problems}")
@@ -161,12 +169,12 @@ def main():
                 target = "www" if key == "www" else "ctl"
                 f[f"ctl_cpu_pct_during_{target}_wrk"] = share(before, after, 0)
                 f[f"www_cpu_pct_during_{target}_wrk"] = share(before, after, www_dom)
-            rps, p50, p99, _, problems = wrk(lan, f"http://{www}/")
+            rps, p50, p99, _, problems = wrk(lan, f"http://{www}/", "wrk-www-game")
             if problems:
                 raise BenchError(f"wrk http://{www}/: {problems}")
             f["www_wrk_keepalive_game_page_rps"] = rps
             for keepalive, key in ((False, "www_ab"), (True, "www_ab_keepalive")):
-                rps, p50, p99 = ab(lan, f"http://{www}/healthz", keepalive)
+                rps, p50, p99 = ab(lan, f"http://{www}/healthz", keepalive, key)
                 f[f"{key}_rps"] = rps
                 f[f"{key}_latency_ms_median"] = p50
                 f[f"{key}_latency_ms_p99"] = p99
