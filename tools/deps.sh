@@ -29,7 +29,7 @@ HOST_PACKAGES="gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi
 qemu-system-arm u-boot-tools device-tree-compiler mtools dosfstools fdisk
 python3-kconfiglib libcmocka-dev libmbedtls-dev libfdt-dev dpkg-dev
 clang libclang-rt-14-dev llvm valgrind gcc make libxen-dev clang-format
-iproute2 dnsmasq-base curl iputils-ping chromium python3-websocket
+iproute2 dnsmasq-base curl iputils-ping chromium python3-websocket wrk apache2-utils
 gcc-arm-linux-gnueabihf binutils-arm-linux-gnueabihf python3 flex bison"
 
 die() { echo "deps: error: $*" >&2; exit 1; }

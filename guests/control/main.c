@@ -180,6 +180,8 @@ static void read_console_input(void)
 				store_confirm_all();
 			} else if (keys[i] == 'u') {
 				store_install_test_updates(NULL);
+			} else if (keys[i] == 'r') {
+				report_domains(); /* CPU time now: benchmarks take differences */
 			}
 	}
 }

@@ -161,6 +161,7 @@ const char *http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -174,15 +175,20 @@ const char *http_reason(int status)
 size_t http_format_head(char *out, size_t size, int status, const char *type, uint64_t length,
 			bool keep_alive, int minor)
 {
+	/* RFC 9110 §8.6: a 204 carries no Content-Length. */
+	char length_line[40] = "";
+	if (status != 204)
+		snprintf(length_line, sizeof(length_line), "Content-Length: %lu\r\n",
+			 (unsigned long)length);
 	int n = snprintf(out, size,
 			 "HTTP/1.1 %d %s\r\n"
 			 "Server: flotilla-www\r\n"
 			 "%s%s%s"
-			 "Content-Length: %lu\r\n"
+			 "%s"
 			 "%s%s"
 			 "\r\n",
 			 status, http_reason(status), type ? "Content-Type: " : "",
-			 type ? type : "", type ? "\r\n" : "", (unsigned long)length,
+			 type ? type : "", type ? "\r\n" : "", length_line,
 			 !keep_alive  ? "Connection: close\r\n"
 			 : minor == 0 ? "Connection: keep-alive\r\n"
 				      : "",

@@ -2,7 +2,8 @@
  * www: an HTTP/1.1 server guest. It serves the 2048 game compiled into the
  * image (guests/www/site/), /healthz, and a generated 4 MiB download test
  * file, on port 80 (boot argument port=N), over Flotilla's own TCP/IP stack
- * (net/) on the domain's first network interface.
+ * (net/) on the domain's first network interface. PUT /test/sink reads and
+ * discards its body, then answers 204: the upload half of the benchmarks.
  *
  * Each client is a small state machine driven by the stack's callbacks:
  * read into a bounded request buffer, parse one request (http.c), queue
@@ -35,6 +36,8 @@ struct client {
 	char *in;              /* WWW_REQUEST_MAX bytes */
 	size_t in_len;
 	uint64_t discard; /* request body bytes still to skip */
+	bool sink;        /* PUT /test/sink: answer 204 once the body is all read */
+	int sink_minor;
 	bool responding, keep_alive, peer_closed;
 	char head[320];
 	size_t head_len, head_off;
@@ -180,8 +183,19 @@ static void process(struct client *c)
 			memmove(c->in, c->in + skip, c->in_len - skip);
 			c->in_len -= skip;
 			c->discard -= skip;
+			if (skip && c->sink) /* a long upload: progress, not its total, is timed */
+				c->deadline =
+				    flotilla_clock_monotonic() + WWW_REQUEST_TIMEOUT_S * NS_PER_S;
 			if (c->discard)
 				return; /* the rest of the body comes with later RECV events */
+		}
+		if (c->sink) {
+			/* Answering only now makes the client's time the upload's. */
+			c->sink = false;
+			struct http_request done = {.minor = c->sink_minor};
+			start_response(c, 204, &done, NULL, NULL, 0, false);
+			pump(c);
+			continue;
 		}
 		if (c->in_len == 0 && c->discard == 0 && c->peer_closed) {
 			client_close(c);
@@ -203,11 +217,17 @@ static void process(struct client *c)
 			pump(c);
 			return;
 		}
+		char method[4];
+		memcpy(method, c->in, sizeof(method)); /* a valid head is longer than this */
 		memmove(c->in, c->in + head, c->in_len - (size_t)head);
 		c->in_len -= (size_t)head;
 		c->keep_alive = req.keep_alive && !c->peer_closed;
 		c->discard = req.content_length;
-		if (req.chunked) {
+		if (!req.chunked && req.method == HTTP_OTHER && strncmp(method, "PUT ", 4) == 0 &&
+		    strcmp(req.target, "/test/sink") == 0) {
+			c->sink = true;
+			c->sink_minor = req.minor;
+		} else if (req.chunked) {
 			respond_error(c, 501, &req);
 		} else {
 			respond(c, &req);
@@ -249,6 +269,7 @@ static void on_accept(void *arg, struct tcp_conn *conn, enum tcp_event event)
 			c->conn = conn;
 			c->in_len = 0;
 			c->discard = 0;
+			c->sink = false;
 			c->responding = c->peer_closed = false;
 			c->keep_alive = true;
 			c->deadline = flotilla_clock_monotonic() + WWW_REQUEST_TIMEOUT_S * NS_PER_S;

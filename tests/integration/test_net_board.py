@@ -203,8 +203,13 @@ def main():
                 if args.control_img:
                     figures["ctl_control_img_bytes"] = os.path.getsize(args.control_img)
                 os.makedirs(os.path.dirname(args.bench), exist_ok=True)
+                merged = {}  # other benches (bench_board_www.py) write here too
+                if os.path.exists(args.bench):
+                    with open(args.bench) as f:
+                        merged = json.load(f)
+                merged.update(figures)
                 with open(args.bench, "w") as f:
-                    json.dump(figures, f, indent=2, sort_keys=True)
+                    json.dump(merged, f, indent=2, sort_keys=True)
                     f.write("\n")
                 print(json.dumps(figures, indent=2, sort_keys=True))
     return tap.done()

@@ -2,8 +2,8 @@
 """User job: serve a web site from a Flotilla guest. The www guest answers
 HTTP/1.1 as browsers and curl expect: the 2048 page and its files, a 4 MiB
 download byte-identical, keep-alive and pipelining on one connection, HEAD,
-400/404/405, 20 clients at once, and slow clients timed out without
-stopping the others.
+400/404/405, 20 clients at once, slow clients timed out without stopping
+the others, and an upload to PUT /test/sink answered only once all read.
 
     test_www.py BUILD/host/guests/www          # unix target in a namespace (root)
     test_www.py --url http://10.0.3.2/          # a running server (the board)
@@ -25,7 +25,8 @@ CHECKS = ["www gets its address by DHCP (dnsmasq) and says so on the console",
           "pipelined requests answered in order", "HEAD: the GET headers, no body",
           "malformed requests get 400 and the connection closes", "unknown paths get 404",
           "other methods get 405 with Allow, the connection stays usable",
-          "20 concurrent clients all served", "a slow client is timed out, others are served meanwhile"]
+          "20 concurrent clients all served", "a slow client is timed out, others are served meanwhile",
+          "PUT /test/sink reads the whole 1 MiB body before its 204, the connection stays usable"]
 
 
 def read_response(sock, buf, head_only=False):
@@ -213,6 +214,23 @@ def main():
         slow.close()
         tap.check(CHECKS[11], served and closed and took < 30,
                   f"served {served}, closed {closed} after {took:.1f} s")
+
+        # 9. the upload sink (the benchmarks' upload): no answer before the last byte
+        with connect() as s:
+            body = bytes(1 << 20)
+            s.sendall(f"PUT /test/sink HTTP/1.1\r\nHost: {host}\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:-1])
+            s.settimeout(1.0)
+            try:
+                early = s.recv(65536)
+            except socket.timeout:
+                early = b""
+            s.settimeout(30)
+            s.sendall(body[-1:] + request("/healthz"))
+            st1, h1, _, rest = read_response(s, early)
+            st2, _, b2, rest = read_response(s, rest)
+        tap.check(CHECKS[12], early == b"" and st1 == 204 and "content-length" not in h1 and
+                  st2 == 200 and b2 == b"ok\n", f"early {early[:80]!r}, {st1} {h1}, {st2} {b2!r}")
         if srv.output():
             tap.note("console: " + " | ".join(srv.output().splitlines()[:3]))
     return tap.done()

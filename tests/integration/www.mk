@@ -60,3 +60,14 @@ QEMU_SUITES += board-www
 test-board-www: $(SDCARD)
 	$(Q)O=$(O) $(RUN_SUITE_SERIAL) board-www $(PYTHON) $(INTEGRATION)/test_board_www.py $(SDCARD)
 endif
+
+# Bench: the default image on a LAN once; HTTP (wrk, ab), TCP both ways, ping
+# and CPU shares, www against the control domain's own stack, image sizes.
+# Merged into build/bench/net-board.json (www_* and ctl_* keys).
+ifeq ($(BOARD),orangepi-pc)
+BENCH_TARGETS += bench-board-www
+.PHONY: bench-board-www
+bench-board-www: $(SDCARD) $(O)/guests/www.img $(CONTROL_IMAGE)
+	@O=$(O) $(PYTHON) $(INTEGRATION)/bench_board_www.py $(SDCARD) --bench $(O)/bench/net-board.json \
+		--www-img $(O)/guests/www.img --control-img $(CONTROL_IMAGE)
+endif

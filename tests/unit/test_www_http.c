@@ -119,6 +119,9 @@ static void test_heads(void **state)
 	http_format_head(out, sizeof(out), 200, NULL, 4194304, true, 0);
 	assert_non_null(strstr(out, "\r\nContent-Length: 4194304\r\nConnection: keep-alive\r\n"));
 	assert_int_equal(http_format_head(out, 20, 200, "text/plain", 3, true, 1), 0);
+	/* The upload sink's answer: no Content-Length on a 204 (RFC 9110 §8.6). */
+	http_format_head(out, sizeof(out), 204, NULL, 0, true, 1);
+	assert_string_equal(out, "HTTP/1.1 204 No Content\r\nServer: flotilla-www\r\n\r\n");
 }
 
 int main(void)
