@@ -87,3 +87,4 @@ test-boot-bundle: $(O)/host/tests/test_boot_bundle
 TEST_SUITES += format
 test-format:
 	@$(RUN_SUITE) format sh $(SRC)/tools/check-format.sh $(SRC)
+include $(SRC)/tests/bench/peer.mk

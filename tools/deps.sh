@@ -20,7 +20,8 @@ HOST_PACKAGES="gcc-arm-none-eabi binutils-arm-none-eabi picolibc-arm-none-eabi
 qemu-system-arm u-boot-tools device-tree-compiler mtools dosfstools fdisk
 python3-kconfiglib libcmocka-dev libmbedtls-dev libfdt-dev dpkg-dev
 clang libclang-rt-14-dev llvm valgrind gcc make libxen-dev clang-format
-iproute2 dnsmasq-base curl iputils-ping"
+iproute2 dnsmasq-base curl iputils-ping
+python3-matplotlib gcc-arm-linux-gnueabihf libc6-dev-armhf-cross"
 
 die() { echo "deps: error: $*" >&2; exit 1; }
 say() { echo "deps: $*"; }
