@@ -87,7 +87,8 @@ static int first_line(const char *log, double timeout_s, char **argv)
 		}
 		double left = deadline - now_ms();
 		if (left <= 0) {
-			fprintf(stderr, "peertime: error: no line in %s within %.0f s\n", log, timeout_s);
+			fprintf(stderr, "peertime: error: no line in %s within %.0f s\n", log,
+				timeout_s);
 			return 1;
 		}
 		/* Wake on the log's events; at most 20 ms to notice CMD's exit. */
@@ -126,6 +127,7 @@ int main(int argc, char **argv)
 		return first_line(argv[2], atof(argv[3]), argv + 5);
 	if (argc >= 4 && strcmp(argv[1], "run") == 0 && strcmp(argv[2], "--") == 0)
 		return run(argv + 3);
-	fprintf(stderr, "usage: peertime first-line LOG TIMEOUT_S -- CMD ARG... | run -- CMD ARG...\n");
+	fprintf(stderr,
+		"usage: peertime first-line LOG TIMEOUT_S -- CMD ARG... | run -- CMD ARG...\n");
 	return 2;
 }
