@@ -24,10 +24,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import BUILD, READY, Board, BoardTimeout, median  # noqa: E402
 
 PEER_READY = r"PEER: dom0 ready"
-PEER_FAIL = r"PEER: FAIL.*|Kernel panic.*|Out of memory.*"
+PEER_FAIL = r"PEER: FAIL.*|Kernel panic.*|Out of memory.*|\(XEN\) Panic on CPU.*"
 FLOTILLA_FAIL = r"control: .*(error|failed|cannot).*|\(XEN\) .*[Pp]anic.*"
-# dom0_mem values the search may try (MiB), smallest first.
-PEER_MEM_STEPS = [16, 24, 32, 48, 64, 96, 128]
+# dom0_mem values the search may try (MiB), smallest first. Powers of two:
+# Xen 4.17 gives a 32-bit dom0 its first 1:1 bank in one power-of-two block
+# of at least dom0_mem (up to 128 MiB) and panics otherwise ("Unable to
+# allocate first memory bank" for 48M).
+PEER_MEM_STEPS = [16, 32, 64, 128]
 FLOTILLA_MEM_STEPS = [1, 2, 4, 8, 16, 32, 64]
 FAT_OFFSET = 1024 * 1024
 
