@@ -132,7 +132,8 @@ def flotilla_try_mem(a, mb, timeout):
 
 
 def flotilla_bench(a):
-    """The bench plan: 20 builds to the first console line, each destroyed."""
+    """The bench plan: 20 builds to the first console line, each destroyed.
+    Returns (median ms, destroy median ms, runs, {phase: median ms})."""
     with Board(a.flotilla_bench_image, os.path.join(BUILD, "bench", "flotilla", "bench")) as board:
         board.expect(READY, 600, "ready")
         out = board.output
@@ -141,7 +142,11 @@ def flotilla_bench(a):
     if not m or not d:
         raise SystemExit("bench-peer: error: the control domain printed no bench figures "
                          f"(log: {board.log_path})")
-    return float(m.group(1)), float(d.group(1)), int(m.group(2))
+    phases = {f"phase_{k}_ms": float(v) for k, v in re.findall(r"phase (\w+)\s+median ([\d.]+) ms", out)}
+    u = re.search(r"unpause to first console line median ([\d.]+) ms", out)
+    if u:
+        phases["unpause_to_first_line_ms"] = float(u.group(1))
+    return float(m.group(1)), float(d.group(1)), int(m.group(2)), phases
 
 
 def search(name, steps, known_good, try_mem):
@@ -242,7 +247,7 @@ def main():
             if i == 0:
                 runs = peer_runs(board, a.runs + 1)
                 log(f"peer: {len(runs)} xl create/destroy runs")
-    f_first_line, f_destroy, f_runs = flotilla_bench(a)
+    f_first_line, f_destroy, f_runs, f_phases = flotilla_bench(a)
     log(f"Flotilla: build -> first line {f_first_line} ms, destroy {f_destroy} ms (n={f_runs})")
 
     settled = runs[1:]
@@ -267,6 +272,7 @@ def main():
         "runs": f_runs,
         "dom0_mem_mb_measured": flotilla_mem,
         "dom0_image_bytes": os.path.getsize(a.control_image),
+        **f_phases,
     }
     if a.no_search:
         peer["min_dom0_mem_mb"], flotilla["min_dom0_mem_mb"] = peer_mem, flotilla_mem
