@@ -47,7 +47,7 @@ $(PEER_O)/boot.scr: $(PEER_O)/boot.cmd
 	$(Q)mkimage -A arm -O linux -T script -C none -n "Flotilla peer boot" -d $< $@ >/dev/null
 
 # Same U-Boot, environment, Xen and device tree as Flotilla's image.
-$(PEER_IMAGE): $(PEER_BOOT_FILES) $(SRC)/tools/mkimage.sh $(CONFIG_MK)
+$(PEER_IMAGE): $(PEER_BOOT_FILES) $(UBOOT_SPL) $(SRC)/tools/mkimage.sh $(CONFIG_MK)
 	@sh $(SRC)/tools/mkimage.sh $@ $(CONFIG_SDCARD_SIZE_MB) $(CONFIG_BOOT_PART_SIZE_MB) \
 		$(CONFIG_OTA_STORE_SIZE_MB) $(UBOOT_SPL) $(PEER_BOOT_FILES)
 
