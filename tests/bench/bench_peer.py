@@ -12,6 +12,7 @@ boots and creates a guest (a binary search, one boot per try); domain 0's
 image bytes. See docs/benchmarks.md.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -37,6 +38,16 @@ FAT_OFFSET = 1024 * 1024
 
 def log(msg):
     print(f"bench-peer: {msg}", flush=True)
+
+
+@contextlib.contextmanager
+def running(board):
+    """A board already started (Board's own `with` would start it again):
+    killed whatever happens in the block."""
+    try:
+        yield board
+    finally:
+        board.kill()
 
 
 def with_dom0_mem(board, bootcmd, mb):
@@ -102,7 +113,7 @@ def peer_try_mem(a, mb, timeout):
     """Does the peer boot with dom0_mem=mb and create a guest?"""
     board, ok = peer_boot(a.peer_image, os.path.join(BUILD, "bench", "peer", f"mem{mb}"),
                           a.peer_bootcmd, mb, timeout)
-    with board:
+    with running(board):
         if ok:
             ok = expect_ok(board, r"peer# ", PEER_FAIL, 60)
         if ok:
@@ -125,7 +136,7 @@ def flotilla_try_mem(a, mb, timeout):
     """Does Flotilla boot with dom0_mem=mb and build its plan's guest?"""
     board, ok = flotilla_boot(a.flotilla_image, os.path.join(BUILD, "bench", "flotilla", f"mem{mb}"),
                               a.flotilla_bootcmd, mb, timeout)
-    with board:
+    with running(board):
         # The default plan's hello guest prints through the control domain.
         ok = ok and expect_ok(board, r"\[hello\] hello: ", FLOTILLA_FAIL, timeout)
     return ok
@@ -238,12 +249,12 @@ def main():
     peer_ready, flotilla_ready, runs = [], [], []
     for i in range(a.boots):
         board, ok = flotilla_boot(a.flotilla_image, os.path.join(BUILD, "bench", "flotilla", "boot"))
-        with board:
+        with running(board):
             if not ok:
                 raise SystemExit(f"bench-peer: error: Flotilla did not boot (log: {board.log_path})")
             flotilla_ready.append(board.markers["ready"])
         board, ok = peer_boot(a.peer_image, os.path.join(BUILD, "bench", "peer", "boot"))
-        with board:
+        with running(board):
             if not ok:
                 raise SystemExit(f"bench-peer: error: the peer did not boot (log: {board.log_path})")
             peer_ready.append(board.markers["ready"])
