@@ -98,7 +98,8 @@ def peer_runs(board, n, timeout_per_run=120):
     runs = []
     while len(runs) < n:
         try:
-            m = board.expect(r"PEER: run \d+ create_to_first_line_ms ([\d.]+) destroy_ms ([\d.]+)|"
+            # Up to the newline: the console may deliver half a number.
+            m = board.expect(r"PEER: run \d+ create_to_first_line_ms ([\d.]+) destroy_ms ([\d.]+)\n|"
                              + PEER_FAIL, timeout_per_run)
         except BoardTimeout:
             m = None
