@@ -188,3 +188,6 @@ QEMU_SUITES += make-run
 test-make-run: $(SDCARD)
 	$(Q)O=$(O) $(RUN_SUITE_SERIAL) make-run $(PYTHON) $(INTEGRATION)/test_make_run.py $(SDCARD)
 endif
+
+# The Linux dom0 + xl peer, measured beside Flotilla (make bench-peer).
+include $(SRC)/tests/bench/peer.mk

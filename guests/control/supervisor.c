@@ -468,7 +468,8 @@ static struct guest *bench_guest(void)
 void supervisor_bench_build(unsigned runs)
 {
 	struct guest *model = bench_guest();
-	static uint64_t first_line[64], cycle[64], phase[DOM_BUILD_PHASES][64], boot[64];
+	static uint64_t first_line[64], cycle[64], phase[DOM_BUILD_PHASES][64], boot[64],
+	    destroy[64];
 	if (!model || runs == 0 || runs > 64) {
 		printf("control: bench: needs a verified guest and 1..64 runs\n");
 		return;
@@ -494,9 +495,9 @@ void supervisor_bench_build(unsigned runs)
 				console_drain(&g);
 			}
 		}
-		uint64_t destroyed_at;
+		uint64_t destroy_started = runtime_counter();
 		dom_destroy(&g.dom);
-		destroyed_at = runtime_counter();
+		uint64_t destroyed_at = runtime_counter();
 		if (!g.first_output_seen)
 			break;
 		first_line[done] = g.first_output_ticks - g.dom.build_started;
@@ -507,6 +508,7 @@ void supervisor_bench_build(unsigned runs)
 		}
 		boot[done] = g.first_output_ticks - g.dom.build_finished;
 		cycle[done] = destroyed_at - g.dom.build_started;
+		destroy[done] = destroyed_at - destroy_started;
 		done++;
 	}
 	domain_exception = false;
@@ -522,6 +524,12 @@ void supervisor_bench_build(unsigned runs)
 		printf(
 		    "control: bench: build + first line + destroy cycle: median %.3f ms (n=%u)\n",
 		    ticks_to_ms(cycle[done / 2]), done);
+	if (done) {
+		/* Destroy alone: the figure `xl destroy` is compared with. */
+		qsort(destroy, done, sizeof(destroy[0]), compare_u64);
+		printf("control: bench: destroy median %.3f ms (n=%u)\n",
+		       ticks_to_ms(destroy[done / 2]), done);
+	}
 	for (int p = 0; p < DOM_BUILD_PHASES && done; p++) {
 		qsort(phase[p], done, sizeof(phase[p][0]), compare_u64);
 		printf("control: bench:   phase %-9s median %.3f ms\n", dom_build_phase_names[p],
