@@ -100,7 +100,7 @@
 #define LPA_100HALF          (1u << 7)
 #define LPA_10FULL           (1u << 6)
 
-#define RING_RX 32
+#define RING_RX 64
 #define RING_TX 32
 #define PAGE    4096u
 
