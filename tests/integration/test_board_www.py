@@ -7,7 +7,8 @@ The control domain and the www guest (behind its virtual NIC and the
 control domain's switch) each get a lease; Linux pings both; curl fetches
 the game and a 4 MiB file from www, byte-identical. Then the www suites
 written for the unix target run against the board itself: HTTP behaviour
-(test_www.py), the SYN flood (test_www_synflood.py) and a browser playing
+(test_www.py), the SYN flood (test_www_synflood.py: a legitimate client connects
+within 1 s after 2000 spoofed SYNs) and a browser playing
 2048 (test_www_browser.py), each inside the namespace with --url.
 
     test_board_www.py IMAGE [--site DIR] [--bench FILE]
@@ -105,18 +106,14 @@ def main():
 
             url = f"http://{www}/"
             run_suite_inside(lan, tap, "www on the board", "test_www.py", url, 600)
-            # The 1 s requirement holds on the unix target (suite syn-flood);
-            # on the emulated board a 2000-SYN burst queues in the TAP and
-            # QEMU's NIC model for longer than that, so here the legitimate
-            # client waits up to 10 s and the time is reported.
-            flood = run_suite_inside(
-                lan, tap, "SYN flood against www on the board", "test_www_synflood.py", url, 600,
-                env=["SYNFLOOD_CONNECT_TIMEOUT=10"],
-                reported=("a legitimate connection after the flood completes within 1 s",))
+            # The requirement itself: after 2000 spoofed SYNs a legitimate
+            # client connects within 1 s (test_www_synflood.py asserts it).
+            flood = run_suite_inside(lan, tap, "SYN flood against www on the board",
+                                     "test_www_synflood.py", url, 600)
             m = re.search(r"legitimate connect in ([\d.]+|inf) ms", flood)
             flood_connect_ms = float(m.group(1)) if m else float("nan")
             tap.note(f"SYN flood on the board: the legitimate client connected {flood_connect_ms:.0f} ms "
-                     "after a 2000-SYN burst (the requirement, 1 s, is met on the unix target)")
+                     "after a 2000-SYN burst")
             run_suite_inside(lan, tap, "a browser plays 2048 on the board", "test_www_browser.py",
                              url, 600)
             board.pos = len(board.output)
