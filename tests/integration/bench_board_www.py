@@ -22,7 +22,6 @@ the control-only plan's ctl_* figures from test_net_board.py --bench).
     bench_board_www.py SDCARD --bench OUT.json --www-img F --control-img F
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ import statistics
 import sys
 import time
 
-from harness import BUILD, READY, Board, median
+from harness import BUILD, READY, Board, median, merge_bench
 from netns import Lan, skip_reason
 from test_board_www import CONTROL_NET, WWW_NET
 from test_net_board import percentile, throughput
@@ -220,15 +219,7 @@ def main():
         f["ctl_control_img_bytes"] = os.path.getsize(a.control_img)
     f["www_bench_wall_s"] = round(time.monotonic() - started, 1)
 
-    figures = {}
-    if os.path.exists(a.bench):
-        with open(a.bench) as fh:
-            figures = json.load(fh)
-    figures.update(f)
-    os.makedirs(os.path.dirname(os.path.abspath(a.bench)), exist_ok=True)
-    with open(a.bench, "w") as fh:
-        json.dump(figures, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+    merge_bench(a.bench, f)
     print_table(f)
     print(f"bench-board-www: figures merged into {a.bench}")
     return 0

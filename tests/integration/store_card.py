@@ -7,6 +7,8 @@ import struct
 import subprocess
 import zlib
 
+from harness import mbr_partitions
+
 SECTOR = 512
 STORE_TYPE = 0xDA
 META_AREA = 8192
@@ -18,16 +20,8 @@ STATES = ["empty", "installing", "ready", "trial", "confirmed", "bad"]
 
 
 def partitions(path):
-    with open(path, "rb") as f:
-        mbr = f.read(SECTOR)
-    assert mbr[510:512] == b"\x55\xaa", "no MBR signature"
-    out = []
-    for i in range(4):
-        e = mbr[446 + 16 * i:462 + 16 * i]
-        if e[4]:
-            out.append({"index": i, "type": e[4], "start": struct.unpack_from("<I", e, 8)[0] * SECTOR,
-                        "size": struct.unpack_from("<I", e, 12)[0] * SECTOR})
-    return out
+    return [{"index": p["number"] - 1, "type": p["type"], "start": p["offset"],
+             "size": p["sectors"] * SECTOR} for p in mbr_partitions(path)]
 
 
 def store_offset(path):

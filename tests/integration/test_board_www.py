@@ -15,13 +15,12 @@ here, asserted on the unix target) and a browser playing
 """
 import argparse
 import hashlib
-import json
 import os
 import re
 import subprocess
 import sys
 
-from harness import BUILD, READY, ROOT, Board, Tap, median
+from harness import BUILD, READY, ROOT, Board, Tap, median, merge_bench
 from netns import Lan, skip_reason
 from www_launch import testfile
 
@@ -130,15 +129,8 @@ def main():
                       re.search(r"control:\s+www\s+running", board.output[board.pos - 2000:]) and
                       lan.ping(control, count=3, interval=0.1)[0] == 0, board.output[-2000:])
             if a.bench:
-                os.makedirs(os.path.dirname(a.bench), exist_ok=True)
-                figures = {}
-                if os.path.exists(a.bench):
-                    with open(a.bench) as f:
-                        figures = json.load(f)
-                figures["www_4mib_download_s"] = seconds
-                figures["www_connect_after_2000_syn_flood_ms"] = flood_connect_ms
-                with open(a.bench, "w") as f:
-                    json.dump(figures, f, indent=2)
+                merge_bench(a.bench, {"www_4mib_download_s": seconds,
+                                      "www_connect_after_2000_syn_flood_ms": flood_connect_ms})
     return tap.done()
 
 

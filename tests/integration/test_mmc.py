@@ -15,26 +15,21 @@ right offset, and nothing else.
     test_mmc.py MMC_IMAGE --bench   write build/bench/storage.json (mmc_* keys)
 """
 import argparse
-import json
 import os
 import re
 import struct
 
-from harness import BUILD, READY, Board, Tap
+from harness import BUILD, READY, Board, Tap, mbr_partitions, merge_bench
 
 SECTOR = 512
 STORE_TYPE = 0xDA
 
 
 def store_partition(path):
-    """(first sector, sector count) of the partition of type 0xda."""
-    with open(path, "rb") as f:
-        mbr = f.read(SECTOR)
-    assert mbr[510:512] == b"\x55\xaa", "no MBR signature"
-    for i in range(4):
-        entry = mbr[446 + 16 * i:462 + 16 * i]
-        if entry[4] == STORE_TYPE:
-            return i + 1, struct.unpack_from("<I", entry, 8)[0], struct.unpack_from("<I", entry, 12)[0]
+    """(number, first sector, sector count) of the partition of type 0xda."""
+    for p in mbr_partitions(path):
+        if p["type"] == STORE_TYPE:
+            return p["number"], p["lba"], p["sectors"]
     raise AssertionError("no partition of type 0xda")
 
 
@@ -143,17 +138,7 @@ def run_bench(a):
         results["mmc_whole_partition_write_mb_s"] = float(m.group(2))
         results["mmc_whole_partition_read_mb_s"] = float(m.group(3))
     path = os.path.join(BUILD, "bench", "storage.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    data = {}
-    if os.path.exists(path):
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except ValueError:
-            data = {}
-    data.update(results)
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
+    merge_bench(path, results)
     print("SD/MMC driver in the control domain (QEMU orangepi-pc; MB = 10^6 bytes):")
     for key, value in results.items():
         print(f"  {key:36} {value}")

@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 
-from harness import BUILD, READY, Board, Tap, median
+from harness import BUILD, READY, Board, Tap, median, merge_bench
 from netns import Lan, skip_reason
 
 NET_LINE = r"control: net: (\d+\.\d+\.\d+\.\d+)/(\d+) via DHCP \(gw (\d+\.\d+\.\d+\.\d+)"
@@ -202,15 +202,7 @@ def main():
                 })
                 if args.control_img:
                     figures["ctl_control_img_bytes"] = os.path.getsize(args.control_img)
-                os.makedirs(os.path.dirname(args.bench), exist_ok=True)
-                merged = {}  # other benches (bench_board_www.py) write here too
-                if os.path.exists(args.bench):
-                    with open(args.bench) as f:
-                        merged = json.load(f)
-                merged.update(figures)
-                with open(args.bench, "w") as f:
-                    json.dump(merged, f, indent=2, sort_keys=True)
-                    f.write("\n")
+                merge_bench(args.bench, figures)  # bench_board_www.py writes here too
                 print(json.dumps(figures, indent=2, sort_keys=True))
     return tap.done()
 

@@ -16,15 +16,13 @@ import shutil
 import subprocess
 import sys
 
-from harness import BUILD, READY, ROOT, Board, Tap
+from harness import BUILD, READY, ROOT, Board, Tap, mbr_partitions
 
 PY = "/usr/bin/python3"
 
 
 def fat_offset(image):
-    with open(image, "rb") as f:
-        mbr = f.read(512)
-    return int.from_bytes(mbr[454:458], "little") * 512
+    return mbr_partitions(image)[0]["offset"]
 
 
 def mcopy(image, source, name):

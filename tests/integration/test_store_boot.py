@@ -27,13 +27,12 @@ The event log ('e') says what happened and why.
     test_store_boot.py STORE_IMAGE --bench build/bench/storage.json
 """
 import argparse
-import json
 import os
 import re
 import shutil
 import statistics
 
-from harness import BUILD, READY, Board, Tap
+from harness import BUILD, READY, Board, Tap, merge_bench
 from store_card import Store, replace_boot_bundle, set_partition_type, STORE_TYPE
 
 BOOT_TIMEOUT = 120
@@ -286,17 +285,7 @@ def measure_first_lines(bench, nostore, card, workdir, runs=3):
 
 
 def write_bench(path, results):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    data = {}
-    if os.path.exists(path):
-        try:
-            with open(path) as f:
-                data = json.load(f)
-        except ValueError:
-            data = {}
-    data.update({k: v for k, v in results.items() if v is not None})
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
+    merge_bench(path, results)
     print("Boot from the slot store on the card (QEMU orangepi-pc):")
     for k, v in results.items():
         print(f"  {k}: {v}")
