@@ -576,3 +576,48 @@ int supervisor_guest_count(void)
 {
 	return guest_count;
 }
+
+struct guest *supervisor_find(const char *name)
+{
+	for (int i = 0; i < guest_count; i++)
+		if (strcmp(guests[i].name, name) == 0)
+			return &guests[i];
+	return NULL;
+}
+
+bool supervisor_busy(const struct guest *g)
+{
+	return !op_finished(g->op.stage);
+}
+
+/* First cut of the swap: stop-then-start from the card (the hot swap
+ * replaces it). */
+void supervisor_swap_start(struct guest *g, enum op_kind kind)
+{
+	uint64_t now = flotilla_clock_monotonic() / MS;
+	g->op.kind = kind;
+	g->op.stage = OP_STARTING;
+	snprintf(g->op.mode, sizeof(g->op.mode), "stop-then-start");
+	int rc = supervisor_rebuild(g);
+	g->op.built_ms = flotilla_clock_monotonic() / MS;
+	g->op.gap_ms = (uint32_t)(g->op.built_ms - now);
+	if (rc == 0 && store_confirm(g->name) == 0) {
+		g->op.stage = OP_CONFIRMED;
+	} else {
+		g->op.stage = OP_FAILED;
+		snprintf(g->op.code, sizeof(g->op.code), "build_failed");
+		snprintf(g->op.reason, sizeof(g->op.reason), "the new version could not be built");
+	}
+	g->op.finished_ms = flotilla_clock_monotonic() / MS;
+}
+
+int supervisor_rollback(struct guest *g)
+{
+	(void)g;
+	return OTA_E_STATE;
+}
+
+int supervisor_restart(struct guest *g)
+{
+	return supervisor_rebuild(g);
+}

@@ -15,6 +15,7 @@
 
 #include "boot_bundle.h"
 #include "builder.h"
+#include "operation.h"
 
 enum guest_state {
 	GUEST_REFUSED, /* its bundle failed verification: never built */
@@ -51,6 +52,8 @@ struct guest {
 	bool console_corrupt;
 	uint64_t first_output_ticks;
 	/* console line assembly and the last lines, for `flotilla logs` */
+	/* the latest operator action on this guest (a push, rollback, restart) */
+	struct guest_operation op;
 	char line[160];
 	unsigned line_len;
 	char (*log)[160];
@@ -77,6 +80,21 @@ struct ota_manifest;
  * for? false with a one-line reason. */
 bool supervisor_plan_gives_nics(const char *plan_nics, const struct ota_manifest *m, char *reason,
 				size_t size);
+/* The plan guest called name, or NULL. */
+struct guest *supervisor_find(const char *name);
+/* An operation (push, swap, rollback, restart) is under way for g: a second
+ * one is refused (409). */
+bool supervisor_busy(const struct guest *g);
+/* push.c, once a pushed bundle is on the card as TRIAL: build the new
+ * version beside the running one, gate it on its health, switch over or
+ * roll back (g->op follows each step). */
+void supervisor_swap_start(struct guest *g, enum op_kind kind);
+/* POST /v1/guests/NAME/rollback: the previous confirmed version (READY on
+ * the card) becomes the TRIAL and is swapped in hot like an update. 0 or an
+ * OTA_E_* code (OTA_E_STATE: no previous version to go back to). */
+int supervisor_rollback(struct guest *g);
+/* POST /v1/guests/NAME/restart: a new instance of the running version. */
+int supervisor_restart(struct guest *g);
 /* Read-only views for the device API. */
 int supervisor_guest_count(void);
 const char *supervisor_state_name(enum guest_state state);

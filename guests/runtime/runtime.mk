@@ -21,7 +21,7 @@ RUNTIME_XEN_OBJS := $(RUNTIME_OUT)/arch/arm32/arch.o $(RUNTIME_OUT)/arch/arm32/m
 	$(RUNTIME_OUT)/lib/devicetree.o $(RUNTIME_OUT)/lib/vnic_ring.o $(RUNTIME_OUT)/xen/net.o \
 	$(RUNTIME_OUT)/xen/events.o $(RUNTIME_OUT)/xen/memory.o \
 	$(RUNTIME_OUT)/xen/hypercall.o $(RUNTIME_OUT)/xen/console.o $(RUNTIME_OUT)/xen/runtime.o \
-	$(RUNTIME_OUT)/xen/irq.o $(RUNTIME_OUT)/xen/dma.o
+	$(RUNTIME_OUT)/xen/irq.o $(RUNTIME_OUT)/xen/dma.o $(RUNTIME_OUT)/xen/status.o
 RUNTIME_START := $(RUNTIME_OUT)/arch/arm32/start.o
 RUNTIME_LIB := $(RUNTIME_OUT)/libruntime-xen.a
 RUNTIME_LDSCRIPT := $(RUNTIME_DIR)/arch/arm32/link.ld

@@ -120,4 +120,23 @@ void flotilla_exit(int status) __attribute__((noreturn));
  */
 const void *flotilla_devicetree(void);
 
+/*
+ * Health reporting to the control domain (Xen: a status page shared with it,
+ * described in the device tree; unix: a line on stderr).
+ *
+ * flotilla_ready(): the application says it is serving. A new version of a
+ * guest is confirmed only after it has called this and passed the probe its
+ * plan entry declares; call it once the service accepts requests.
+ * flotilla_health(): the application's own view of its health, with a
+ * short reason (truncated to FLOTILLA_HEALTH_REASON_MAX - 1 bytes).
+ */
+enum flotilla_health_status {
+	FLOTILLA_HEALTH_OK = 0,
+	FLOTILLA_HEALTH_DEGRADED = 1,
+	FLOTILLA_HEALTH_FAILED = 2,
+};
+#define FLOTILLA_HEALTH_REASON_MAX 96
+void flotilla_ready(void);
+void flotilla_health(enum flotilla_health_status status, const char *reason);
+
 #endif

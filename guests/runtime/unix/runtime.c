@@ -73,6 +73,19 @@ const void *flotilla_devicetree(void)
 	return NULL;
 }
 
+/* No control domain on unix: say it on stderr, where a test can see it. */
+void flotilla_ready(void)
+{
+	fprintf(stderr, "flotilla: ready\n");
+}
+
+void flotilla_health(enum flotilla_health_status status, const char *reason)
+{
+	static const char *const names[] = {"ok", "degraded", "failed"};
+	fprintf(stderr, "flotilla: health %s: %s\n", (unsigned)status < 3 ? names[status] : "?",
+		reason ? reason : "");
+}
+
 int main(int argc, char **argv)
 {
 	start_ns = clock_ns(CLOCK_MONOTONIC);
