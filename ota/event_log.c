@@ -39,7 +39,9 @@ const char *ota_event_reason_text(unsigned reason)
 {
 	static const char *const texts[] = {"", "its attempts ran out",
 					    "not confirmed before the board restarted",
-					    "its image was refused"};
+					    "its image was refused", "it failed its health gate",
+					    "it crash-looped after confirmation",
+					    "an operator rolled it back"};
 
 	return reason < sizeof(texts) / sizeof(texts[0]) ? texts[reason] : "?";
 }

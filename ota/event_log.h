@@ -47,6 +47,9 @@ enum ota_event_reason {
 	OTA_REASON_ATTEMPTS = 1,    /* its attempts ran out (it kept crashing) */
 	OTA_REASON_UNCONFIRMED = 2, /* not confirmed before the board restarted */
 	OTA_REASON_REFUSED = 3,     /* its image was refused (status says why) */
+	OTA_REASON_UNHEALTHY = 4,   /* it failed its health gate during a hot swap */
+	OTA_REASON_CRASH_LOOP = 5,  /* it crash-looped after confirmation: the previous came back */
+	OTA_REASON_OPERATOR = 6,    /* an operator asked for the previous version */
 };
 
 struct ota_event {

@@ -764,6 +764,46 @@ int store_confirm(const char *name)
 	return OTA_OK;
 }
 
+int store_revert_trial(const char *name, unsigned reason)
+{
+	if (!store_ok)
+		return OTA_E_NO_STORE;
+	struct store_guest *sg = find_sguest(name);
+	int slot = slot_store_boot_slot(&store, name);
+	const struct slot_guest *guest = slot_store_guest(&store, name);
+	if (!sg || slot < 0 || guest->slot[slot].state != SLOT_TRIAL)
+		return OTA_E_STATE;
+	revert(sg, (unsigned)slot, OTA_OK, reason);
+	sg->on_trial = false;
+	/* The instance that keeps serving runs the confirmed image. */
+	int back = slot_store_boot_slot(&store, name);
+	sg->running_slot = back < 0 ? NO_SLOT : (uint8_t)back;
+	return OTA_OK;
+}
+
+int store_activate_previous(const char *name, char *version, size_t size)
+{
+	if (!store_ok)
+		return OTA_E_NO_STORE;
+	const struct slot_guest *guest = slot_store_guest(&store, name);
+	if (!guest)
+		return OTA_E_NO_GUEST;
+	for (unsigned slot = 0; slot < SLOT_STORE_SLOTS; slot++) {
+		const struct slot_info *info = &guest->slot[slot];
+		if (info->state != SLOT_READY)
+			continue;
+		int rc = slot_store_activate_slot(&store, name, slot);
+		if (rc != OTA_OK)
+			return rc;
+		snprintf(version, size, "%u.%u.%u", (unsigned)info->version[0],
+			 (unsigned)info->version[1], (unsigned)info->version[2]);
+		printf("control: %s: slot %c v%s is the trial again (rollback)\n", name,
+		       slot_letter(slot), version);
+		return OTA_OK;
+	}
+	return OTA_E_STATE;
+}
+
 void store_confirm_all(void)
 {
 	int confirmed = 0;

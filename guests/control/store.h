@@ -55,6 +55,15 @@ bool store_on_trial(const struct guest *g);
 /* Confirms the TRIAL image g runs (the health gate's call). 0 or an OTA_E_* code. */
 int store_confirm(const char *name);
 
+/* The guest's TRIAL failed its health gate (or was given up): TRIAL -> BAD,
+ * logged with reason (OTA_REASON_*); the confirmed image is the one running.
+ * 0 or an OTA_E_* code. */
+int store_revert_trial(const char *name, unsigned reason);
+
+/* Rollback: the previous confirmed image (the READY slot) becomes the TRIAL.
+ * Its version into version. OTA_E_STATE when there is none. */
+int store_activate_previous(const char *name, char *version, size_t size);
+
 /* Console keys: 'c' confirms every running trial, 'u' installs the test
  * updates as TRIALs and rebuilds their guests, 'e' prints the event log. */
 void store_confirm_all(void);

@@ -17,6 +17,8 @@
 #include "trust.h"
 #include "store.h"
 #include "vnic.h"
+#include "gstatus.h"
+#include "probe.h"
 
 #include "bundle.h"
 #include "ota.h"
@@ -45,12 +47,33 @@ static void on_domain_exception(evtchn_port_t port, void *arg)
 	events_wake_application();
 }
 
+/* The hot swap (at the end of this file). */
+static uint64_t swap_poll(struct guest *g, uint64_t now);
+static void swap_candidate_died(struct guest *g, int reason);
+static bool swap_crash_loop(struct guest *g, int reason, unsigned crashes);
+
+/* net/ and the status page keep IPv4 addresses in network byte order. */
+static uint32_t ntohl_u32(uint32_t v)
+{
+	return __builtin_bswap32(v);
+}
+
 static void on_console_event(evtchn_port_t port, void *arg)
 {
 	(void)port;
 	struct guest *g = arg;
 	g->console_pending = true;
 	events_wake_application();
+}
+
+static bool instance_live(const struct guest_instance *in)
+{
+	return in->dom.domid != 0 && !in->dying;
+}
+
+static struct guest_instance *candidate(struct guest *g)
+{
+	return &g->inst[!g->run];
 }
 
 int supervisor_init(const void *dtb)
@@ -87,49 +110,78 @@ const char *supervisor_state_name(enum guest_state state)
 	return "?";
 }
 
+const char *supervisor_state_name(enum guest_state state)
+{
+	switch (state) {
+	case GUEST_REFUSED: return "refused";
+	case GUEST_RUNNING: return "running";
+	case GUEST_EXITED: return "exited";
+	case GUEST_BACKOFF: return "restarting";
+	case GUEST_FAILED: return "failed";
+	}
+	return "?";
+}
+
 void supervisor_print_status(void)
 {
 	uint64_t now = flotilla_clock_monotonic();
 	uint64_t free_pages = dom_xen_free_pages();
 	printf("control: status: %d guest(s), Xen free memory %" PRIu64 " MiB\n", guest_count,
 	       free_pages >> 8);
-	printf("control:   %-16s %-10s %-6s %-10s %-8s %s\n", "guest", "state", "domid", "uptime",
-	       "restarts", "memory");
+	printf("control:   %-16s %-10s %-6s %-10s %-8s %-8s %s\n", "guest", "state", "domid",
+	       "uptime", "restarts", "version", "memory");
 	for (int i = 0; i < guest_count; i++) {
 		struct guest *g = &guests[i];
 		char domid[8] = "-", uptime[16] = "-";
 		if (g->state == GUEST_RUNNING) {
-			snprintf(domid, sizeof(domid), "d%u", g->dom.domid);
+			snprintf(domid, sizeof(domid), "d%u", guest_dom(g)->domid);
 			uint64_t up = now - g->started_ns;
 			snprintf(uptime, sizeof(uptime), "%" PRIu64 ".%01" PRIu64 " s",
 				 up / SECONDS, up / (SECONDS / 10) % 10);
 		}
-		printf("control:   %-16s %-10s %-6s %-10s %-8u %u MiB\n", g->name,
-		       supervisor_state_name(g->state), domid, uptime, g->restarts, g->memory_mb);
+		printf("control:   %-16s %-10s %-6s %-10s %-8u %-8s %u MiB\n", g->name,
+		       supervisor_state_name(g->state), domid, uptime, g->restarts,
+		       g->version[0] ? g->version : "-", g->memory_mb);
 		if (g->state == GUEST_REFUSED)
 			printf("control:     refused: %s\n", g->refused_reason);
+		struct guest_instance *c = candidate(g);
+		if (c->dom.domid)
+			printf("control:     %s instance d%u (v%s)%s\n",
+			       g->swap == SWAP_DRAINING ? "draining" : "candidate", c->dom.domid,
+			       c->version, c->dying ? ", destroy failed: retrying" : "");
+		if (!op_finished(g->op.stage))
+			printf("control:     %s under way: %s\n", op_kind_name(g->op.kind),
+			       op_stage_name(g->op.stage));
 	}
 	vnic_print_counters();
 }
 
-static void log_line(struct guest *g)
+static void log_line(struct guest *g, struct guest_instance *in)
 {
-	g->line[g->line_len] = '\0';
+	in->line[in->line_len] = '\0';
+	/* The candidate of a swap speaks under its own tag. */
+	bool cand = in != &g->inst[g->run];
 	if (!g->quiet)
-		printf("[%s] %s\n", g->name, g->line);
+		printf("[%s%s] %s\n", g->name, cand ? " new" : "", in->line);
 	if (g->log) {
-		memcpy(g->log[g->log_next], g->line, g->line_len + 1);
+		snprintf(g->log[g->log_next], sizeof(g->log[0]), "%s%s", cand ? "(new) " : "",
+			 in->line);
 		g->log_next = (g->log_next + 1) % CONFIG_CONTROL_LOG_LINES;
 		if (g->log_count < CONFIG_CONTROL_LOG_LINES)
 			g->log_count++;
 	}
-	g->line_len = 0;
+	in->line_len = 0;
 }
 
-/* Drain the guest's vpl011 output ring (we are its console backend). */
-static void console_drain(struct guest *g)
+/*
+ * Drain an instance's vpl011 output ring (we are its console backend).
+ * Only printable ASCII passes: a guest must not be able to move the
+ * operator's cursor, forge a "control:" line with a carriage return, or
+ * send terminal escape sequences; every line it prints carries its tag.
+ */
+static void console_drain(struct guest *g, struct guest_instance *in)
 {
-	struct xencons_interface *ring = g->dom.console;
+	struct xencons_interface *ring = in->dom.console;
 	if (!ring)
 		return;
 	/* The ring is in the guest's memory: it may write nonsense indexes. */
@@ -137,46 +189,98 @@ static void console_drain(struct guest *g)
 	XENCONS_RING_IDX prod = *(volatile XENCONS_RING_IDX *)&ring->out_prod;
 	__asm__ volatile("dmb" ::: "memory"); /* read the index before the data */
 	if (prod - cons > sizeof(ring->out)) {
-		if (!g->console_corrupt)
+		if (!in->console_corrupt)
 			printf("control: %s: console ring indexes are corrupt; output dropped\n",
 			       g->name);
-		g->console_corrupt = true;
+		in->console_corrupt = true;
 		cons = prod - sizeof(ring->out);
 	}
-	if (cons != prod && !g->first_output_seen) {
-		g->first_output_seen = true;
-		g->first_output_ticks = runtime_counter();
+	if (cons != prod && !in->first_output_seen) {
+		in->first_output_seen = true;
+		in->first_output_ticks = runtime_counter();
 		if (!g->quiet)
 			printf("control: %s: first console output %.3f ms after the build started "
 			       "(build itself %.3f ms)\n",
-			       g->name, ticks_to_ms(g->first_output_ticks - g->dom.build_started),
-			       ticks_to_ms(g->dom.build_finished - g->dom.build_started));
+			       g->name, ticks_to_ms(in->first_output_ticks - in->dom.build_started),
+			       ticks_to_ms(in->dom.build_finished - in->dom.build_started));
 	}
 	while (cons != prod) {
 		char c = ring->out[MASK_XENCONS_IDX(cons, ring->out)];
 		cons++;
-		if (c == '\n' || g->line_len == sizeof(g->line) - 1)
-			log_line(g);
-		if (c != '\n' && c != '\r')
-			g->line[g->line_len++] = c;
+		if (c == '\n' || in->line_len == sizeof(in->line) - 1)
+			log_line(g, in);
+		if (c == '\t')
+			c = ' ';
+		if (c >= 0x20 && c <= 0x7e)
+			in->line[in->line_len++] = c;
 	}
 	__asm__ volatile("dmb" ::: "memory"); /* finish reading before freeing the space */
 	ring->out_cons = cons;
 	/* The guest's TXFF only clears when we tell it there is room again. */
-	events_notify(g->dom.console_port);
+	events_notify(in->dom.console_port);
 }
 
-static int start_guest(struct guest *g)
+static void console_flush(struct guest *g, struct guest_instance *in)
 {
+	console_drain(g, in);
+	if (in->line_len)
+		log_line(g, in);
+}
+
+/*
+ * Destroys an instance's domain. When Xen will not let it go (a page still
+ * mapped, a hypercall refused), the domid is kept and the destroy retried
+ * from supervisor_poll(): a domain is never forgotten while it holds memory.
+ */
+static int destroy_instance(struct guest *g, struct guest_instance *in)
+{
+	if (!in->dom.domid)
+		return 0;
+	if (!in->dying)
+		console_flush(g, in);
+	uint16_t domid = in->dom.domid;
+	int rc = dom_destroy(&in->dom);
+	if (rc != 0) {
+		if (!in->dying)
+			printf("control: %s: d%u could not be destroyed (%d): retrying every %u ms\n",
+			       g->name, domid, rc, CONFIG_CONTROL_DESTROY_RETRY_MS);
+		in->dying = true;
+		in->destroy_retry_ns =
+		    flotilla_clock_monotonic() + (uint64_t)CONFIG_CONTROL_DESTROY_RETRY_MS * MS;
+		return rc;
+	}
+	if (in->dying)
+		printf("control: %s: d%u destroyed at last\n", g->name, domid);
+	in->dying = false;
+	return 0;
+}
+
+/*
+ * Builds an instance of g into in. staged: its vNICs join the switch
+ * isolated (a swap's candidate); extra: boot arguments appended to the
+ * plan's (the lease it inherits). 0, or an error with the reason printed.
+ */
+static int start_instance(struct guest *g, struct guest_instance *in, bool staged,
+			  const char *extra, const char **why_out)
+{
+	static char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 96];
+	if (in->dom.domid) {
+		if (why_out)
+			*why_out = "a previous instance is still being destroyed";
+		return -1;
+	}
+	snprintf(bootargs, sizeof(bootargs), "%s%s%s", g->bootargs, extra && *extra ? " " : "",
+		 extra ? extra : "");
 	struct dom_spec spec = {
 	    .name = g->name,
 	    .kernel = g->image,
 	    .kernel_size = g->image_size,
 	    .memory_mb = g->memory_mb,
 	    .vcpus = g->vcpus,
-	    .bootargs = g->bootargs,
+	    .bootargs = bootargs,
 	    .pcpu_mask = g->pcpu_mask,
 	};
+	spec.staged = staged;
 	/* The plan's NIC list, split in place into the spec's names. */
 	char nics[BOOT_BUNDLE_NICS_MAX + 1];
 	memcpy(nics, g->nics, sizeof(nics));
@@ -187,26 +291,50 @@ static int start_guest(struct guest *g)
 			*name++ = '\0';
 	}
 	const char *why = "unknown";
-	g->first_output_seen = false;
-	g->line_len = 0;
+	in->first_output_seen = false;
+	in->console_corrupt = false;
+	in->line_len = 0;
+	char version[sizeof(g->version)];
+	memcpy(version, g->version, sizeof(version));
 	int rc =
-	    g->from_store ? store_build(g, &spec, &g->dom, &why) : dom_build(&spec, &g->dom, &why);
+	    g->from_store ? store_build(g, &spec, &in->dom, &why) : dom_build(&spec, &in->dom, &why);
+	/* store_build() names the version it built in g->version: it belongs
+	 * to this instance; the guest's stays that of the serving one. */
+	memcpy(in->version, g->version, sizeof(in->version));
+	if (in != &g->inst[g->run])
+		memcpy(g->version, version, sizeof(version));
 	if (rc != 0) {
 		printf("control: %s: cannot build the domain: %s (%d)\n", g->name, why, rc);
+		if (why_out)
+			*why_out = why;
 		return rc;
 	}
-	if (events_bind(g->dom.console_port, on_console_event, g) != 0) {
+	if (events_bind(in->dom.console_port, on_console_event, g) != 0) {
 		/* Without its console backend the guest would spin on a full FIFO. */
 		printf("control: %s: no event handler slot for console port %u: not started\n",
-		       g->name, (unsigned)g->dom.console_port);
-		dom_destroy(&g->dom);
+		       g->name, (unsigned)in->dom.console_port);
+		destroy_instance(g, in);
+		if (why_out)
+			*why_out = "no event handler slot for its console";
 		return -1;
 	}
-	g->started_ns = flotilla_clock_monotonic();
-	g->state = GUEST_RUNNING;
+	in->started_ns = flotilla_clock_monotonic();
 	if (!g->quiet)
-		printf("control: %s: started as d%u (%u MiB, %u vCPU, console port %u)\n", g->name,
-		       g->dom.domid, g->memory_mb, g->vcpus, (unsigned)g->dom.console_port);
+		printf("control: %s: started as d%u (%u MiB, %u vCPU, console port %u%s)\n", g->name,
+		       in->dom.domid, g->memory_mb, g->vcpus, (unsigned)in->dom.console_port,
+		       staged ? ", staged beside the running one" : "");
+	return 0;
+}
+
+/* (Re)starts the serving instance. */
+static int start_guest(struct guest *g)
+{
+	struct guest_instance *in = &g->inst[g->run];
+	int rc = start_instance(g, in, false, NULL, NULL);
+	if (rc != 0)
+		return rc;
+	g->started_ns = in->started_ns;
+	g->state = GUEST_RUNNING;
 	return 0;
 }
 
@@ -314,6 +442,8 @@ int supervisor_load(const struct boot_entry *entries, int count)
 		g->vcpus = entries[i].vcpus;
 		g->pcpu_mask = entries[i].pcpu_mask;
 		g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
+		snprintf(g->probe, sizeof(g->probe), "%s", entries[i].probe);
+		g->ready_timeout_s = entries[i].ready_timeout_s;
 		g->log = calloc(CONFIG_CONTROL_LOG_LINES, sizeof(*g->log));
 		verify_entry(&entries[i], g);
 	}
@@ -337,11 +467,11 @@ struct guest *supervisor_guest(int i)
 
 int supervisor_rebuild(struct guest *g)
 {
-	if (g->state == GUEST_RUNNING) {
-		console_drain(g);
-		dom_destroy(&g->dom);
+	if (destroy_instance(g, &g->inst[g->run]) != 0) {
+		printf("control: %s: not rebuilt: its domain would not go\n", g->name);
+		return -1;
 	}
-	g->crashes_in_window = 0;
+	forget_crashes(g);
 	int rc = start_guest(g);
 	if (rc != 0)
 		g->state = GUEST_FAILED;
@@ -349,73 +479,136 @@ int supervisor_rebuild(struct guest *g)
 	return rc;
 }
 
-static void handle_death(struct guest *g, int reason)
+/* Crashes within the last CONFIG_CONTROL_CRASH_WINDOW_S seconds (a sliding
+ * window over the ring of the latest crash times). */
+static unsigned crashes_in_window(const struct guest *g, uint64_t now)
 {
-	console_drain(g);
-	if (g->line_len)
-		log_line(g);
-	dom_destroy(&g->dom);
+	unsigned n = 0;
+	for (unsigned i = 0; i < CONFIG_CONTROL_CRASH_LIMIT; i++)
+		if (g->crash_ns[i] && now - g->crash_ns[i] <= (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * SECONDS)
+			n++;
+	return n;
+}
+
+static void record_crash(struct guest *g, uint64_t now)
+{
+	g->crash_ns[g->crash_next] = now;
+	g->crash_next = (g->crash_next + 1) % CONFIG_CONTROL_CRASH_LIMIT;
+}
+
+static void forget_crashes(struct guest *g)
+{
+	memset(g->crash_ns, 0, sizeof(g->crash_ns));
+	g->crash_next = 0;
+	g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
+}
+
+/* The next restart delay: doubling, capped, and back to the first one when
+ * the previous crash has left the window. */
+static unsigned next_backoff(struct guest *g, unsigned crashes)
+{
+	if (crashes <= 1)
+		g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
+	unsigned delay = g->backoff_ms;
+	g->backoff_ms = g->backoff_ms > CONFIG_CONTROL_RESTART_BACKOFF_MAX_MS / 2
+			    ? CONFIG_CONTROL_RESTART_BACKOFF_MAX_MS
+			    : g->backoff_ms * 2;
+	return delay;
+}
+
+static void serving_died(struct guest *g, int reason)
+{
+	struct guest_instance *in = &g->inst[g->run];
+	destroy_instance(g, in);
 	uint64_t now = flotilla_clock_monotonic();
 	if (reason == SHUTDOWN_poweroff) {
 		g->state = GUEST_EXITED;
 		printf("control: %s: exited (poweroff)\n", g->name);
 		return;
 	}
-	if (now - g->window_start_ns > (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * SECONDS) {
-		g->window_start_ns = now;
-		g->crashes_in_window = 0;
-		g->backoff_ms = CONFIG_CONTROL_RESTART_BACKOFF_MS;
-	}
 	/* A trial's crashes are bounded by its attempts (store.c), not here. */
 	if (g->from_store && store_on_trial(g))
-		g->crashes_in_window = 0;
-	g->crashes_in_window++;
-	if (g->crashes_in_window >= CONFIG_CONTROL_CRASH_LIMIT) {
+		forget_crashes(g);
+	record_crash(g, now);
+	unsigned crashes = crashes_in_window(g, now);
+	if (crashes >= CONFIG_CONTROL_CRASH_LIMIT) {
+		if (swap_crash_loop(g, reason, crashes))
+			return;
 		g->state = GUEST_FAILED;
 		printf("control: %s: %s; %u crashes within %u s: marked failed, not restarted\n",
-		       g->name, dom_shutdown_reason_name(reason), g->crashes_in_window,
+		       g->name, dom_shutdown_reason_name(reason), crashes,
 		       CONFIG_CONTROL_CRASH_WINDOW_S);
 		return;
 	}
+	unsigned delay = next_backoff(g, crashes);
 	g->state = GUEST_BACKOFF;
-	g->restart_at_ns = now + g->backoff_ms * MS;
+	g->restart_at_ns = now + (uint64_t)delay * MS;
 	printf("control: %s: %s; restarting in %u ms (crash %u; marked failed at %u within %u s)\n",
-	       g->name, dom_shutdown_reason_name(reason), g->backoff_ms, g->crashes_in_window,
+	       g->name, dom_shutdown_reason_name(reason), delay, crashes,
 	       CONFIG_CONTROL_CRASH_LIMIT, CONFIG_CONTROL_CRASH_WINDOW_S);
-	g->backoff_ms *= 2;
+}
+
+/* Did this instance's domain stop? Its shutdown reason in *reason. */
+static bool instance_stopped(struct guest_instance *in, int *reason)
+{
+	struct dom_info info;
+	if (!instance_live(in))
+		return false;
+	if (dom_getinfo(in->dom.domid, &info) != 0) {
+		*reason = SHUTDOWN_crash; /* vanished */
+		return true;
+	}
+	if (info.shutdown) {
+		*reason = info.shutdown_reason;
+		return true;
+	}
+	return false;
 }
 
 uint64_t supervisor_poll(void)
 {
 	bool changed = false;
+	uint64_t now = flotilla_clock_monotonic();
+	uint64_t next = UINT64_MAX;
 	for (int i = 0; i < guest_count; i++) {
 		struct guest *g = &guests[i];
-		if (g->state == GUEST_RUNNING && g->console_pending) {
+		if (g->console_pending) {
 			g->console_pending = false;
-			console_drain(g);
+			for (int k = 0; k < 2; k++)
+				if (instance_live(&g->inst[k]))
+					console_drain(g, &g->inst[k]);
 		}
 	}
 	if (domain_exception) {
 		domain_exception = false;
 		for (int i = 0; i < guest_count; i++) {
 			struct guest *g = &guests[i];
-			struct dom_info info;
-			if (g->state != GUEST_RUNNING)
-				continue;
-			if (dom_getinfo(g->dom.domid, &info) != 0) {
-				handle_death(g, SHUTDOWN_crash); /* vanished */
+			int reason;
+			if (instance_stopped(candidate(g), &reason)) {
+				swap_candidate_died(g, reason);
 				changed = true;
-			} else if (info.shutdown) {
-				handle_death(g, info.shutdown_reason);
+			}
+			if (g->state == GUEST_RUNNING && instance_stopped(&g->inst[g->run], &reason)) {
+				serving_died(g, reason);
 				changed = true;
 			}
 		}
 	}
-	uint64_t now = flotilla_clock_monotonic();
-	uint64_t next = UINT64_MAX;
 	for (int i = 0; i < guest_count; i++) {
 		struct guest *g = &guests[i];
-		if (g->state != GUEST_BACKOFF)
+		for (int k = 0; k < 2; k++) {
+			struct guest_instance *in = &g->inst[k];
+			if (!in->dying)
+				continue;
+			if (now >= in->destroy_retry_ns)
+				changed |= destroy_instance(g, in) == 0;
+			if (in->dying && in->destroy_retry_ns < next)
+				next = in->destroy_retry_ns;
+		}
+		uint64_t swap_next = swap_poll(g, now);
+		if (swap_next < next)
+			next = swap_next;
+		if (g->state != GUEST_BACKOFF || g->swap != SWAP_NONE)
 			continue;
 		if (now >= g->restart_at_ns) {
 			g->restarts++;
@@ -487,27 +680,28 @@ void supervisor_bench_build(unsigned runs)
 		settled_free_pages();
 		if (start_guest(&g) != 0)
 			break;
+		struct guest_instance *in = &g.inst[g.run];
 		uint64_t give_up = flotilla_clock_monotonic() + 2 * SECONDS;
-		while (!g.first_output_seen && flotilla_clock_monotonic() < give_up) {
+		while (!in->first_output_seen && flotilla_clock_monotonic() < give_up) {
 			flotilla_yield(give_up);
 			if (g.console_pending) {
 				g.console_pending = false;
-				console_drain(&g);
+				console_drain(&g, in);
 			}
 		}
 		uint64_t destroy_started = runtime_counter();
-		dom_destroy(&g.dom);
+		dom_destroy(&in->dom);
 		uint64_t destroyed_at = runtime_counter();
-		if (!g.first_output_seen)
+		if (!in->first_output_seen)
 			break;
-		first_line[done] = g.first_output_ticks - g.dom.build_started;
-		uint64_t previous = g.dom.build_started;
+		first_line[done] = in->first_output_ticks - in->dom.build_started;
+		uint64_t previous = in->dom.build_started;
 		for (int p = 0; p < DOM_BUILD_PHASES; p++) {
-			phase[p][done] = g.dom.phase_end[p] - previous;
-			previous = g.dom.phase_end[p];
+			phase[p][done] = in->dom.phase_end[p] - previous;
+			previous = in->dom.phase_end[p];
 		}
-		boot[done] = g.first_output_ticks - g.dom.build_finished;
-		cycle[done] = destroyed_at - g.dom.build_started;
+		boot[done] = in->first_output_ticks - in->dom.build_finished;
+		cycle[done] = destroyed_at - in->dom.build_started;
 		destroy[done] = destroyed_at - destroy_started;
 		done++;
 	}
@@ -561,7 +755,7 @@ void supervisor_bench_cycles(unsigned cycles)
 	for (; done < cycles; done++) {
 		if (start_guest(&g) != 0)
 			break;
-		if (dom_destroy(&g.dom) != 0)
+		if (dom_destroy(&g.inst[g.run].dom) != 0)
 			break;
 	}
 	uint64_t elapsed = runtime_counter() - started;
@@ -576,6 +770,323 @@ int supervisor_guest_count(void)
 {
 	return guest_count;
 }
+/* ------------------------------------------------------------ hot swap */
+
+static uint32_t next_op_id;
+
+static uint64_t ms_now(void)
+{
+	return flotilla_clock_monotonic() / MS;
+}
+
+static void op_finish(struct guest *g, enum op_stage stage, const char *code, const char *reason)
+{
+	g->op.stage = stage;
+	g->op.finished_ms = ms_now();
+	if (code)
+		snprintf(g->op.code, sizeof(g->op.code), "%s", code);
+	if (reason)
+		snprintf(g->op.reason, sizeof(g->op.reason), "%s", reason);
+	printf("control: %s: %s %s: %s%s%s\n", g->name, op_kind_name(g->op.kind),
+	       op_stage_name(stage), g->op.version, reason ? ": " : "", reason ? reason : "");
+	g->swap = SWAP_NONE;
+}
+
+/* Pages Xen needs for one more instance: its RAM, its paging pool (as the
+ * builder sizes it), its vNIC rings and status page, and some slack. */
+static uint64_t instance_pages(const struct guest *g)
+{
+	uint64_t pool_kb = (uint64_t)DOM_PAGING_POOL_KB_PER_VCPU * g->vcpus +
+			   (uint64_t)DOM_PAGING_POOL_KB_PER_MB * g->memory_mb +
+			   DOM_PAGING_POOL_KB_FIXED;
+	return (uint64_t)g->memory_mb * 256 + pool_kb / 4 + 64;
+}
+
+/* " flotilla.lease=lan:10.0.2.15/24,10.0.2.2" for each NIC the serving
+ * instance has an address on: the candidate serves under it at once. */
+static void lease_arguments(struct guest *g, char *out, size_t size)
+{
+	struct gstatus_view v;
+	out[0] = '\0';
+	if (!gstatus_read(guest_dom(g), &v) || !v.valid)
+		return;
+	const char *p = g->nics;
+	size_t len = 0;
+	for (unsigned nic = 0; nic < 4 && *p; nic++) {
+		size_t n = strcspn(p, ",");
+		uint32_t a = ntohl_u32(v.ipv4[nic]), m = ntohl_u32(v.netmask[nic]),
+			 gw = ntohl_u32(v.gateway[nic]);
+		if (a) {
+			unsigned prefix = 0;
+			while (prefix < 32 && (m & (0x80000000u >> prefix)))
+				prefix++;
+			int w = snprintf(out + len, size - len,
+					 "%sflotilla.lease=%.*s:%u.%u.%u.%u/%u,%u.%u.%u.%u",
+					 len ? " " : "", (int)n, p, a >> 24, (a >> 16) & 255,
+					 (a >> 8) & 255, a & 255, prefix, gw >> 24, (gw >> 16) & 255,
+					 (gw >> 8) & 255, gw & 255);
+			if (w < 0 || (size_t)w >= size - len) {
+				out[len] = '\0';
+				return;
+			}
+			len += (size_t)w;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
+/* The candidate failed: destroy it, give its trial up, keep (or bring
+ * back) the confirmed version. */
+static void swap_fail(struct guest *g, const char *code, const char *reason)
+{
+	struct guest_instance *c = candidate(g);
+	uint64_t now = flotilla_clock_monotonic();
+	probe_cancel(&g->probe_run);
+	destroy_instance(g, c);
+	if (g->from_store && store_on_trial(g))
+		store_revert_trial(g->name, OTA_REASON_UNHEALTHY);
+	else if (g->from_store && g->op.kind != OP_RESTART)
+		store_revert_trial(g->name, OTA_REASON_UNHEALTHY);
+	if (!g->swap_side_by_side) {
+		/* Stop-then-start: nothing serves; the confirmed image comes back. */
+		if (start_guest(g) != 0)
+			g->state = GUEST_FAILED;
+		g->op.gap_ms = (uint32_t)((flotilla_clock_monotonic() - g->swap_stopped_ns) / MS);
+	}
+	(void)now;
+	op_finish(g, g->state == GUEST_FAILED ? OP_FAILED : OP_ROLLED_BACK, code, reason);
+	supervisor_print_status();
+}
+
+/* Healthy: the candidate takes the guest's traffic. */
+static void swap_switch_over(struct guest *g)
+{
+	struct guest_instance *c = candidate(g);
+	uint64_t now = flotilla_clock_monotonic();
+	g->op.stage = OP_HEALTHY;
+	g->op.healthy_ms = now / MS;
+	if (g->swap_side_by_side && vnic_promote(&c->dom, guest_dom(g)) != 0) {
+		swap_fail(g, "switch_over", "the switch could not move the guest's port");
+		return;
+	}
+	g->run = (uint8_t)!g->run; /* the candidate serves; the old one drains */
+	g->started_ns = c->started_ns;
+	g->state = GUEST_RUNNING;
+	memcpy(g->version, c->version, sizeof(g->version));
+	g->op.switched_ms = now / MS;
+	if (g->from_store && store_on_trial(g) && store_confirm(g->name) != 0)
+		printf("control: %s: the card did not record the confirmation\n", g->name);
+	if (g->op.kind != OP_RESTART)
+		g->confirmed_ns = now;
+	forget_crashes(g);
+	if (!g->swap_side_by_side) {
+		g->op.gap_ms = (uint32_t)((now - g->swap_stopped_ns) / MS);
+		op_finish(g, g->auto_rollback ? OP_ROLLED_BACK : OP_CONFIRMED,
+			  g->auto_rollback ? "crash_loop" : NULL, g->auto_rollback ? g->op.reason : NULL);
+		supervisor_print_status();
+		return;
+	}
+	printf("control: %s: v%s took over from v%s; the old instance drains its connections\n",
+	       g->name, g->version, g->swap_old_version);
+	g->swap = SWAP_DRAINING;
+}
+
+/* Ready and, if the plan declares one, its probe passed. */
+static uint64_t swap_probation(struct guest *g, uint64_t now)
+{
+	struct guest_instance *c = candidate(g);
+	struct gstatus_view v;
+	if (now >= g->swap_deadline_ns) {
+		char reason[128];
+		if (g->swap == SWAP_PROBATION)
+			snprintf(reason, sizeof(reason),
+				 "v%s did not call flotilla_ready() within %u s", c->version,
+				 g->ready_timeout_s);
+		else
+			snprintf(reason, sizeof(reason), "v%s: probe %s: %s", c->version, g->probe,
+				 g->probe_run.reason[0] ? g->probe_run.reason : "no answer in time");
+		swap_fail(g, g->swap == SWAP_PROBATION ? "not_ready" : "probe_failed", reason);
+		return UINT64_MAX;
+	}
+	if (g->swap == SWAP_PROBATION) {
+		if (!gstatus_read(&c->dom, &v) || !v.ready)
+			return now + 20 * MS;
+		g->op.ready_ms = now / MS;
+		struct probe_spec spec;
+		const char *why = NULL;
+		if (!g->probe[0] || probe_parse(g->probe, &spec, &why) != 0 ||
+		    spec.kind == PROBE_NONE) {
+			swap_switch_over(g);
+			return now;
+		}
+		uint32_t ip = 0;
+		for (unsigned nic = 0; nic < 4 && !ip; nic++)
+			ip = v.ipv4[nic];
+		if (!ip) {
+			char reason[128];
+			snprintf(reason, sizeof(reason), "v%s reported no address to probe",
+				 c->version);
+			swap_fail(g, "probe_failed", reason);
+			return UINT64_MAX;
+		}
+		uint64_t left_ms = (g->swap_deadline_ns - now) / MS;
+		if (probe_start(&g->probe_run, &spec, ip, (uint32_t)(left_ms ? left_ms : 1)) != 0) {
+			swap_fail(g, "probe_failed", "the probe could not start");
+			return UINT64_MAX;
+		}
+		g->swap = SWAP_PROBING;
+	}
+	switch (probe_poll(&g->probe_run)) {
+	case PROBE_PASSED:
+		printf("control: %s: probe %s passed in %u ms\n", g->name, g->probe,
+		       (unsigned)g->probe_run.latency_ms);
+		swap_switch_over(g);
+		return now;
+	case PROBE_FAILED: {
+		char reason[128];
+		snprintf(reason, sizeof(reason), "v%s: probe %s: %s", c->version, g->probe,
+			 g->probe_run.reason);
+		swap_fail(g, "probe_failed", reason);
+		return UINT64_MAX;
+	}
+	default: return now + 20 * MS;
+	}
+}
+
+static uint64_t swap_poll(struct guest *g, uint64_t now)
+{
+	switch (g->swap) {
+	case SWAP_NONE: return UINT64_MAX;
+	case SWAP_PROBATION:
+	case SWAP_PROBING: return swap_probation(g, now);
+	case SWAP_DRAINING: {
+		struct guest_instance *old = candidate(g);
+		if (!vnic_drained(&old->dom))
+			return now + 50 * MS;
+		destroy_instance(g, old);
+		op_finish(g, g->auto_rollback ? OP_ROLLED_BACK : OP_CONFIRMED,
+			  g->auto_rollback ? "crash_loop" : NULL, g->auto_rollback ? g->op.reason : NULL);
+		supervisor_print_status();
+		return UINT64_MAX;
+	}
+	}
+	return UINT64_MAX;
+}
+
+static void swap_candidate_died(struct guest *g, int reason)
+{
+	struct guest_instance *c = candidate(g);
+	if (g->swap == SWAP_PROBATION || g->swap == SWAP_PROBING) {
+		char text[128];
+		snprintf(text, sizeof(text), "v%s stopped during its health gate (%s)", c->version,
+			 dom_shutdown_reason_name(reason));
+		swap_fail(g, "crashed", text);
+		return;
+	}
+	/* The draining instance went by itself: nothing left to wait for. */
+	destroy_instance(g, c);
+	if (g->swap == SWAP_DRAINING)
+		op_finish(g, g->auto_rollback ? OP_ROLLED_BACK : OP_CONFIRMED,
+			  g->auto_rollback ? "crash_loop" : NULL, g->auto_rollback ? g->op.reason : NULL);
+}
+
+static void op_begin(struct guest *g, enum op_kind kind)
+{
+	if (g->op.stage != OP_RECEIVING && g->op.stage != OP_INSTALLED) {
+		/* Not a push (push.c began it): a fresh operation. */
+		memset(&g->op, 0, sizeof(g->op));
+		g->op.id = ++next_op_id;
+		g->op.started_ms = ms_now();
+	}
+	g->op.kind = kind;
+	snprintf(g->op.from_version, sizeof(g->op.from_version), "%s", g->version);
+	g->auto_rollback = false;
+}
+
+uint32_t supervisor_next_op_id(void)
+{
+	return ++next_op_id;
+}
+
+void supervisor_swap_start(struct guest *g, enum op_kind kind)
+{
+	op_begin(g, kind);
+	uint64_t now = flotilla_clock_monotonic();
+	if (!g->op.installed_ms)
+		g->op.installed_ms = now / MS;
+	g->op.stage = OP_INSTALLED;
+	snprintf(g->swap_old_version, sizeof(g->swap_old_version), "%s", g->version);
+	bool serving = g->state == GUEST_RUNNING && instance_live(&g->inst[g->run]);
+	uint64_t free_pages = dom_xen_free_pages(), need = instance_pages(g);
+	g->swap_side_by_side = serving && free_pages >= need;
+	char extra[200] = "";
+	if (g->swap_side_by_side) {
+		snprintf(g->op.mode, sizeof(g->op.mode), "side-by-side");
+		lease_arguments(g, extra, sizeof(extra));
+	} else {
+		snprintf(g->op.mode, sizeof(g->op.mode), "stop-then-start");
+		if (serving)
+			printf("control: %s: Xen has %" PRIu64 " free pages, a second instance needs "
+			       "%" PRIu64 ": stop-then-start\n",
+			       g->name, free_pages, need);
+		g->swap_stopped_ns = now;
+		if (serving && destroy_instance(g, &g->inst[g->run]) != 0) {
+			op_finish(g, OP_FAILED, "stop_failed", "the running instance would not stop");
+			return;
+		}
+		g->state = GUEST_BACKOFF; /* no instance now; the swap decides what runs */
+		g->restart_at_ns = UINT64_MAX;
+	}
+	struct guest_instance *c = candidate(g);
+	const char *why = "unknown";
+	if (start_instance(g, c, g->swap_side_by_side, extra, &why) != 0) {
+		char reason[128];
+		snprintf(reason, sizeof(reason), "the new version could not be built: %s", why);
+		g->swap = SWAP_PROBATION; /* for swap_fail's bookkeeping */
+		swap_fail(g, "build_failed", reason);
+		return;
+	}
+	snprintf(g->op.version, sizeof(g->op.version), "%s", c->version);
+	g->op.stage = OP_STARTING;
+	g->op.built_ms = flotilla_clock_monotonic() / MS;
+	g->swap = SWAP_PROBATION;
+	unsigned timeout = g->ready_timeout_s ? g->ready_timeout_s : 30;
+	g->swap_deadline_ns = flotilla_clock_monotonic() + (uint64_t)timeout * SECONDS;
+	printf("control: %s: v%s on probation (%s, %u s to become ready%s%s)\n", g->name,
+	       c->version, g->op.mode, timeout, g->probe[0] ? " and pass " : "", g->probe);
+	events_wake_application();
+}
+
+/* A crash loop soon after an update was confirmed: the previous confirmed
+ * version comes back, health-gated like any other. true if it started. */
+static bool swap_crash_loop(struct guest *g, int reason, unsigned crashes)
+{
+	uint64_t now = flotilla_clock_monotonic();
+	if (!g->from_store || !g->confirmed_ns || CONFIG_CONTROL_ROLLBACK_WINDOW_S == 0 ||
+	    now - g->confirmed_ns > (uint64_t)CONFIG_CONTROL_ROLLBACK_WINDOW_S * SECONDS ||
+	    g->swap != SWAP_NONE)
+		return false;
+	char previous[16], bad[16];
+	snprintf(bad, sizeof(bad), "%s", g->version);
+	if (store_activate_previous(g->name, previous, sizeof(previous)) != OTA_OK)
+		return false;
+	printf("control: %s: v%s %s %u times within %u s of its confirmation: rolling back to "
+	       "v%s\n",
+	       g->name, bad, dom_shutdown_reason_name(reason), crashes,
+	       CONFIG_CONTROL_CRASH_WINDOW_S, previous);
+	memset(&g->op, 0, sizeof(g->op));
+	g->op.id = ++next_op_id;
+	g->op.started_ms = now / MS;
+	g->confirmed_ns = 0;
+	supervisor_swap_start(g, OP_ROLLBACK);
+	g->auto_rollback = true;
+	snprintf(g->op.reason, sizeof(g->op.reason),
+		 "v%s crashed %u times within %u s after its confirmation: v%s is back", bad,
+		 crashes, CONFIG_CONTROL_CRASH_WINDOW_S, previous);
+	return true;
+}
 
 struct guest *supervisor_find(const char *name)
 {
@@ -587,37 +1098,28 @@ struct guest *supervisor_find(const char *name)
 
 bool supervisor_busy(const struct guest *g)
 {
-	return !op_finished(g->op.stage);
-}
-
-/* First cut of the swap: stop-then-start from the card (the hot swap
- * replaces it). */
-void supervisor_swap_start(struct guest *g, enum op_kind kind)
-{
-	uint64_t now = flotilla_clock_monotonic() / MS;
-	g->op.kind = kind;
-	g->op.stage = OP_STARTING;
-	snprintf(g->op.mode, sizeof(g->op.mode), "stop-then-start");
-	int rc = supervisor_rebuild(g);
-	g->op.built_ms = flotilla_clock_monotonic() / MS;
-	g->op.gap_ms = (uint32_t)(g->op.built_ms - now);
-	if (rc == 0 && store_confirm(g->name) == 0) {
-		g->op.stage = OP_CONFIRMED;
-	} else {
-		g->op.stage = OP_FAILED;
-		snprintf(g->op.code, sizeof(g->op.code), "build_failed");
-		snprintf(g->op.reason, sizeof(g->op.reason), "the new version could not be built");
-	}
-	g->op.finished_ms = flotilla_clock_monotonic() / MS;
+	return !op_finished(g->op.stage) || g->swap != SWAP_NONE;
 }
 
 int supervisor_rollback(struct guest *g)
 {
-	(void)g;
-	return OTA_E_STATE;
+	char previous[16];
+	if (supervisor_busy(g))
+		return OTA_E_STATE;
+	int rc = store_activate_previous(g->name, previous, sizeof(previous));
+	if (rc != OTA_OK)
+		return rc;
+	op_begin(g, OP_ROLLBACK);
+	supervisor_swap_start(g, OP_ROLLBACK);
+	return OTA_OK;
 }
 
 int supervisor_restart(struct guest *g)
 {
-	return supervisor_rebuild(g);
+	if (supervisor_busy(g))
+		return OTA_E_STATE;
+	op_begin(g, OP_RESTART);
+	supervisor_swap_start(g, OP_RESTART);
+	return OTA_OK;
 }
+

@@ -16,6 +16,9 @@
 #include "boot_bundle.h"
 #include "builder.h"
 #include "operation.h"
+#include "probe.h"
+
+#include <generated/autoconf.h>
 
 enum guest_state {
 	GUEST_REFUSED, /* its bundle failed verification: never built */
@@ -25,10 +28,35 @@ enum guest_state {
 	GUEST_FAILED,  /* crashed too often: left stopped */
 };
 
+/*
+ * One domain running a guest. A guest has one instance serving; during a
+ * swap a second one (the candidate) runs beside it until it is healthy and
+ * takes over, or fails and is destroyed.
+ */
+struct guest_instance {
+	struct dom_handle dom; /* dom.domid 0: no domain */
+	bool dying;            /* its destroy failed: retried, the domid kept */
+	uint64_t destroy_retry_ns;
+	char version[16];
+	uint64_t started_ns;
+	bool first_output_seen;
+	bool console_corrupt;
+	uint64_t first_output_ticks;
+	/* console line assembly */
+	char line[160];
+	unsigned line_len;
+};
+
+enum swap_phase {
+	SWAP_NONE,
+	SWAP_PROBATION, /* the candidate runs: waiting for flotilla_ready() */
+	SWAP_PROBING,   /* ready: the control domain probes it */
+	SWAP_DRAINING,  /* switched over: the old instance finishes its connections */
+};
+
 struct guest {
+	/* The spec: what the plan says this guest is. */
 	char name[BOOT_BUNDLE_NAME_MAX + 1];
-	enum guest_state state;
-	const char *refused_reason;
 	const uint8_t *image;
 	size_t image_size;
 	unsigned memory_mb;
@@ -36,30 +64,50 @@ struct guest {
 	uint32_t pcpu_mask;
 	char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 1];
 	char nics[BOOT_BUNDLE_NICS_MAX + 1]; /* the plan's vNICs, "lan,mgmt" */
-	char version[16];
-	struct dom_handle dom;
-	uint64_t started_ns;
-	unsigned restarts;
-	unsigned crashes_in_window;
-	uint64_t window_start_ns;
-	uint64_t restart_at_ns;
-	unsigned backoff_ms;
+	char probe[48];                      /* "tcp:80", "http:80/healthz" or "" */
+	unsigned ready_timeout_s;
 	bool quiet; /* benchmarks: do not forward console lines */
 	/* built from its slot on the card (store.c), not from image */
 	bool from_store;
+
+	/* Its life. */
+	enum guest_state state;
+	const char *refused_reason;
+	char version[16]; /* of the serving instance */
+	struct guest_instance inst[2];
+	uint8_t run; /* inst[run] serves; inst[!run] is a swap's candidate */
+	uint64_t started_ns; /* of the serving instance */
+	unsigned restarts;
+	/* the latest crashes, a ring: newest at crash_next - 1 (a sliding window) */
+	uint64_t crash_ns[CONFIG_CONTROL_CRASH_LIMIT];
+	unsigned crash_next;
+	uint64_t restart_at_ns;
+	unsigned backoff_ms;
+	uint64_t confirmed_ns; /* when an update was last confirmed (0: never) */
 	volatile bool console_pending;
-	bool first_output_seen;
-	bool console_corrupt;
-	uint64_t first_output_ticks;
-	/* console line assembly and the last lines, for `flotilla logs` */
+
+	/* A swap in progress (op says which step). */
+	enum swap_phase swap;
+	bool swap_side_by_side;
+	uint64_t swap_deadline_ns;
+	uint64_t swap_stopped_ns; /* stop-then-start: when the old instance went */
+	char swap_old_version[16];
+	bool auto_rollback;      /* the swap is a rollback after a crash loop */
+	struct probe probe_run;  /* the candidate's health probe */
+
 	/* the latest operator action on this guest (a push, rollback, restart) */
 	struct guest_operation op;
-	char line[160];
-	unsigned line_len;
+	/* the last lines, for `flotilla logs` */
 	char (*log)[160];
 	unsigned log_next;
 	unsigned log_count;
 };
+
+/* The serving instance's domain (domid 0 when none). */
+static inline struct dom_handle *guest_dom(struct guest *g)
+{
+	return &g->inst[g->run].dom;
+}
 
 /* supervisor.c */
 int supervisor_init(const void *dtb);
@@ -80,6 +128,8 @@ struct ota_manifest;
  * for? false with a one-line reason. */
 bool supervisor_plan_gives_nics(const char *plan_nics, const struct ota_manifest *m, char *reason,
 				size_t size);
+/* A new operation id (push.c starts an operation when a bundle arrives). */
+uint32_t supervisor_next_op_id(void);
 /* The plan guest called name, or NULL. */
 struct guest *supervisor_find(const char *name);
 /* An operation (push, swap, rollback, restart) is under way for g: a second
