@@ -21,6 +21,7 @@
 #include "probe.h"
 
 #include "bundle.h"
+#include "event_log.h"
 #include "ota.h"
 #include "trusted_keys.h"
 
@@ -51,6 +52,7 @@ static void on_domain_exception(evtchn_port_t port, void *arg)
 static uint64_t swap_poll(struct guest *g, uint64_t now);
 static void swap_candidate_died(struct guest *g, int reason);
 static bool swap_crash_loop(struct guest *g, int reason, unsigned crashes);
+static void forget_crashes(struct guest *g);
 
 /* net/ and the status page keep IPv4 addresses in network byte order. */
 static uint32_t ntohl_u32(uint32_t v)
@@ -96,18 +98,6 @@ int supervisor_init(const void *dtb)
 		return -1;
 	}
 	return 0;
-}
-
-const char *supervisor_state_name(enum guest_state state)
-{
-	switch (state) {
-	case GUEST_REFUSED: return "refused";
-	case GUEST_RUNNING: return "running";
-	case GUEST_EXITED: return "exited";
-	case GUEST_BACKOFF: return "restarting";
-	case GUEST_FAILED: return "failed";
-	}
-	return "?";
 }
 
 const char *supervisor_state_name(enum guest_state state)
@@ -220,7 +210,7 @@ static void console_drain(struct guest *g, struct guest_instance *in)
 	events_notify(in->dom.console_port);
 }
 
-static void console_flush(struct guest *g, struct guest_instance *in)
+static void instance_console_flush(struct guest *g, struct guest_instance *in)
 {
 	console_drain(g, in);
 	if (in->line_len)
@@ -237,7 +227,7 @@ static int destroy_instance(struct guest *g, struct guest_instance *in)
 	if (!in->dom.domid)
 		return 0;
 	if (!in->dying)
-		console_flush(g, in);
+		instance_console_flush(g, in);
 	uint16_t domid = in->dom.domid;
 	int rc = dom_destroy(&in->dom);
 	if (rc != 0) {
@@ -814,8 +804,8 @@ static void lease_arguments(struct guest *g, char *out, size_t size)
 	size_t len = 0;
 	for (unsigned nic = 0; nic < 4 && *p; nic++) {
 		size_t n = strcspn(p, ",");
-		uint32_t a = ntohl_u32(v.ipv4[nic]), m = ntohl_u32(v.netmask[nic]),
-			 gw = ntohl_u32(v.gateway[nic]);
+		unsigned a = (unsigned)ntohl_u32(v.ipv4[nic]), m = (unsigned)ntohl_u32(v.netmask[nic]),
+			 gw = (unsigned)ntohl_u32(v.gateway[nic]);
 		if (a) {
 			unsigned prefix = 0;
 			while (prefix < 32 && (m & (0x80000000u >> prefix)))
@@ -842,12 +832,10 @@ static void lease_arguments(struct guest *g, char *out, size_t size)
 static void swap_fail(struct guest *g, const char *code, const char *reason)
 {
 	struct guest_instance *c = candidate(g);
-	uint64_t now = flotilla_clock_monotonic();
 	probe_cancel(&g->probe_run);
 	destroy_instance(g, c);
+	/* The version is marked bad on the card: never retried by itself. */
 	if (g->from_store && store_on_trial(g))
-		store_revert_trial(g->name, OTA_REASON_UNHEALTHY);
-	else if (g->from_store && g->op.kind != OP_RESTART)
 		store_revert_trial(g->name, OTA_REASON_UNHEALTHY);
 	if (!g->swap_side_by_side) {
 		/* Stop-then-start: nothing serves; the confirmed image comes back. */
@@ -855,7 +843,6 @@ static void swap_fail(struct guest *g, const char *code, const char *reason)
 			g->state = GUEST_FAILED;
 		g->op.gap_ms = (uint32_t)((flotilla_clock_monotonic() - g->swap_stopped_ns) / MS);
 	}
-	(void)now;
 	op_finish(g, g->state == GUEST_FAILED ? OP_FAILED : OP_ROLLED_BACK, code, reason);
 	supervisor_print_status();
 }
