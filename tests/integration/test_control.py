@@ -62,9 +62,9 @@ def control_plan_checks(tap, image):
                   len(re.findall(r"^\[crash\] fault address 00000000", out, re.M)) == 3)
         at = out.rfind("control: status:")
         status = out[at:] if at >= 0 else ""
-        tap.check("status shows each guest's state, domid, uptime, restarts and memory, and Xen's free memory",
-                  re.search(r"control:   crash\s+failed\s+-\s+-\s+2\s+16 MiB", status) and
-                  re.search(r"control:   ticker\s+running\s+d\d+\s+\d+\.\d s\s+0\s+16 MiB", status) and
+        tap.check("status shows each guest's state, domid, uptime, restarts, version and memory, and Xen's free memory",
+                  re.search(r"control:   crash\s+failed\s+-\s+-\s+2\s+\d+\.\d+\.\d+\s+16 MiB", status) and
+                  re.search(r"control:   ticker\s+running\s+d\d+\s+\d+\.\d s\s+0\s+\d+\.\d+\.\d+\s+16 MiB", status) and
                   re.search(r"Xen free memory \d+ MiB", status), status)
         # Status on demand: 's' on the serial console (Xen passes input to dom0).
         board.pos = len(board.output)
