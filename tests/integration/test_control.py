@@ -58,6 +58,11 @@ def control_plan_checks(tap, image):
         tap.check("after 3 crashes the crash guest is marked failed and not restarted again",
                   re.search(r"control: crash: crash; 3 crashes within 60 s: marked failed", out) and
                   len(starts) == 3, out[-2000:])
+        tap.check("a guest's escape sequences, carriage returns and bells never reach the console",
+                  "\x1b" not in out and "\a" not in out and
+                  "[crash] crash: [1;31mred[0mcontrol: crash: confirmed (forged)" in out)
+        tap.check("a guest cannot forge a control domain line",
+                  not re.search(r"^control: crash: confirmed", out, re.M))
         tap.check("each crash report reaches the console prefixed, with the fault address",
                   len(re.findall(r"^\[crash\] fault address 00000000", out, re.M)) == 3)
         at = out.rfind("control: status:")
