@@ -41,7 +41,7 @@ static struct net_stack *stack;
 static struct ota_auth auth;
 static char board_id[OTA_AUTH_BOARD_MAX + 1];
 static uint8_t random_seed[OTA_SHA256_SIZE];
-static uint64_t random_counter, refused_connections;
+static uint64_t random_counter, refused_connections, evicted_connections;
 
 static uint64_t now_ms(void)
 {
@@ -195,6 +195,31 @@ static void pump_input(struct api_connection *a)
 	}
 }
 
+/*
+ * All connections busy: the one that has been waiting longest for a request
+ * head (idle keep-alive, a stalled or slowloris client) gives its place to
+ * the newcomer, so idle and stalled clients can never lock everyone out. A
+ * connection in the middle of a body (a push) or of an answer keeps its
+ * place. NULL when every connection is working.
+ */
+static struct api_connection *evict_idle(void)
+{
+	struct api_connection *victim = NULL;
+	for (unsigned i = 0; i < API_CONNECTIONS; i++) {
+		struct api_connection *a = &connections[i];
+		if (a->http.state != HTTP_READ_HEAD || a->http.out_len > a->http.out_sent)
+			continue;
+		if (!victim || a->http.last_input_ms < victim->http.last_input_ms)
+			victim = a;
+	}
+	if (victim) {
+		evicted_connections++;
+		tcp_abort(victim->tcp);
+		release(victim);
+	}
+	return victim;
+}
+
 static void api_event(void *arg, struct tcp_conn *conn, enum tcp_event event)
 {
 	struct api_connection *a = arg;
@@ -203,6 +228,8 @@ static void api_event(void *arg, struct tcp_conn *conn, enum tcp_event event)
 		for (unsigned i = 0; connections && i < API_CONNECTIONS && !a; i++)
 			if (!connections[i].tcp)
 				a = &connections[i];
+		if (!a)
+			a = evict_idle();
 		if (!a) {
 			refused_connections++;
 			tcp_abort(conn); /* all busy: the client retries later */
