@@ -54,12 +54,6 @@ static void swap_candidate_died(struct guest *g, int reason);
 static bool swap_crash_loop(struct guest *g, int reason, unsigned crashes);
 static void forget_crashes(struct guest *g);
 
-/* net/ and the status page keep IPv4 addresses in network byte order. */
-static uint32_t ntohl_u32(uint32_t v)
-{
-	return __builtin_bswap32(v);
-}
-
 static void on_console_event(evtchn_port_t port, void *arg)
 {
 	(void)port;
@@ -804,8 +798,9 @@ static void lease_arguments(struct guest *g, char *out, size_t size)
 	size_t len = 0;
 	for (unsigned nic = 0; nic < 4 && *p; nic++) {
 		size_t n = strcspn(p, ",");
-		unsigned a = (unsigned)ntohl_u32(v.ipv4[nic]), m = (unsigned)ntohl_u32(v.netmask[nic]),
-			 gw = (unsigned)ntohl_u32(v.gateway[nic]);
+		/* as net/ holds them: 10.0.0.5 is 0x0a000005 */
+		unsigned a = (unsigned)v.ipv4[nic], m = (unsigned)v.netmask[nic],
+			 gw = (unsigned)v.gateway[nic];
 		if (a) {
 			unsigned prefix = 0;
 			while (prefix < 32 && (m & (0x80000000u >> prefix)))
