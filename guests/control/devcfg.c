@@ -146,13 +146,13 @@ static int parse_entry(struct devcfg *cfg, char *key, char *value, unsigned line
 		       unsigned *seen)
 {
 	enum { SEEN_HOSTNAME = 1, SEEN_IP = 2, SEEN_GATEWAY = 4, SEEN_DNS = 8 };
-	bool operator = strcmp(key, "operator") == 0;
-	if (operator || strcmp(key, "trust") == 0) {
+	bool as_operator = strcmp(key, "operator") == 0;
+	if (as_operator || strcmp(key, "trust") == 0) {
 		/* Signing keys and operator keys: two roles, never one key for both. */
-		struct ota_trusted_key *table = operator ? cfg->operators : cfg->keys;
-		struct ota_trusted_key *other = operator ? cfg->keys : cfg->operators;
-		size_t *count = operator ? &cfg->operator_count : &cfg->key_count;
-		size_t other_count = operator ? cfg->key_count : cfg->operator_count;
+		struct ota_trusted_key *table = as_operator ? cfg->operators : cfg->keys;
+		struct ota_trusted_key *other = as_operator ? cfg->keys : cfg->operators;
+		size_t *count = as_operator ? &cfg->operator_count : &cfg->key_count;
+		size_t other_count = as_operator ? cfg->key_count : cfg->operator_count;
 		if (*count == DEVCFG_KEYS_MAX)
 			return fail(error, cfg, line, "more than %d %s keys", DEVCFG_KEYS_MAX, key);
 		struct ota_trusted_key *k = &table[*count];
@@ -168,7 +168,7 @@ static int parse_entry(struct devcfg *cfg, char *key, char *value, unsigned line
 				return fail(error, cfg, line,
 					    "%s: that key is also a %s key: use separate keys for "
 					    "signing and operating",
-					    key, operator ? "trust" : "operator");
+					    key, as_operator ? "trust" : "operator");
 		(*count)++;
 		return 0;
 	}

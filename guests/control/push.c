@@ -30,7 +30,7 @@ struct push {
 	uint64_t total, received;
 	uint8_t head[OTA_BUNDLE_HEAD_MAX];
 	uint32_t head_len, head_need; /* head_need 0: header not decoded yet */
-	bool claimed; /* authenticated: owns the install and g->op */
+	bool claimed;                 /* authenticated: owns the install and g->op */
 	/* a refusal decided by check_manifest() (board rules, not ota/'s) */
 	int why_status;
 	char why_code[32];
@@ -168,8 +168,8 @@ static void respond_operation(struct http_conn *c, int status, const struct gues
 static void respond_busy(struct http_conn *c, const struct guest *g)
 {
 	char message[160];
-	snprintf(message, sizeof(message), "an operation on %s is under way (%s %s, id %" PRIu32
-		 "): wait for it to finish",
+	snprintf(message, sizeof(message),
+		 "an operation on %s is under way (%s %s, id %" PRIu32 "): wait for it to finish",
 		 g->name, op_kind_name(g->op.kind), op_stage_name(g->op.stage), g->op.id);
 	http_respond_error(c, 409, "busy", message);
 }
@@ -194,7 +194,8 @@ void push_put_begin(struct http_conn *c, const struct http_request *r)
 {
 	struct guest *g = supervisor_find(r->param);
 	if (!g) {
-		http_respond_error(c, 404, "no_such_guest", "the board's plan has no guest of that name");
+		http_respond_error(c, 404, "no_such_guest",
+				   "the board's plan has no guest of that name");
 		return;
 	}
 	uint32_t slot = store_slot_bytes();
@@ -206,8 +207,8 @@ void push_put_begin(struct http_conn *c, const struct http_request *r)
 	if (r->content_length > (uint64_t)slot + OTA_BUNDLE_HEAD_MAX) {
 		char message[160];
 		snprintf(message, sizeof(message),
-			 "the bundle (%" PRIu64 " bytes) is larger than a slot on this board (%" PRIu32
-			 " bytes of image)",
+			 "the bundle (%" PRIu64
+			 " bytes) is larger than a slot on this board (%" PRIu32 " bytes of image)",
 			 r->content_length, slot);
 		http_respond_error(c, 413, ota_status_name(OTA_E_OVERSIZE), message);
 		return;
@@ -227,7 +228,8 @@ void push_put_begin(struct http_conn *c, const struct http_request *r)
 		if (!pushes[i].conn)
 			p = &pushes[i];
 	if (!p || !install) {
-		http_respond_error(c, 503, "no_memory", "no memory for another upload: retry later");
+		http_respond_error(c, 503, "no_memory",
+				   "no memory for another upload: retry later");
 		return;
 	}
 	memset(p, 0, sizeof(*p));
@@ -275,16 +277,15 @@ static int check_manifest(void *ctx, const struct ota_manifest *m)
 	if (strcmp(m->name, g->name) != 0) {
 		snprintf(p->why_code, sizeof(p->why_code), "wrong-guest");
 		snprintf(p->why, sizeof(p->why),
-			 "the bundle is signed for guest \"%s\", not \"%s\"",
-			 m->name, g->name);
+			 "the bundle is signed for guest \"%s\", not \"%s\"", m->name, g->name);
 		return OTA_E_INVALID;
 	}
 	if (g->memory_mb < m->memory_mib || g->vcpus < m->vcpus) {
 		snprintf(p->why_code, sizeof(p->why_code), "plan-mismatch");
-		snprintf(p->why, sizeof(p->why),
-			 "the plan gives %s %u MiB and %u vCPU(s); the bundle asks for %u MiB and %u",
-			 g->name, g->memory_mb, g->vcpus, (unsigned)m->memory_mib,
-			 (unsigned)m->vcpus);
+		snprintf(
+		    p->why, sizeof(p->why),
+		    "the plan gives %s %u MiB and %u vCPU(s); the bundle asks for %u MiB and %u",
+		    g->name, g->memory_mb, g->vcpus, (unsigned)m->memory_mib, (unsigned)m->vcpus);
 		return OTA_E_INVALID;
 	}
 	if (!supervisor_plan_gives_nics(g->nics, m, p->why, sizeof(p->why))) {
@@ -295,9 +296,9 @@ static int check_manifest(void *ctx, const struct ota_manifest *m)
 	 * is refused now, before the slot is touched, not after it is written. */
 	uint64_t expected = (uint64_t)p->head_len + m->image_size;
 	if (p->total != expected) {
-		snprintf(p->why_code, sizeof(p->why_code), "%s",
-			 ota_status_name(p->total < expected ? OTA_E_TRUNCATED
-							     : OTA_E_TRAILING_DATA));
+		snprintf(
+		    p->why_code, sizeof(p->why_code), "%s",
+		    ota_status_name(p->total < expected ? OTA_E_TRUNCATED : OTA_E_TRAILING_DATA));
 		snprintf(p->why, sizeof(p->why),
 			 "Content-Length %" PRIu64 " is not the signed bundle's size %" PRIu64
 			 ": send the whole file, unchanged",
@@ -371,8 +372,10 @@ void push_put_body(struct http_conn *c, const uint8_t *data, size_t len)
 		if (!p->head_need) {
 			struct ota_bundle_header h;
 			int rc = ota_bundle_header_decode(p->head, &h);
-			uint64_t need = (uint64_t)h.header_size + h.manifest_size + h.signature_size;
-			if (rc == OTA_OK && (need > sizeof(p->head) || need < OTA_BUNDLE_HEADER_SIZE))
+			uint64_t need =
+			    (uint64_t)h.header_size + h.manifest_size + h.signature_size;
+			if (rc == OTA_OK &&
+			    (need > sizeof(p->head) || need < OTA_BUNDLE_HEADER_SIZE))
 				rc = OTA_E_MALFORMED_HEADER;
 			if (rc == OTA_OK && need > p->total)
 				rc = OTA_E_TRUNCATED;
@@ -407,9 +410,8 @@ void push_put_end(struct http_conn *c, const struct http_request *r)
 	}
 	if (!p->claimed) {
 		/* The body ended inside the head: too short to be a bundle. */
-		refuse_unauthenticated(c, p, p->head_len < OTA_BUNDLE_HEADER_SIZE
-						 ? OTA_E_BAD_MAGIC
-						 : OTA_E_TRUNCATED);
+		refuse_unauthenticated(
+		    c, p, p->head_len < OTA_BUNDLE_HEADER_SIZE ? OTA_E_BAD_MAGIC : OTA_E_TRUNCATED);
 		return;
 	}
 	struct guest *g = p->g;
@@ -457,7 +459,8 @@ void push_get_operation(struct http_conn *c, const struct http_request *r)
 {
 	struct guest *g = supervisor_find(r->param);
 	if (!g) {
-		http_respond_error(c, 404, "no_such_guest", "the board's plan has no guest of that name");
+		http_respond_error(c, 404, "no_such_guest",
+				   "the board's plan has no guest of that name");
 		return;
 	}
 	respond_operation(c, 200, g);
@@ -474,7 +477,8 @@ static void post_action(struct http_conn *c, const struct http_request *r, enum 
 	}
 	struct guest *g = supervisor_find(r->param);
 	if (!g) {
-		http_respond_error(c, 404, "no_such_guest", "the board's plan has no guest of that name");
+		http_respond_error(c, 404, "no_such_guest",
+				   "the board's plan has no guest of that name");
 		return;
 	}
 	if (supervisor_busy(g)) {
@@ -491,7 +495,8 @@ static void post_action(struct http_conn *c, const struct http_request *r, enum 
 			message = "the guest could not be restarted: see the board's console";
 		} else if (rc == OTA_E_STATE) {
 			code = "no_previous_version";
-			message = "there is no previous confirmed version on the card to go back to";
+			message =
+			    "there is no previous confirmed version on the card to go back to";
 		} else {
 			code = ota_status_name(rc);
 			message = ota_strerror(rc);

@@ -108,10 +108,9 @@ static void print_event(const struct ota_event *e, void *arg)
 	if (e->type == OTA_EVENT_ATTEMPT)
 		printf(" attempt %" PRIu32 " of %u", e->detail, CONFIG_OTA_TRIAL_ATTEMPTS);
 	if (e->type == OTA_EVENT_REFUSE)
-		printf(" from %s",
-		       e->detail == OTA_EVENT_FROM_BOOT_BUNDLE ? "boot bundle"
-		       : e->detail == OTA_EVENT_FROM_NETWORK   ? "the network"
-							       : "card");
+		printf(" from %s", e->detail == OTA_EVENT_FROM_BOOT_BUNDLE ? "boot bundle"
+				   : e->detail == OTA_EVENT_FROM_NETWORK   ? "the network"
+									   : "card");
 	if (e->type == OTA_EVENT_REVERT)
 		printf(": %s (after %" PRIu32 " attempt(s))", ota_event_reason_text(e->reason),
 		       e->detail);

@@ -12,3 +12,20 @@ test-push-smoke: $(SDCARD) $(FLOTILLA_CLI) $(O)/guests/hello.img $(SIGNING_KEY) 
 		--flotilla $(FLOTILLA_CLI) --signing-key $(SIGNING_KEY) \
 		--operator-key $(if $(DEV_OPERATOR_KEY),$(DEV_OPERATOR_KEY).key,none) --hello $(O)/guests/hello.img
 endif
+
+# The push state machine on the host (tests/unit/test_push_api.c): push.c with
+# the real http.c, ota/ auth, verifier, install and slot store on a RAM
+# device; only the supervisor and the store's bookkeeping are stood in for.
+TEST_SUITES += push-api
+PUSH_API_TEST := $(O)/host/tests/test_push_api
+$(PUSH_API_TEST): $(SRC)/tests/unit/test_push_api.c $(SRC)/guests/control/push.c $(SRC)/guests/control/http.c \
+		$(OTA_TB)/ota_test_util.o $(OTA_SAN_OBJS) $(FLOTILLA_SAN_OBJS) $(CONFIG_H) | $(XEN_PUBLIC)/xen
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(OTA_TEST_CFLAGS) -std=gnu11 -D__XEN_TOOLS__ -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
+		-I$(SRC)/guests/control -I$(SRC)/guests/runtime/include -isystem $(XEN_PUBLIC) \
+		-o $@ $(SRC)/tests/unit/test_push_api.c $(SRC)/guests/control/push.c $(SRC)/guests/control/http.c \
+		$(OTA_TB)/ota_test_util.o $(OTA_SAN_OBJS) $(FLOTILLA_SAN_OBJS) $(OTA_TEST_LIBS)
+.PHONY: test-push-api
+test-push-api: $(PUSH_API_TEST)
+	$(Q)$(RUN_SUITE) push-api env CMOCKA_MESSAGE_OUTPUT=TAP $<

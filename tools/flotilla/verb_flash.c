@@ -431,11 +431,12 @@ static void print_result(const struct flash_job *job)
 		       "%.16s...)\n",
 		       job->image, job->device, (unsigned long long)job->image_size, mb_s, hex);
 		if (job->config_len)
-			printf("provisioned: hostname %s, address %s, %zu extra trusted key(s), %zu "
-			       "operator key(s)\n",
-			       job->cfg.hostname[0] ? job->cfg.hostname : "(default)",
-			       job->cfg.static_ip ? "static" : "DHCP", job->cfg.key_count,
-			       job->cfg.operator_count);
+			printf(
+			    "provisioned: hostname %s, address %s, %zu extra trusted key(s), %zu "
+			    "operator key(s)\n",
+			    job->cfg.hostname[0] ? job->cfg.hostname : "(default)",
+			    job->cfg.static_ip ? "static" : "DHCP", job->cfg.key_count,
+			    job->cfg.operator_count);
 		return;
 	}
 	printf("{\"image\":");
