@@ -165,10 +165,11 @@ static int parse_entry(struct devcfg *cfg, char *key, char *value, unsigned line
 				return fail(error, cfg, line, "%s: the same key twice", key);
 		for (size_t i = 0; i < other_count; i++)
 			if (memcmp(other[i].pubkey, k->pubkey, OTA_P256_PUBKEY_SIZE) == 0)
-				return fail(error, cfg, line,
-					    "%s: that key is also a %s key: use separate keys for "
-					    "signing and operating",
-					    key, as_operator ? "trust" : "operator");
+				return fail(
+				    error, cfg, line,
+				    "%s: that key is already listed as %s: use separate keys "
+				    "for signing and operating",
+				    key, as_operator ? "trust" : "operator");
 		(*count)++;
 		return 0;
 	}
