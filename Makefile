@@ -156,6 +156,12 @@ endif
 else
 SIGNING_KEY := $(if $(filter /%,$(CONFIG_OTA_SIGNING_KEY)),$(CONFIG_OTA_SIGNING_KEY),$(SRC)/$(CONFIG_OTA_SIGNING_KEY))
 endif
+# Operators (who may act over the device API): the fleet's from Kconfig, or
+# a development operator key made in the build directory.
+ifeq ($(strip $(CONFIG_OTA_OPERATOR_KEYS)),)
+DEV_OPERATOR_KEY := $(O)/keys/operator
+CONFIG_OTA_OPERATOR_KEYS := $(DEV_OPERATOR_KEY).pub
+endif
 endif
 
 # Fragments need the board's data: skip them on make's first pass, before

@@ -39,6 +39,7 @@ enum ota_event_type {
 enum ota_event_source {
 	OTA_EVENT_FROM_STORE = 0,
 	OTA_EVENT_FROM_BOOT_BUNDLE = 1,
+	OTA_EVENT_FROM_NETWORK = 2, /* pushed over the device API */
 };
 
 /* Why a trial was reverted (OTA_EVENT_REVERT's reason). */

@@ -14,6 +14,15 @@ void ota_install_begin(struct ota_install *in, struct slot_store *store,
 	in->store = store;
 	in->started = 0;
 	in->error = OTA_OK;
+	in->check = NULL;
+	in->check_ctx = NULL;
+}
+
+void ota_install_set_check(struct ota_install *in,
+			   int (*check)(void *ctx, const struct ota_manifest *m), void *ctx)
+{
+	in->check = check;
+	in->check_ctx = ctx;
 }
 
 static int install_fail(struct ota_install *in, int error)
@@ -42,6 +51,11 @@ int ota_install_feed(struct ota_install *in, const void *data, size_t len)
 			return OTA_OK;
 		if (rc != OTA_OK)
 			return install_fail(in, rc);
+		if (in->check) {
+			rc = in->check(in->check_ctx, ota_verifier_manifest(&in->verifier));
+			if (rc != OTA_OK)
+				return install_fail(in, rc);
+		}
 		/* The signed head goes with the image: a boot re-checks it from the medium. */
 		rc =
 		    slot_store_begin_install_signed(in->store, ota_verifier_manifest(&in->verifier),

@@ -22,10 +22,22 @@ struct ota_install {
 	struct slot_store *store;
 	int started; /* the store has an install open for us */
 	int error;   /* sticky */
+	/* Optional (ota_install_set_check): the caller's own conditions on the
+	 * authenticated manifest, decided before the store is touched. */
+	int (*check)(void *ctx, const struct ota_manifest *m);
+	void *check_ctx;
 };
 
 void ota_install_begin(struct ota_install *in, struct slot_store *store,
 		       const struct ota_verify_policy *policy);
+/*
+ * After begin: check(ctx, manifest) runs once the head is authentic and
+ * before the store begins the install; an error it returns (an OTA_E_*
+ * code) refuses the bundle with every slot as it was. The device API uses
+ * it for what only the board knows: the guest's name and its plan.
+ */
+void ota_install_set_check(struct ota_install *in,
+			   int (*check)(void *ctx, const struct ota_manifest *m), void *ctx);
 /* OTA_OK or the first error (then sticky). */
 int ota_install_feed(struct ota_install *in, const void *data, size_t len);
 /* After the last byte: OTA_OK when the image is installed (READY). */

@@ -21,6 +21,8 @@ OTA_MBEDTLS_CONFIG := -I$(OTA_SRC) -I$(MBEDTLS_SRC)/include -DMBEDTLS_CONFIG_FIL
 
 # The keys the device trusts: relative paths are taken from the source tree.
 OTA_KEY_FILES := $(foreach k,$(CONFIG_OTA_TRUSTED_KEYS),$(if $(filter /%,$(k)),$(k),$(SRC)/$(k)))
+# The operators the device API trusts (ota/operator_keys.h): a separate table.
+OTA_OPERATOR_KEY_FILES := $(foreach k,$(CONFIG_OTA_OPERATOR_KEYS),$(if $(filter /%,$(k)),$(k),$(SRC)/$(k)))
 
 # The store partition must hold every guest's two slots and their 1 KiB head
 # areas (4 KiB for the largest blocks), 16 KiB of metadata and the event log.
@@ -34,7 +36,7 @@ endif
 # ---------------------------------------------------------------- target
 OTA_T := $(O)/target/ota
 OTA_MBEDTLS_T := $(O)/target/mbedtls
-OTA_TARGET_OBJS := $(addprefix $(OTA_T)/,$(addsuffix .o,$(OTA_MODULES) trusted_keys))
+OTA_TARGET_OBJS := $(addprefix $(OTA_T)/,$(addsuffix .o,$(OTA_MODULES) trusted_keys operator_keys))
 OTA_MBEDTLS_TARGET_OBJS := $(addprefix $(OTA_MBEDTLS_T)/,$(addsuffix .o,$(OTA_MBEDTLS_MODULES)))
 
 $(OTA_MBEDTLS_T)/%.o: $(MBEDTLS_SRC)/library/%.c $(OTA_SRC)/mbedtls_config_target.h | $(DEPS_STAMP)
@@ -54,6 +56,13 @@ $(OTA_T)/trusted_keys.c: $(O)/host/flotilla $(OTA_KEY_FILES) $(CONFIG_MK)
 	$(Q)$(O)/host/flotilla embed-keys -o $@ $(OTA_KEY_FILES)
 
 $(OTA_T)/trusted_keys.o: $(OTA_T)/trusted_keys.c $(CONFIG_H)
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@
+
+$(OTA_T)/operator_keys.c: $(O)/host/flotilla $(OTA_OPERATOR_KEY_FILES) $(CONFIG_MK)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(O)/host/flotilla embed-keys --table operator -o $@ $(OTA_OPERATOR_KEY_FILES)
+
+$(OTA_T)/operator_keys.o: $(OTA_T)/operator_keys.c $(CONFIG_H)
 	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -I$(OTA_SRC) -c $< -o $@
 
 $(OTA_T)/libota.a: $(OTA_TARGET_OBJS)

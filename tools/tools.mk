@@ -37,6 +37,18 @@ $(DEV_KEY).key $(DEV_KEY).pub &: | $(FLOTILLA_CLI)
 	@echo "          with it are for development only: set OTA_SIGNING_KEY for a fleet."
 endif
 
+ifdef DEV_OPERATOR_KEY
+# The development operator key, made like the signing key: the board built
+# with it trusts its holder to act over the device API (flotilla push).
+$(DEV_OPERATOR_KEY).key $(DEV_OPERATOR_KEY).pub &: | $(FLOTILLA_CLI)
+	$(Q)mkdir -p $(dir $(DEV_OPERATOR_KEY))
+	$(Q)rm -f $(DEV_OPERATOR_KEY).tmp.key $(DEV_OPERATOR_KEY).tmp.pub
+	$(Q)$(FLOTILLA_CLI) keygen --out $(DEV_OPERATOR_KEY).tmp >/dev/null
+	$(Q)mv -f $(DEV_OPERATOR_KEY).tmp.pub $(DEV_OPERATOR_KEY).pub && mv -f $(DEV_OPERATOR_KEY).tmp.key $(DEV_OPERATOR_KEY).key
+	@echo "  KEYGEN  $(patsubst $(O)/%,%,$(DEV_OPERATOR_KEY)).key: a development operator key for the"
+	@echo "          device API. Set OTA_OPERATOR_KEYS for a fleet."
+endif
+
 # $(call plan_guests,PLAN): the guest applications a plan uses.
 plan_guests = $(shell $(PLAN_TOOL) files $(1) $(PLAN_ARGS))
 # $(call plan_has_guests,PLAN): non-empty if the control domain builds guests.

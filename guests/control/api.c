@@ -17,7 +17,9 @@
 #include "flotilla.h"
 #include "http.h"
 #include "provision.h"
+#include "push.h"
 #include "supervisor.h"
+#include "trust.h"
 
 #ifndef FLOTILLA_VERSION
 #error "FLOTILLA_VERSION must be defined by the build"
@@ -145,6 +147,11 @@ static const struct http_route routes[] = {
     {HTTP_GET, "/v1/ping", 0, NULL, NULL, get_ping},
     {HTTP_GET, "/v1/nonce", 0, NULL, NULL, get_nonce},
     {HTTP_GET, "/v1/guests", 0, NULL, NULL, get_guests},
+    /* Updates (push.c): push, its operation, rollback, restart. */
+    {HTTP_PUT, "/v1/guests/{}", PUSH_BODY_MAX, push_put_begin, push_put_body, push_put_end},
+    {HTTP_GET, "/v1/guests/{}/operation", 0, NULL, NULL, push_get_operation},
+    {HTTP_POST, "/v1/guests/{}/rollback", 0, NULL, NULL, push_post_rollback},
+    {HTTP_POST, "/v1/guests/{}/restart", 0, NULL, NULL, push_post_restart},
 };
 static const struct http_server server = {routes, sizeof(routes) / sizeof(routes[0]), NULL};
 
@@ -152,6 +159,7 @@ static const struct http_server server = {routes, sizeof(routes) / sizeof(routes
 
 static void release(struct api_connection *a)
 {
+	push_connection_closed(&a->http); /* an upload it carried is abandoned */
 	a->tcp = NULL;
 	a->pending_len = a->pending_off = 0;
 }
@@ -287,6 +295,11 @@ const char *api_board_id(void)
 	return board_id;
 }
 
+struct ota_auth *api_auth(void)
+{
+	return &auth;
+}
+
 int api_start(struct net_stack *s, const struct net_port *port)
 {
 	const struct devcfg *cfg = provision_config();
@@ -306,13 +319,17 @@ int api_start(struct net_stack *s, const struct net_port *port)
 	memcpy(seed, port->secret, 16);
 	memcpy(seed + 16, &t, 8);
 	ota_sha256(seed, sizeof(seed), random_seed);
-	/* Operator keys arrive with the over-the-air work; until then nothing
-	 * that changes state is routed, so the table is empty. */
-	ota_auth_init(&auth, board_id, NULL, 0, api_random, NULL);
+	/* Operators may act; signing keys are named only to refuse them as
+	 * operators with their own reason (wrong_role). */
+	size_t operator_count;
+	const struct ota_trusted_key *operators = trust_operators(&operator_count);
+	ota_auth_init(&auth, board_id, operators, operator_count, api_random, NULL);
+	auth.signers = trust_keys(&auth.signer_count);
 	if (!tcp_listen(stack, API_PORT, API_CONNECTIONS, api_event, NULL)) {
 		printf("control: api: cannot listen on port %d\n", API_PORT);
 		return -1;
 	}
-	printf("control: api: device API on port %d, board id %s\n", API_PORT, board_id);
+	printf("control: api: device API on port %d, board id %s, %u operator key(s)\n", API_PORT,
+	       board_id, (unsigned)operator_count);
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 struct net_stack;
 struct net_port;
+struct ota_auth;
 
 #define API_PORT        80
 #define API_CONNECTIONS 8
@@ -22,5 +23,7 @@ int api_start(struct net_stack *stack, const struct net_port *port);
 uint64_t api_poll(void);
 /* The board's identity in signed requests (hostname, or derived from the MAC). */
 const char *api_board_id(void);
+/* The operator authentication (nonces, operator keys) for handlers. */
+struct ota_auth *api_auth(void);
 
 #endif

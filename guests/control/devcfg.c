@@ -146,18 +146,31 @@ static int parse_entry(struct devcfg *cfg, char *key, char *value, unsigned line
 		       unsigned *seen)
 {
 	enum { SEEN_HOSTNAME = 1, SEEN_IP = 2, SEEN_GATEWAY = 4, SEEN_DNS = 8 };
-	if (strcmp(key, "trust") == 0) {
-		if (cfg->key_count == DEVCFG_KEYS_MAX)
-			return fail(error, cfg, line, "more than %d trust keys", DEVCFG_KEYS_MAX);
-		struct ota_trusted_key *k = &cfg->keys[cfg->key_count];
+	bool as_operator = strcmp(key, "operator") == 0;
+	if (as_operator || strcmp(key, "trust") == 0) {
+		/* Signing keys and operator keys: two roles, never one key for both. */
+		struct ota_trusted_key *table = as_operator ? cfg->operators : cfg->keys;
+		struct ota_trusted_key *other = as_operator ? cfg->keys : cfg->operators;
+		size_t *count = as_operator ? &cfg->operator_count : &cfg->key_count;
+		size_t other_count = as_operator ? cfg->key_count : cfg->operator_count;
+		if (*count == DEVCFG_KEYS_MAX)
+			return fail(error, cfg, line, "more than %d %s keys", DEVCFG_KEYS_MAX, key);
+		struct ota_trusted_key *k = &table[*count];
 		if (parse_key(value, k->pubkey) != 0)
 			return fail(error, cfg, line,
-				    "trust: not a P-256 public key (130 hex digits, 04...)");
+				    "%s: not a P-256 public key (130 hex digits, 04...)", key);
 		ota_key_id(k->pubkey, k->key_id);
-		for (size_t i = 0; i < cfg->key_count; i++)
-			if (memcmp(cfg->keys[i].pubkey, k->pubkey, OTA_P256_PUBKEY_SIZE) == 0)
-				return fail(error, cfg, line, "trust: the same key twice");
-		cfg->key_count++;
+		for (size_t i = 0; i < *count; i++)
+			if (memcmp(table[i].pubkey, k->pubkey, OTA_P256_PUBKEY_SIZE) == 0)
+				return fail(error, cfg, line, "%s: the same key twice", key);
+		for (size_t i = 0; i < other_count; i++)
+			if (memcmp(other[i].pubkey, k->pubkey, OTA_P256_PUBKEY_SIZE) == 0)
+				return fail(
+				    error, cfg, line,
+				    "%s: that key is already listed as %s: use separate keys "
+				    "for signing and operating",
+				    key, as_operator ? "trust" : "operator");
+		(*count)++;
 		return 0;
 	}
 	unsigned bit = strcmp(key, "hostname") == 0    ? SEEN_HOSTNAME
@@ -167,7 +180,8 @@ static int parse_entry(struct devcfg *cfg, char *key, char *value, unsigned line
 						       : 0;
 	if (!bit)
 		return fail(error, cfg, line,
-			    "unknown key '%.24s' (known: hostname, static-ip, gateway, dns, trust)",
+			    "unknown key '%.24s' (known: hostname, static-ip, gateway, dns, trust, "
+			    "operator)",
 			    key);
 	if (*seen & bit)
 		return fail(error, cfg, line, "%s given twice", key);

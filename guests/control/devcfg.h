@@ -23,8 +23,13 @@
  *                                  point in hex; repeatable, at most
  *                                  DEVCFG_KEYS_MAX; trusted in addition to
  *                                  the keys built into the image)
+ *   operator  = 04cd…             (an operator key: who may act on the board
+ *                                  over the device API; repeatable, at most
+ *                                  DEVCFG_KEYS_MAX; in addition to
+ *                                  CONFIG_OTA_OPERATOR_KEYS. A key may not be
+ *                                  both a trust and an operator key.)
  *
- * Each key may appear once, except trust. Unknown keys are errors, so that
+ * Each key may appear once, except trust and operator. Unknown keys are errors, so that
  * a typo never silently leaves a board on its defaults.
  */
 #ifndef FLOTILLA_CONTROL_DEVCFG_H
@@ -49,8 +54,10 @@ struct devcfg {
 	bool has_gateway, has_dns;
 	uint8_t gateway[4];
 	uint8_t dns[4];
-	struct ota_trusted_key keys[DEVCFG_KEYS_MAX];
+	struct ota_trusted_key keys[DEVCFG_KEYS_MAX]; /* signing keys (trust) */
 	size_t key_count;
+	struct ota_trusted_key operators[DEVCFG_KEYS_MAX]; /* operator keys */
+	size_t operator_count;
 };
 
 /*

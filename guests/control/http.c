@@ -106,9 +106,15 @@ static void respond_head(struct http_conn *c, int status, const char *content_ty
 void http_respond(struct http_conn *c, int status, const char *content_type, const char *body,
 		  size_t len)
 {
+	http_respond_headers(c, status, content_type, NULL, body, len);
+}
+
+void http_respond_headers(struct http_conn *c, int status, const char *content_type,
+			  const char *headers, const char *body, size_t len)
+{
 	if (c->answered || c->state == HTTP_CLOSED)
 		return;
-	respond_head(c, status, content_type, len, NULL);
+	respond_head(c, status, content_type, len, headers);
 	if (!c->head_only && len) {
 		if (len > sizeof(c->out) - c->out_len) {
 			/* A handler bug, not the client's: say so instead of truncating. */

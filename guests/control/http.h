@@ -133,6 +133,10 @@ void http_conn_peer_closed(struct http_conn *c);
 /* Answers (from handlers). body may be NULL for len 0. */
 void http_respond(struct http_conn *c, int status, const char *content_type, const char *body,
 		  size_t len);
+/* The same with extra header lines (each ending in CRLF, e.g.
+ * "Location: /v1/guests/www/operation\r\n"); headers may be NULL. */
+void http_respond_headers(struct http_conn *c, int status, const char *content_type,
+			  const char *headers, const char *body, size_t len);
 /* {"error":code,"message":message} with the status. */
 void http_respond_error(struct http_conn *c, int status, const char *code, const char *message);
 /* A body of exactly len bytes produced by fill() as output room appears. */

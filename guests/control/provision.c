@@ -21,7 +21,11 @@ static void print_applied(void)
 	if (config.static_ip)
 		printf("%u.%u.%u.%u/%u", config.ip[0], config.ip[1], config.ip[2], config.ip[3],
 		       config.prefix_len);
-	printf(", %u provisioned signing key(s) trusted\n", (unsigned)trust_provisioned_count());
+	printf(", %u provisioned signing key(s) trusted", (unsigned)trust_provisioned_count());
+	if (trust_provisioned_operator_count())
+		printf(", %u provisioned operator key(s)",
+		       (unsigned)trust_provisioned_operator_count());
+	printf("\n");
 }
 
 size_t provision_load(const void *dtb, const uint8_t *initrd, size_t initrd_size)

@@ -17,7 +17,7 @@
 #include "install.h"
 #include "ota.h"
 #include "slot_store.h"
-#include "trusted_keys.h"
+#include "trust.h"
 
 #include <generated/autoconf.h>
 
@@ -55,12 +55,12 @@ static int test_update_count;
 
 static struct ota_verify_policy board_policy(void)
 {
+	/* The same keys as every other path (built in + provisioned). */
 	struct ota_verify_policy policy = {
-	    .keys = ota_trusted_keys,
-	    .key_count = ota_trusted_key_count,
 	    .board = CONFIG_BOARD,
 	    .max_image_size = store.slot_blocks * store.block_size,
 	};
+	policy.keys = trust_keys(&policy.key_count);
 	return policy;
 }
 
@@ -108,8 +108,9 @@ static void print_event(const struct ota_event *e, void *arg)
 	if (e->type == OTA_EVENT_ATTEMPT)
 		printf(" attempt %" PRIu32 " of %u", e->detail, CONFIG_OTA_TRIAL_ATTEMPTS);
 	if (e->type == OTA_EVENT_REFUSE)
-		printf(" from %s",
-		       e->detail == OTA_EVENT_FROM_BOOT_BUNDLE ? "boot bundle" : "card");
+		printf(" from %s", e->detail == OTA_EVENT_FROM_BOOT_BUNDLE ? "boot bundle"
+				   : e->detail == OTA_EVENT_FROM_NETWORK   ? "the network"
+									   : "card");
 	if (e->type == OTA_EVENT_REVERT)
 		printf(": %s (after %" PRIu32 " attempt(s))", ota_event_reason_text(e->reason),
 		       e->detail);
@@ -865,4 +866,51 @@ void store_print_status(void)
 		       slots[1], (unsigned)guest->highest_counter,
 		       guest->trial_attempts ? " (trial counted)" : "");
 	}
+}
+
+/* ---------------------------------------------------------------- pushes (push.c) */
+
+struct slot_store *store_for_push(struct ota_verify_policy *policy)
+{
+	if (!store_ok)
+		return NULL;
+	*policy = board_policy();
+	return &store;
+}
+
+uint32_t store_slot_bytes(void)
+{
+	return store_ok ? store.slot_blocks * store.block_size : 0;
+}
+
+const char *store_installing(void)
+{
+	if (!store_ok || store.install_guest < 0)
+		return NULL;
+	return store.guests[store.install_guest].name;
+}
+
+int store_activate_pushed(const char *name, const struct ota_manifest *m)
+{
+	if (!store_ok)
+		return OTA_E_NO_STORE;
+	int rc = slot_store_activate(&store, name);
+	if (rc != OTA_OK) {
+		printf("control: %s: pushed v%u.%u.%u could not be activated: %s\n", name,
+		       (unsigned)m->version[0], (unsigned)m->version[1], (unsigned)m->version[2],
+		       ota_strerror(rc));
+		refuse_event(name, rc, OTA_EVENT_FROM_NETWORK, NO_SLOT, m->version);
+		return rc;
+	}
+	int slot = slot_store_boot_slot(&store, name);
+	printf("control: %s: pushed v%u.%u.%u installed in slot %c as TRIAL\n", name,
+	       (unsigned)m->version[0], (unsigned)m->version[1], (unsigned)m->version[2],
+	       slot_letter((unsigned)slot));
+	log_event(OTA_EVENT_INSTALL, name, (unsigned)slot, OTA_OK, 0, m->version);
+	return OTA_OK;
+}
+
+void store_log_push_refused(const char *name, int status, const struct ota_manifest *m)
+{
+	refuse_event(name, status, OTA_EVENT_FROM_NETWORK, NO_SLOT, m ? m->version : NULL);
 }

@@ -16,6 +16,7 @@
 #define FLOTILLA_CONTROL_STORE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "blockdev.h"
 #include "boot_bundle.h"
@@ -69,6 +70,23 @@ int store_activate_previous(const char *name, char *version, size_t size);
 void store_confirm_all(void);
 void store_install_test_updates(const char *only);
 void store_print_events(void);
+
+/* Pushes over the device API (push.c). */
+struct slot_store;
+struct ota_verify_policy;
+struct ota_manifest;
+/* The store and the board's verification policy (keys, board, slot size);
+ * NULL when the card's store is not usable. */
+struct slot_store *store_for_push(struct ota_verify_policy *policy);
+/* Bytes per slot (the largest image), 0 without a usable store. */
+uint32_t store_slot_bytes(void);
+/* The guest whose image is being written to the card now, or NULL. */
+const char *store_installing(void);
+/* A pushed image, now READY, becomes the guest's TRIAL; console and event
+ * log say so. 0 or an OTA_E_* code. */
+int store_activate_pushed(const char *name, const struct ota_manifest *m);
+/* Records a refused push in the event log (m NULL before a manifest was read). */
+void store_log_push_refused(const char *name, int status, const struct ota_manifest *m);
 
 /* Part of the status ('s'): the store's state and each guest's slots. */
 void store_print_status(void);

@@ -159,6 +159,10 @@ check "embed-keys writes a C table that compiles" sh -c "'$F' embed-keys -o keys
 check "embed-keys with no key writes an empty table" sh -c "'$F' embed-keys -o none.c &&
 	grep -q 'ota_trusted_key_count = 0' none.c && cc -std=c11 -Wall -Werror -I'$SRC/ota' -c none.c -o none.o"
 refuses "embed-keys refuses a private key" 1 "not a public key" "$F" embed-keys -o k.c dev.key
+check "embed-keys --table operator writes the operator table, not the signing one" sh -c "
+	'$F' embed-keys --table operator -o ops.c next.pub && grep -q 'ota_operator_key_count = 1' ops.c &&
+	! grep -q ota_trusted_keys ops.c && cc -std=c11 -Wall -Werror -I'$SRC/ota' -c ops.c -o ops.o"
+refuses "embed-keys refuses an unknown table" 2 "expected trusted or operator" "$F" embed-keys --table x -o k.c
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

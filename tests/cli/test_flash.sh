@@ -36,6 +36,7 @@ fat_offset() {
 
 size=$(stat -c %s "$IMAGE")
 "$F" keygen --out fleet >/dev/null 2>&1
+"$F" keygen --out ops >/dev/null 2>&1
 
 # --- to a file
 check "flash to a new file writes and verifies it" sh -c "'$F' flash --yes '$IMAGE' card.img >flash.out"
@@ -59,6 +60,12 @@ check "device.cfg is on the FAT boot partition" sh -c "MTOOLS_SKIP_CHECK=1 mtype
 check "device.cfg holds the settings" sh -c "grep -qx 'flotilla-device-config 1' cfg.txt &&
 	grep -qx 'hostname = board-17' cfg.txt && grep -qx 'static-ip = 10.0.3.17/24' cfg.txt &&
 	grep -qx 'gateway = 10.0.3.1' cfg.txt && grep -q '^trust = 04[0-9a-f]\{128\}$' cfg.txt"
+check "flash --operator provisions an operator key (a separate role from --trust)" sh -c "
+	'$F' flash --yes '$IMAGE' op.img --operator ops.pub --trust fleet.pub >/dev/null &&
+	MTOOLS_SKIP_CHECK=1 mtype -i op.img@@$off ::device.cfg >opcfg.txt &&
+	grep -q '^operator = 04[0-9a-f]\{128\}$' opcfg.txt && grep -q '^trust = 04[0-9a-f]\{128\}$' opcfg.txt"
+refuses "one key as both --trust and --operator is refused" 1 "already listed as trust" \
+	"$F" flash --yes "$IMAGE" both.img --trust fleet.pub --operator fleet.pub
 check "outside the boot partition the provisioned card equals the image" sh -c "
 	cmp -s -n $off '$IMAGE' prov.img &&
 	end=\$(( $off + \$(od -An -tu4 -j458 -N4 prov.img) * 512 )) &&

@@ -57,7 +57,7 @@ static void full_config_is_accepted(void **state)
 			   "\n"
 			   "dns = 10.0.3.53\r\n"
 			   "trust = " KEY1 "\n"
-			   "trust = " KEY2;
+			   "operator = " KEY2;
 	assert_int_equal(parse(text, &cfg, error), 0);
 	assert_string_equal(cfg.hostname, "board-17");
 	assert_true(cfg.static_ip);
@@ -66,12 +66,15 @@ static void full_config_is_accepted(void **state)
 	assert_true(cfg.has_gateway);
 	assert_memory_equal(cfg.gateway, ((uint8_t[]){10, 0, 3, 1}), 4);
 	assert_memory_equal(cfg.dns, ((uint8_t[]){10, 0, 3, 53}), 4);
-	assert_int_equal(cfg.key_count, 2);
+	/* Signing and operator keys: each in its own table. */
+	assert_int_equal(cfg.key_count, 1);
 	assert_int_equal(cfg.keys[0].pubkey[0], 0x04);
+	assert_int_equal(cfg.operator_count, 1);
+	assert_memory_not_equal(cfg.operators[0].pubkey, cfg.keys[0].pubkey, OTA_P256_PUBKEY_SIZE);
 	assert_int_equal(cfg.keys[0].pubkey[1], 0x6d);
 	uint8_t id[OTA_KEY_ID_SIZE];
-	ota_key_id(cfg.keys[1].pubkey, id);
-	assert_memory_equal(cfg.keys[1].key_id, id, sizeof(id));
+	ota_key_id(cfg.operators[0].pubkey, id);
+	assert_memory_equal(cfg.operators[0].key_id, id, sizeof(id));
 }
 
 static void header_only_means_defaults(void **state)
@@ -115,6 +118,12 @@ static void malformed_files_are_refused_with_their_line(void **state)
 	refused("flotilla-device-config 1\ntrust = " KEY1 "\ntrust = " KEY1 "\n",
 		"line 3: trust: the same key twice");
 	refused("flotilla-device-config 1\ntrust = 05" KEY_TAIL "\n", "line 2: trust");
+	/* One key, two roles: refused whichever line comes first. */
+	refused("flotilla-device-config 1\noperator = " KEY1 "\ntrust = " KEY1 "\n",
+		"line 3: trust: that key is already listed as operator");
+	refused("flotilla-device-config 1\ntrust = " KEY1 "\noperator = " KEY1 "\n",
+		"line 3: operator: that key is already listed as trust");
+	refused("flotilla-device-config 1\noperator = 04abcd\n", "line 2: operator");
 	refused("flotilla-device-config 1\nhostname = a\x01\n", "line 2: contains a control");
 }
 

@@ -46,6 +46,8 @@ const char usage_flash[] =
     "  --static-ip ADDR/PREFIX  the control domain's address (default: DHCP)\n"
     "  --gateway ADDR, --dns ADDR   with --static-ip\n"
     "  --trust KEY.pub          also trust this fleet signing key (repeatable)\n"
+    "  --operator KEY.pub       also accept device API requests signed by this\n"
+    "                           operator key (repeatable; not a signing key)\n"
     "\n"
     "  --json                   one JSON object on stdout, no progress bar\n";
 
@@ -429,9 +431,12 @@ static void print_result(const struct flash_job *job)
 		       "%.16s...)\n",
 		       job->image, job->device, (unsigned long long)job->image_size, mb_s, hex);
 		if (job->config_len)
-			printf("provisioned: hostname %s, address %s, %zu extra trusted key(s)\n",
-			       job->cfg.hostname[0] ? job->cfg.hostname : "(default)",
-			       job->cfg.static_ip ? "static" : "DHCP", job->cfg.key_count);
+			printf(
+			    "provisioned: hostname %s, address %s, %zu extra trusted key(s), %zu "
+			    "operator key(s)\n",
+			    job->cfg.hostname[0] ? job->cfg.hostname : "(default)",
+			    job->cfg.static_ip ? "static" : "DHCP", job->cfg.key_count,
+			    job->cfg.operator_count);
 		return;
 	}
 	printf("{\"image\":");
@@ -453,13 +458,28 @@ static void print_result(const struct flash_job *job)
 
 /* ---------------------------------------------------------------- the verb */
 
+/* "KEY = <point hex>" for each public key file. */
+static int add_keys(struct flash_job *job, const char *key, const char **files, size_t count)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < count; i++) {
+		uint8_t point[OTA_P256_PUBKEY_SIZE];
+		char hex[2 * OTA_P256_PUBKEY_SIZE + 1];
+		if (keys_load_public_file(files[i], point) != 0)
+			return CLI_EXIT_FAIL;
+		cli_hex(hex, point, sizeof(point));
+		rc = add_config(job, key, "") || add_config(job, " = %s\n", hex);
+	}
+	return rc;
+}
+
 static int parse_provisioning(struct flash_job *job, const char *hostname, const char *ip,
 			      const char *gateway, const char *dns, const char **trust,
-			      size_t trust_count)
+			      size_t trust_count, const char **operators, size_t operator_count)
 {
 	uint8_t addr[4];
 	unsigned prefix;
-	if (!hostname && !ip && !gateway && !dns && !trust_count)
+	if (!hostname && !ip && !gateway && !dns && !trust_count && !operator_count)
 		return 0;
 	if (hostname && !devcfg_hostname_valid(hostname))
 		return cli_usage_error("--hostname '%s': use 1-63 of a-z 0-9 and '-'", hostname);
@@ -483,14 +503,10 @@ static int parse_provisioning(struct flash_job *job, const char *hostname, const
 		rc = add_config(job, "gateway = %s\n", gateway);
 	if (!rc && dns)
 		rc = add_config(job, "dns = %s\n", dns);
-	for (size_t i = 0; !rc && i < trust_count; i++) {
-		uint8_t point[OTA_P256_PUBKEY_SIZE];
-		char hex[2 * OTA_P256_PUBKEY_SIZE + 1];
-		if (keys_load_public_file(trust[i], point) != 0)
-			return CLI_EXIT_FAIL;
-		cli_hex(hex, point, sizeof(point));
-		rc = add_config(job, "trust = %s\n", hex);
-	}
+	if (!rc)
+		rc = add_keys(job, "trust", trust, trust_count);
+	if (!rc)
+		rc = add_keys(job, "operator", operators, operator_count);
 	if (rc)
 		return rc;
 	/* What the board will parse, parsed here first. */
@@ -504,14 +520,14 @@ int verb_flash(int argc, char **argv)
 {
 	static struct flash_job job;
 	const char *hostname = NULL, *ip = NULL, *gateway = NULL, *dns = NULL;
-	const char *trust[DEVCFG_KEYS_MAX];
-	size_t trust_count = 0;
+	const char *trust[DEVCFG_KEYS_MAX], *operators[DEVCFG_KEYS_MAX];
+	size_t trust_count = 0, operator_count = 0;
 	const char *positional[2];
 	int npos = 0, rc;
 
 	memset(&job, 0, sizeof(job));
 	for (int i = 1; i < argc; i++) {
-		const char *t = NULL;
+		const char *t = NULL, *op = NULL;
 		int m;
 		if (cli_is_help(argv[i])) {
 			fputs(usage_flash, stdout);
@@ -529,9 +545,16 @@ int verb_flash(int argc, char **argv)
 		    (m = cli_option(argc, argv, &i, "--static-ip", &ip)) ||
 		    (m = cli_option(argc, argv, &i, "--gateway", &gateway)) ||
 		    (m = cli_option(argc, argv, &i, "--dns", &dns)) ||
-		    (m = cli_option(argc, argv, &i, "--trust", &t))) {
+		    (m = cli_option(argc, argv, &i, "--trust", &t)) ||
+		    (m = cli_option(argc, argv, &i, "--operator", &op))) {
 			if (m < 0)
 				return CLI_EXIT_USAGE;
+			if (op) {
+				if (operator_count == DEVCFG_KEYS_MAX)
+					return cli_usage_error("at most %d --operator keys",
+							       DEVCFG_KEYS_MAX);
+				operators[operator_count++] = op;
+			}
 			if (t) {
 				if (trust_count == DEVCFG_KEYS_MAX)
 					return cli_usage_error("at most %d --trust keys",
@@ -551,7 +574,8 @@ int verb_flash(int argc, char **argv)
 	job.image = positional[0];
 	job.device = positional[1];
 
-	if ((rc = parse_provisioning(&job, hostname, ip, gateway, dns, trust, trust_count)) != 0)
+	if ((rc = parse_provisioning(&job, hostname, ip, gateway, dns, trust, trust_count,
+				     operators, operator_count)) != 0)
 		return rc;
 	if ((rc = check_target(&job)) != 0)
 		return rc;
