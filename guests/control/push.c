@@ -41,7 +41,6 @@ struct push {
 static struct push *pushes;
 static struct ota_install *install; /* the one install in flight (one per store) */
 static struct push *installing;
-static uint32_t op_ids;
 
 static uint64_t now_ms(void)
 {
@@ -99,7 +98,7 @@ static struct ota_auth_result authenticate(const struct http_request *r,
 static void op_begin(struct guest *g, enum op_kind kind, enum op_stage stage)
 {
 	memset(&g->op, 0, sizeof(g->op));
-	g->op.id = ++op_ids;
+	g->op.id = supervisor_next_op_id();
 	g->op.kind = kind;
 	g->op.stage = stage;
 	snprintf(g->op.from_version, sizeof(g->op.from_version), "%s", g->version);
@@ -485,7 +484,7 @@ static void post_action(struct http_conn *c, const struct http_request *r, enum 
 		respond_busy(c, g);
 		return;
 	}
-	op_begin(g, kind, OP_STARTING);
+	op_begin(g, kind, OP_INSTALLED);
 	printf("control: %s: %s requested over the device API\n", g->name, op_kind_name(kind));
 	int rc = kind == OP_ROLLBACK ? supervisor_rollback(g) : supervisor_restart(g);
 	if (rc != 0) {

@@ -1083,10 +1083,11 @@ bool supervisor_busy(const struct guest *g)
 	return !op_finished(g->op.stage) || g->swap != SWAP_NONE;
 }
 
+/* push.c has begun g->op (stage INSTALLED) when it calls these two. */
 int supervisor_rollback(struct guest *g)
 {
 	char previous[16];
-	if (supervisor_busy(g))
+	if (g->swap != SWAP_NONE)
 		return OTA_E_STATE;
 	int rc = store_activate_previous(g->name, previous, sizeof(previous));
 	if (rc != OTA_OK)
@@ -1098,7 +1099,7 @@ int supervisor_rollback(struct guest *g)
 
 int supervisor_restart(struct guest *g)
 {
-	if (supervisor_busy(g))
+	if (g->swap != SWAP_NONE)
 		return OTA_E_STATE;
 	op_begin(g, OP_RESTART);
 	supervisor_swap_start(g, OP_RESTART);
