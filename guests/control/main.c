@@ -20,6 +20,7 @@
 #include "ctlnet.h"
 #include "store.h"
 #include "vnic.h"
+#include "gstatus.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -231,6 +232,7 @@ int flotilla_main(const struct flotilla_start_info *info)
 			deadline = net_deadline;
 		if (next_report < deadline)
 			deadline = next_report;
+		gstatus_poll(); /* guests' status pages that changed: log readiness, addresses */
 		uint64_t network = vnic_poll(); /* the switch: now if it has more to move */
 		if (network < deadline)
 			deadline = network;
