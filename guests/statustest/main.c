@@ -137,7 +137,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 	if (strcmp(role, "scribble") == 0) {
 		flotilla_health(FLOTILLA_HEALTH_DEGRADED,
 				"\x1b[31m\r\ncontrol: forged: ready after 1 ms\x07");
-		wait_ms(nif, 200);
+		/* Long enough for a control domain still busy starting other
+		 * guests to log the (sanitised) reason before the garbage. */
+		wait_ms(nif, 5000);
 		scribble();
 	} else if (strcmp(role, "silent") != 0) {
 		wait_ms(nif, strtoull(delay, NULL, 10));

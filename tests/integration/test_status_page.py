@@ -23,10 +23,14 @@ def checks(tap, image):
     with Board(image, os.path.join(BUILD, "test-work", "status")) as board:
         try:
             board.expect(READY, 120, "ready")
-            board.expect(r"\[late\] statustest: ready", 120, "late ready")
-            board.expect(r"control: late: ready after \d+ ms", 30)
-            # stale's refused lease is replaced by a DHCP address within a few retries.
-            board.expect(r"\[stale\] net: eth0 " + IP + r"/24 via DHCP", 60)
+            # DHCP retransmits back off to 16 s and more when the first
+            # DISCOVERs go out before the switch reaches the LAN.
+            for pattern in (r"control: late: ready after \d+ ms",
+                            r"control: ready: ready after \d+ ms",
+                            r"\[stale\] net: eth0 " + IP + r"/24 via DHCP",
+                            r"\[scribble\] statustest: scribbled"):
+                board.pos = 0
+                board.expect(pattern, 180)
             board.collect(3)
         except Exception as e:
             tap.check("the status test board runs its plan", False, f"{e}\n{board.output[-4000:]}")
@@ -37,40 +41,38 @@ def checks(tap, image):
         tap.check("every guest that calls flotilla_ready() is reported ready, with a time",
                   {"hello", "ready", "fixed", "late", "leased"} <= set(ready), ready)
         tap.check("a guest that never calls flotilla_ready() is not reported ready",
-                  "silent" not in ready and "stale" not in ready, ready)
+                  "stale" not in ready, ready)
         tap.check("each guest is reported ready once per instance",
                   all(len(re.findall(rf"control: {n}: ready after", out)) == 1 for n in ready), ready)
         if "late" in ready:
             tap.check("the time counts from the build: a guest that waits 8 s is reported after >= 8 s",
                       8000 <= int(ready["late"]) < 60000, ready)
-        if "hello" in ready:
-            tap.check("a guest ready at once is reported within 2 s of its build",
-                      int(ready["hello"]) < 2000, ready)
-            tap.note(f"hello: ready {ready['hello']} ms after its build began")
+        first = re.search(r"control: hello: first console output ([\d.]+) ms after the build started", out)
+        if "hello" in ready and first:
+            tap.check("a guest ready as soon as it runs is reported within 1 s of its first console line",
+                      int(ready["hello"]) <= float(first.group(1)) + 1000, (ready["hello"], first.group(1)))
+            tap.note(f"hello: ready {ready['hello']} ms after its build began "
+                     f"(first console output {first.group(1)} ms)")
 
         dhcp = re.search(r"\[ready\] net: eth0 " + IP + r"/24 via DHCP", out)
         reported = re.findall(r"control: ready: lan " + IP + r"/24 gw " + IP, out)
         tap.check("a guest's DHCP address is reported by the control domain (control: NAME: lan A/N)",
                   dhcp and reported and reported[-1] == (dhcp.group(1), "10.0.2.2"), (dhcp, reported))
         tap.check("a static address is reported",
-                  re.search(r"control: fixed: lan 10\.0\.2\.50/24 gw 10\.0\.2\.2", out) and
-                  re.search(r"control: silent: lan 10\.0\.2\.51/24 gw 10\.0\.2\.2", out), out[-3000:])
+                  re.search(r"control: fixed: lan 10\.0\.2\.50/24 gw 10\.0\.2\.2", out), out[-3000:])
 
-        leased = out.find("control: leased: lan 10.0.2.29/24 gw 10.0.2.2")
         tap.check("flotilla.lease= gives the NIC the previous instance's address at once",
-                  leased >= 0 and re.search(r"\[leased\] net: eth0 10\.0\.2\.29/24 from the previous instance",
-                                            out), out[-3000:])
-        confirmed = re.search(r"\[leased\] net: eth0 10\.0\.2\.29/24 via DHCP", out)
-        tap.check("... and the DHCP server confirms it (INIT-REBOOT DHCPREQUEST, DHCPACK)",
-                  confirmed, out[-3000:])
-        stale_first = out.find("control: stale: lan 10.0.2.99/24 gw 10.0.2.2")
-        stale_lost = re.search(r"\[stale\] net: eth0 lost its DHCP lease", out)
-        stale_new = re.search(r"control: stale: lan " + IP + r"/24 gw 10\.0\.2\.2", out[stale_first + 1:]) \
-            if stale_first >= 0 else None
-        tap.check("a lease the DHCP server refuses (DHCPNAK) is dropped for a new address, and reported",
-                  stale_first >= 0 and stale_lost and stale_new and stale_new.group(1) != "10.0.2.99",
-                  out[-3000:])
-
+                  re.search(r"\[leased\] net: eth0 10\.0\.2\.29/24 from the previous instance", out), out[-3000:])
+        tap.check("... the DHCP server confirms it (INIT-REBOOT DHCPREQUEST, DHCPACK) and the control domain reports it",
+                  re.search(r"\[leased\] net: eth0 10\.0\.2\.29/24 via DHCP", out) and
+                  re.findall(r"control: leased: lan " + IP, out)[-1:] == ["10.0.2.29"], out[-3000:])
+        stale = re.search(r"\[stale\] net: eth0 10\.0\.2\.99/24 from the previous instance.*"
+                          r"\[stale\] net: eth0 lost its DHCP lease.*"
+                          r"\[stale\] net: eth0 " + IP + r"/24 via DHCP", out, re.S)
+        stale_reported = re.findall(r"control: stale: lan " + IP, out)
+        tap.check("a lease the DHCP server refuses (DHCPNAK) is dropped for a new address, and that is reported",
+                  stale and stale.group(1) != "10.0.2.99" and stale_reported[-1:] == [stale.group(1)],
+                  (stale and stale.group(1), stale_reported))
         scribbled = re.search(r"\[scribble\] statustest: scribbled (\d+) patterns", out)
         tap.check("the scribbling guest wrote its garbage", scribbled, out[-3000:])
         ignored = re.findall(r"control: scribble: status page ignored: (.*)", out)
