@@ -185,14 +185,6 @@ int gstatus_device_tree(void *fdt, const struct dom_handle *h)
 	return rc;
 }
 
-void gstatus_destroy(struct dom_handle *h)
-{
-	if (!h->status)
-		return;
-	release(h->status);
-	h->status = NULL;
-}
-
 static bool netmask_contiguous(uint32_t m)
 {
 	return (~m & (~m + 1)) == 0; /* the zeros are all at the bottom */
@@ -236,8 +228,8 @@ static const char *check(const struct gstatus *s, const struct flotilla_status_p
 }
 
 /* Take a snapshot if the page holds a whole, sane one; keep the old one
- * otherwise. */
-static void refresh(struct gstatus *s)
+ * otherwise. seen: runtime_counter() when the guest's write was noticed. */
+static void refresh(struct gstatus *s, uint64_t seen)
 {
 	static struct flotilla_status_page copy;
 	const char *why = "the guest kept writing it";
@@ -257,10 +249,8 @@ static void refresh(struct gstatus *s)
 		/* Readiness latches: the time we first saw it. */
 		v.ready = v.ready || s->view.ready;
 		v.ready_ns = s->view.ready_ns;
-		if (v.ready && !v.ready_ns) {
-			uint64_t ticks = s->notified_ticks ? s->notified_ticks : runtime_counter();
-			v.ready_ns = runtime_ticks_to_ns(ticks);
-		}
+		if (v.ready && !v.ready_ns)
+			v.ready_ns = runtime_ticks_to_ns(seen);
 		s->view = v;
 		return;
 	}
@@ -277,7 +267,7 @@ bool gstatus_read(const struct dom_handle *h, struct gstatus_view *v)
 		memset(v, 0, sizeof(*v));
 		return false;
 	}
-	refresh(s);
+	refresh(s, runtime_counter());
 	*v = s->view;
 	return v->valid;
 }
@@ -334,6 +324,21 @@ static void log_changes(struct gstatus *s)
 	}
 }
 
+void gstatus_destroy(struct dom_handle *h)
+{
+	struct gstatus *s = h->status;
+	if (!s)
+		return;
+	/* A guest that said something and stopped before the main loop
+	 * looked (e.g. it powered off at once) still gets its lines. */
+	if (s->page && s->notified) {
+		refresh(s, s->notified_ticks);
+		log_changes(s);
+	}
+	release(s);
+	h->status = NULL;
+}
+
 uint64_t gstatus_poll(void)
 {
 	if (!slots)
@@ -343,7 +348,8 @@ uint64_t gstatus_poll(void)
 		if (!s->used || !s->page || !s->notified)
 			continue;
 		s->notified = false;
-		refresh(s);
+		/* The notification's time: the main loop may come late. */
+		refresh(s, s->notified_ticks);
 		log_changes(s);
 	}
 	return UINT64_MAX;

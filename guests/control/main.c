@@ -226,13 +226,13 @@ int flotilla_main(const struct flotilla_start_info *info)
 			console_input = false;
 			read_console_input();
 		}
+		gstatus_poll(); /* guests' status pages that changed: log readiness, addresses */
 		uint64_t deadline = supervisor_poll();
 		uint64_t net_deadline = ctlnet_poll();
 		if (net_deadline < deadline)
 			deadline = net_deadline;
 		if (next_report < deadline)
 			deadline = next_report;
-		gstatus_poll(); /* guests' status pages that changed: log readiness, addresses */
 		uint64_t network = vnic_poll(); /* the switch: now if it has more to move */
 		if (network < deadline)
 			deadline = network;

@@ -7,8 +7,9 @@
  *                            address, wait N ms more, then flotilla_ready()
  *                            and flotilla_health(OK)
  *   role=silent              the same, but never calls flotilla_ready()
- *   role=scribble            reports a health reason full of terminal escapes,
- *                            then writes garbage all over its status page
+ *   role=scribble [delay_ms=N]
+ *                            reports a health reason full of terminal escapes,
+ *                            then N ms later writes garbage all over its status page
  *                            (Xen only) and notifies the control domain each
  *                            time: the control domain must shrug it off
  *
@@ -137,9 +138,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 	if (strcmp(role, "scribble") == 0) {
 		flotilla_health(FLOTILLA_HEALTH_DEGRADED,
 				"\x1b[31m\r\ncontrol: forged: ready after 1 ms\x07");
-		/* Long enough for a control domain still busy starting other
-		 * guests to log the (sanitised) reason before the garbage. */
-		wait_ms(nif, 5000);
+		/* delay_ms: long enough for a control domain still busy starting
+		 * other guests to log the (sanitised) reason before the garbage. */
+		wait_ms(nif, strtoull(delay, NULL, 10));
 		scribble();
 	} else if (strcmp(role, "silent") != 0) {
 		wait_ms(nif, strtoull(delay, NULL, 10));
