@@ -132,8 +132,14 @@ int flotilla_main(const struct flotilla_start_info *info)
 		nif = flotilla_netif_open(0, info->bootargs);
 		if (!nif)
 			return 1;
-		while (!flotilla_netif_up(nif))
-			flotilla_netif_wait(nif, UINT64_MAX);
+		/* Poll, then look: a lease bound by this poll must not wait for
+		 * the stack's next deadline (T1, hours away). */
+		for (;;) {
+			uint64_t next = flotilla_netif_poll(nif);
+			if (flotilla_netif_up(nif))
+				break;
+			flotilla_yield(next);
+		}
 	}
 	if (strcmp(role, "scribble") == 0) {
 		flotilla_health(FLOTILLA_HEALTH_DEGRADED,
