@@ -260,7 +260,9 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 	FDT(fdt_end_node(buf));
 
 	FDT(vnic_device_tree(buf, handle)); /* /flotilla/vnic@N */
-	FDT(gstatus_device_tree(buf, handle)); /* /flotilla-status@ADDR */
+
+	/* /flotilla-status@ADDR: the status page (docs/status-page.md) */
+	FDT(gstatus_device_tree(buf, handle));
 
 	FDT(fdt_end_node(buf));
 	FDT(fdt_finish(buf));
@@ -369,8 +371,8 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	op.cmd = XEN_DOMCTL_max_mem;
 	op.domain = domid;
 	op.u.max_mem.max_memkb =
-	    (uint64_t)spec->memory_mb * 1024 + 1024 + vnic_guest_pages(spec->nic_count) * 4 +
-	    GSTATUS_GUEST_PAGES * 4;
+	    (uint64_t)spec->memory_mb * 1024 + 1024 + vnic_guest_pages(spec->nic_count) * 4;
+	op.u.max_mem.max_memkb += GSTATUS_GUEST_PAGES * 4; /* the status page */
 	if ((rc = dom_domctl(&op)) != 0) {
 		why = "max_mem failed";
 		goto failed;
