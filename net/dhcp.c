@@ -62,6 +62,12 @@ static void dhcp_send(struct net_stack *s, uint8_t type)
 		*o++ = 4;
 		net_put32(o, d->offer.server);
 		o += 4;
+	} else if (type == DHCPREQUEST && d->state == DHCP_REBOOTING) {
+		/* INIT-REBOOT: the address wanted, no server id, ciaddr 0 (§4.3.2). */
+		*o++ = 50;
+		*o++ = 4;
+		net_put32(o, d->lease.addr);
+		o += 4;
 	}
 	static const uint8_t params[] = {55, 5, 1, 3, 6, 51, 58};
 	memcpy(o, params, sizeof(params));
@@ -216,13 +222,18 @@ static void dhcp_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t
 		break;
 	case DHCPACK:
 		if (bad_addr || (d->state != DHCP_REQUESTING && d->state != DHCP_RENEWING &&
-				 d->state != DHCP_REBINDING))
+				 d->state != DHCP_REBINDING && d->state != DHCP_REBOOTING))
 			return;
 		if (d->state == DHCP_REQUESTING && o.server != 0 && o.server != d->offer.server)
 			return;
 		dhcp_bind(s, yiaddr, &o);
 		break;
 	case DHCPNAK:
+		if (d->state == DHCP_REBOOTING) {
+			/* The address is not ours on this network (any server may say so). */
+			dhcp_lost(s);
+			break;
+		}
 		if (o.server != 0 &&
 		    o.server != (d->state == DHCP_REQUESTING ? d->offer.server : d->lease.server))
 			return;
@@ -256,11 +267,42 @@ int dhcp_start(struct net_stack *s, dhcp_event_fn *fn, void *arg)
 	return NET_OK;
 }
 
+int dhcp_start_reboot(struct net_stack *s, const struct dhcp_lease *held, dhcp_event_fn *fn,
+		      void *arg)
+{
+	struct dhcp_state *d = &s->dhcp;
+	if (d->state != DHCP_OFF)
+		return NET_EINUSE;
+	if (held == NULL || held->addr == 0 || held->addr == 0xffffffffu)
+		return NET_EINVAL;
+	d->sock = udp_open(s, DHCP_CLIENT_PORT, dhcp_recv, s);
+	if (d->sock == NULL)
+		return NET_ENOMEM;
+	d->fn = fn;
+	d->arg = arg;
+	memset(&d->lease, 0, sizeof(d->lease));
+	d->lease.addr = held->addr;
+	d->lease.netmask = held->netmask ? held->netmask : 0xffffff00u;
+	d->lease.gateway = held->gateway;
+	d->lease.dns = held->dns;
+	net_set_ipv4(s, d->lease.addr, d->lease.netmask, d->lease.gateway);
+	if (held->dns != 0)
+		dns_set_server(s, held->dns);
+	d->state = DHCP_REBOOTING;
+	d->xid = net_random32(s);
+	d->tries = 0;
+	d->start_ms = s->now;
+	d->retry_at = s->now; /* the first request goes out at the next poll */
+	return NET_OK;
+}
+
 void dhcp_stop(struct net_stack *s)
 {
 	struct dhcp_state *d = &s->dhcp;
 	if (d->state == DHCP_OFF || d->state == DHCP_RELEASING)
 		return;
+	if (d->state == DHCP_REBOOTING)
+		net_set_ipv4(s, 0, 0, 0); /* never confirmed: nothing to release */
 	if (d->state == DHCP_BOUND || d->state == DHCP_RENEWING || d->state == DHCP_REBINDING) {
 		/* RFC 2131 §4.4.6: give the address back. It stays ours for a
 		 * moment, so that the release can still resolve the server's MAC. */
@@ -328,6 +370,13 @@ void dhcp_poll(struct net_stack *s)
 		dhcp_send(s, DHCPREQUEST);
 		d->retry_at = dhcp_backoff(s);
 		break;
+	case DHCP_REBOOTING:
+		/* Every few seconds, for as long as it takes: a guest started
+		 * beside its previous instance is cut off from the LAN until the
+		 * switch-over, and must keep serving under the address meanwhile. */
+		dhcp_send(s, DHCPREQUEST);
+		d->retry_at = s->now + CONFIG_NET_DHCP_RETRY_MS;
+		break;
 	case DHCP_RENEWING:
 	case DHCP_REBINDING: {
 		dhcp_send(s, DHCPREQUEST);
@@ -349,6 +398,7 @@ uint64_t dhcp_next_deadline(const struct net_stack *s)
 	switch (d->state) {
 	case DHCP_SELECTING:
 	case DHCP_REQUESTING:
+	case DHCP_REBOOTING:
 	case DHCP_RELEASING: return d->retry_at;
 	case DHCP_BOUND: return net_earliest(d->t1_at, d->expire_at);
 	case DHCP_RENEWING: return net_earliest(net_earliest(d->retry_at, d->t2_at), d->expire_at);

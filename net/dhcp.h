@@ -1,6 +1,7 @@
 /* dhcp.h — DHCP client (RFC 2131): INIT → SELECTING → REQUESTING → BOUND,
  * RENEWING at T1 (unicast), REBINDING at T2 (broadcast), and the lease
- * removed when it expires. */
+ * removed when it expires. INIT-REBOOT (REBOOTING) for an address a
+ * previous instance held: used at once, confirmed by DHCPREQUEST. */
 #ifndef NET_DHCP_H
 #define NET_DHCP_H
 
@@ -15,7 +16,8 @@ enum dhcp_state_id {
 	DHCP_BOUND,
 	DHCP_RENEWING,
 	DHCP_REBINDING,
-	DHCP_RELEASING
+	DHCP_RELEASING,
+	DHCP_REBOOTING
 };
 
 struct dhcp_state {

@@ -223,6 +223,16 @@ int dhcp_start(struct net_stack *s, dhcp_event_fn *fn, void *arg);
 /* Stop the client. A lease held is released (DHCPRELEASE) and its address
  * removed two seconds later (the release may need an ARP exchange first). */
 void dhcp_stop(struct net_stack *s);
+/* Start in INIT-REBOOT (RFC 2131 §3.2, §4.3.2) with the address a previous
+ * instance of this host held (held->addr, netmask, gateway; dns optional):
+ * it is configured at once, and a DHCPREQUEST for it (requested-address
+ * option, no server id, ciaddr 0, broadcast) goes out now and every
+ * CONFIG_NET_DHCP_RETRY_MS until a server answers. DHCPACK → BOUND (the
+ * BOUND event, then the usual lease life); DHCPNAK → the address is removed
+ * (LOST event) and the client starts over with DHCPDISCOVER. While no
+ * server answers (e.g. cut off from the LAN) the address stays in use. */
+int dhcp_start_reboot(struct net_stack *s, const struct dhcp_lease *held, dhcp_event_fn *fn,
+		      void *arg);
 
 /* ------------------------------------------------------------ DNS */
 

@@ -13,6 +13,7 @@
 #include "builder.h"
 #include "domain.h"
 #include "vnic.h"
+#include "gstatus.h"
 #include "hypercall.h"
 #include "runtime.h"
 #include "../runtime/arch/arm32/arch.h"
@@ -46,11 +47,12 @@ const char *const dom_build_phase_names[DOM_BUILD_PHASES] = {
 int dom_builder_init(const void *dtb)
 {
 	(void)dtb;
-	window_base = DOM_WINDOW_BASE;
-	window_pages = DOM_WINDOW_BUILDER_PAGES;
+	/* The status pages (gstatus.c) come first in our share of the window. */
+	window_base = DOM_WINDOW_BASE + DOM_WINDOW_STATUS_PAGES * PAGE_SIZE;
+	window_pages = DOM_WINDOW_BUILDER_PAGES - DOM_WINDOW_STATUS_PAGES;
 	copy_pages = window_pages - WINDOW_CONSOLE_SLOTS;
 	/* Foreign pages are RAM: map the window Normal, so memcpy may do what it likes. */
-	return mmu_map_normal(window_base, DOM_WINDOW_SIZE) == 0 ? 0 : -ENOMEM;
+	return mmu_map_normal(DOM_WINDOW_BASE, DOM_WINDOW_SIZE) == 0 ? 0 : -ENOMEM;
 }
 
 int dom_map_foreign(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count)
@@ -259,6 +261,9 @@ static int make_guest_dtb(void *buf, size_t size, const struct dom_spec *spec, u
 
 	FDT(vnic_device_tree(buf, handle)); /* /flotilla/vnic@N */
 
+	/* /flotilla-status@ADDR: the status page (docs/status-page.md) */
+	FDT(gstatus_device_tree(buf, handle));
+
 	FDT(fdt_end_node(buf));
 	FDT(fdt_finish(buf));
 #undef FDT
@@ -367,6 +372,7 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	op.domain = domid;
 	op.u.max_mem.max_memkb =
 	    (uint64_t)spec->memory_mb * 1024 + 1024 + vnic_guest_pages(spec->nic_count) * 4;
+	op.u.max_mem.max_memkb += GSTATUS_GUEST_PAGES * 4; /* the status page */
 	if ((rc = dom_domctl(&op)) != 0) {
 		why = "max_mem failed";
 		goto failed;
@@ -429,6 +435,13 @@ int dom_build(const struct dom_spec *spec, struct dom_handle *handle, const char
 	 * here too; their event channels; their switch ports. */
 	if ((rc = vnic_build(handle, spec, GUEST_RAM0_BASE + ram_size, &why)) != 0)
 		goto failed;
+	/* The status page just above the rings (docs/status-page.md). */
+	if ((rc = gstatus_build(handle,
+				GUEST_RAM0_BASE + ram_size +
+				    vnic_guest_pages(spec->nic_count) * (uint64_t)PAGE_SIZE,
+				&why)) != 0)
+		goto failed;
+	gstatus_name(handle, spec);
 
 	handle->phase_end[DOM_PHASE_POPULATE] = runtime_counter();
 	if ((rc = copy_to_guest(domid, kernel_load, spec->kernel, spec->kernel_size,
@@ -552,6 +565,7 @@ int dom_destroy(struct dom_handle *handle)
 		return 0;
 	/* Unmap first: a page still mapped here leaves a zombie "dying" domain. */
 	vnic_destroy(handle);
+	gstatus_destroy(handle);
 	if (handle->console_slot) {
 		unsigned slot = handle->console_slot - 1;
 		if (unmap_window(copy_pages + slot, 1) != 0)

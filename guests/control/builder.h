@@ -53,11 +53,14 @@ extern const char *const dom_build_phase_names[DOM_BUILD_PHASES];
  * at 0xbfffffff on both SoCs, the boot ROM starts at 0xffff0000; Xen gives
  * a 32-bit domain 0 no extended regions, docs/vnic-ring.md). The first
  * DOM_WINDOW_BUILDER_PAGES are the builder's (copy window + console rings),
- * the rest holds the guests' vNIC rings (vnic.c).
+ * the rest holds the guests' vNIC rings (vnic.c). The builder's share
+ * starts with DOM_WINDOW_STATUS_PAGES pages for the guests' status pages
+ * (gstatus.c: one per domain, two per guest during a hot swap).
  */
 #define DOM_WINDOW_BASE          0xc0000000u
 #define DOM_WINDOW_SIZE          (16u << 20)
 #define DOM_WINDOW_BUILDER_PAGES 256u
+#define DOM_WINDOW_STATUS_PAGES  32u
 
 struct dom_spec {
 	const char *name;
@@ -78,6 +81,7 @@ struct dom_spec {
 };
 
 struct vnic;
+struct gstatus;
 
 struct dom_handle {
 	uint16_t domid;
@@ -90,6 +94,7 @@ struct dom_handle {
 	uint64_t phase_end[DOM_BUILD_PHASES];
 	struct vnic *nics[DOM_NICS_MAX]; /* ring pair + channel + switch port each */
 	unsigned nic_count;
+	struct gstatus *status; /* its status page (gstatus.c), NULL if none */
 };
 
 /* builder.c */

@@ -8,6 +8,8 @@ CONTROL_MODULES := main domain builder boot_bundle supervisor devcfg trust provi
 CONTROL_MODULES += mmc mbr card store
 # Networking: the NIC drivers, the guests' vNICs, the switch, the control domain's own net/ stack.
 CONTROL_MODULES += nic nic_sun8i_emac emac_ring vnic vswitch ctlnet
+# Guests' status pages (flotilla_ready(), health, addresses).
+CONTROL_MODULES += gstatus
 # The device API: HTTP machine, operator authentication (ota/auth.c), resources.
 CONTROL_MODULES += http api
 # Updates over the device API: push, operation, rollback, restart.

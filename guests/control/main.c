@@ -20,6 +20,7 @@
 #include "ctlnet.h"
 #include "store.h"
 #include "vnic.h"
+#include "gstatus.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -225,6 +226,7 @@ int flotilla_main(const struct flotilla_start_info *info)
 			console_input = false;
 			read_console_input();
 		}
+		gstatus_poll(); /* guests' status pages that changed: log readiness, addresses */
 		uint64_t deadline = supervisor_poll();
 		uint64_t net_deadline = ctlnet_poll();
 		if (net_deadline < deadline)

@@ -1,7 +1,8 @@
 /*
  * hello: the smallest useful guest. Prints its boot arguments and the
  * time, sleeps one second twice (blocked, not spinning) reporting how long
- * each sleep measured, and exits with status 0.
+ * each sleep measured, and exits with status 0. It tells the control
+ * domain it is ready as soon as it runs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ static void sleep_until(uint64_t deadline)
 int flotilla_main(const struct flotilla_start_info *info)
 {
 	printf("hello: boot arguments \"%s\"\n", info->bootargs);
+	flotilla_ready(); /* up: the control domain logs "hello: ready after N ms" */
 	uint64_t now = flotilla_clock_monotonic();
 	uint64_t wall = flotilla_clock_wall();
 	printf("hello: monotonic %" PRIu64 ".%06" PRIu64 " s, wall clock %" PRIu64 ".%06" PRIu64

@@ -81,7 +81,7 @@ endef
 
 # ---------------------------------------------------------------- unix target
 RUNTIME_UNIX_SRCS := $(RUNTIME_DIR)/unix/runtime.c $(RUNTIME_DIR)/unix/net.c
-RUNTIME_UNIX_CFLAGS := $(HOST_CFLAGS) -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/unix
+RUNTIME_UNIX_CFLAGS := $(HOST_CFLAGS) -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/unix -I$(RUNTIME_DIR)/lib
 
 # ---------------------------------------------------------------- guests
 # Guests that use the network stack (third argument "net") also get net/
@@ -89,8 +89,8 @@ RUNTIME_UNIX_CFLAGS := $(HOST_CFLAGS) -I$(RUNTIME_DIR)/include -I$(RUNTIME_DIR)/
 # the runtime and the stack (include/flotilla_net.h). net.mk comes later in
 # the Makefile, so the paths are spelled out here.
 RUNTIME_NET_LIB := $(O)/target/net/libnet.a
-RUNTIME_NET_OBJ := $(RUNTIME_OUT)/lib/netif.o
-RUNTIME_NET_UNIX_SRCS = $(RUNTIME_DIR)/lib/netif.c $(wildcard $(SRC)/net/*.c)
+RUNTIME_NET_OBJ := $(RUNTIME_OUT)/lib/netif.o $(RUNTIME_OUT)/lib/lease.o
+RUNTIME_NET_UNIX_SRCS = $(RUNTIME_DIR)/lib/netif.c $(RUNTIME_DIR)/lib/lease.c $(wildcard $(SRC)/net/*.c)
 RUNTIME_NET_UNIX_CFLAGS := -I$(O)/include -I$(SRC)/net
 $(RUNTIME_NET_OBJ): RUNTIME_INCLUDES += -I$(SRC)/net
 

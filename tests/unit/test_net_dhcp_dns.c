@@ -18,6 +18,10 @@ struct server {
 	struct udp_socket *sock;
 	int discovers, requests, renew_requests, releases, silent, nak;
 	uint32_t lease_s;
+	/* every DHCPREQUEST, answered or not: its ciaddr, option 50, option 54 */
+	int seen_requests;
+	uint32_t last_ciaddr, last_requested;
+	int last_has_server_id;
 };
 
 static size_t dhcp_reply(uint8_t *m, const uint8_t *req, uint8_t type, uint32_t lease)
@@ -72,6 +76,21 @@ static int dhcp_type(const uint8_t *m, size_t len)
 	return -1;
 }
 
+/* The value of option code, or NULL. */
+static const uint8_t *dhcp_option(const uint8_t *m, size_t len, uint8_t code)
+{
+	for (size_t i = 240; i + 2 < len && m[i] != 255;) {
+		if (m[i] == 0) {
+			i++;
+			continue;
+		}
+		if (m[i] == code)
+			return m + i + 2;
+		i += 2 + m[i + 1];
+	}
+	return NULL;
+}
+
 static void server_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16_t sport,
 			const uint8_t *m, size_t len)
 {
@@ -81,6 +100,13 @@ static void server_recv(void *arg, struct udp_socket *sock, uint32_t src, uint16
 	int type = dhcp_type(m, len);
 	if (type == 7)
 		sv->releases++;
+	if (type == 3) {
+		const uint8_t *requested = dhcp_option(m, len, 50);
+		sv->seen_requests++;
+		sv->last_ciaddr = net_get32(m + 12);
+		sv->last_requested = requested ? net_get32(requested) : 0;
+		sv->last_has_server_id = dhcp_option(m, len, 54) != NULL;
+	}
 	if (sv->silent)
 		return;
 	if (type == 1) {
@@ -187,6 +213,80 @@ static void test_dhcp_nak_and_garbage(void **state)
 	wire_run(&w, 10);
 	assert_true(net_counter(w.stack[0], NET_CNT_DHCP_DROP_MALFORMED) >= 2);
 	dhcp_stop(w.stack[0]);
+	wire_free(&w);
+}
+
+/* INIT-REBOOT: a previous instance's address, used at once, confirmed later. */
+static void test_dhcp_init_reboot(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 23, 0);
+	net_set_ipv4(w.stack[0], 0, 0, 0);
+	struct server sv = {.lease_s = 600, .silent = 1};
+	sv.sock = udp_open(w.stack[1], 67, server_recv, &sv);
+	struct client c = {0};
+	struct dhcp_lease held = {
+	    .addr = OFFERED, .netmask = NET_IPV4(255, 255, 255, 0), .gateway = WIRE_IP_B};
+	struct dhcp_lease none = {0};
+	assert_int_equal(dhcp_start_reboot(w.stack[0], &none, client_event, &c), NET_EINVAL);
+	assert_int_equal(dhcp_start_reboot(w.stack[0], &held, client_event, &c), NET_OK);
+	assert_int_equal(dhcp_start(w.stack[0], client_event, &c), NET_EINUSE);
+	/* Configured at once, before any server has answered. */
+	assert_int_equal(net_ipv4_addr(w.stack[0]), OFFERED);
+	/* Cut off (no server answers): it keeps the address and keeps asking
+	 * every few seconds (CONFIG_NET_DHCP_RETRY_MS), for as long as it takes. */
+	wire_run(&w, 60000);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), OFFERED);
+	assert_int_equal(c.bound + c.lost, 0);
+	assert_true(sv.seen_requests >= 60000 / CONFIG_NET_DHCP_RETRY_MS - 1);
+	assert_int_equal(sv.discovers, 0);
+	/* RFC 2131 §4.3.2: ciaddr 0, the address in option 50, no server id. */
+	assert_int_equal(sv.last_ciaddr, 0);
+	assert_int_equal(sv.last_requested, OFFERED);
+	assert_false(sv.last_has_server_id);
+	/* A server appears: ACK, bound, the usual lease life from then on. */
+	sv.silent = 0;
+	assert_true(wire_run_until(&w, is_bound, &c, 2 * CONFIG_NET_DHCP_RETRY_MS + 2000));
+	assert_int_equal(c.bound, 1);
+	assert_int_equal(c.lease.t1_s, 300);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), OFFERED);
+	assert_int_equal(sv.discovers, 0);
+	wire_run(&w, 301 * 1000);
+	assert_int_equal(c.renewed, 1);
+	dhcp_stop(w.stack[0]);
+	wire_free(&w);
+}
+
+/* INIT-REBOOT refused (the address is not ours here): dropped, start over. */
+static void test_dhcp_init_reboot_nak(void **state)
+{
+	(void)state;
+	struct test_wire w;
+	wire_init(&w, 24, 0);
+	net_set_ipv4(w.stack[0], 0, 0, 0);
+	struct server sv = {.lease_s = 600, .nak = 1};
+	sv.sock = udp_open(w.stack[1], 67, server_recv, &sv);
+	struct client c = {0};
+	struct dhcp_lease held = {.addr = NET_IPV4(10, 0, 0, 99),
+				  .netmask = NET_IPV4(255, 255, 255, 0)};
+	assert_int_equal(dhcp_start_reboot(w.stack[0], &held, client_event, &c), NET_OK);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), NET_IPV4(10, 0, 0, 99));
+	wire_run(&w, 1000);
+	assert_int_equal(c.lost, 1);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), 0);
+	sv.nak = 0;
+	assert_true(wire_run_until(&w, is_bound, &c, 120000));
+	assert_true(sv.discovers >= 1);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), OFFERED);
+	/* Stopping in INIT-REBOOT drops the unconfirmed address. */
+	dhcp_stop(w.stack[0]);
+	wire_free(&w);
+	wire_init(&w, 25, 0);
+	net_set_ipv4(w.stack[0], 0, 0, 0);
+	assert_int_equal(dhcp_start_reboot(w.stack[0], &held, client_event, &c), NET_OK);
+	dhcp_stop(w.stack[0]);
+	assert_int_equal(net_ipv4_addr(w.stack[0]), 0);
 	wire_free(&w);
 }
 
@@ -319,6 +419,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dhcp_lifecycle),
 	    cmocka_unit_test(test_dhcp_nak_and_garbage),
+	    cmocka_unit_test(test_dhcp_init_reboot),
+	    cmocka_unit_test(test_dhcp_init_reboot_nak),
 	    cmocka_unit_test(test_dns),
 	};
 	return cmocka_run_group_tests_name("net_dhcp_dns", tests, NULL, NULL);

@@ -15,6 +15,13 @@
  *   ip=dhcp                      DHCP (also the default when ip= is absent)
  *   ip=10.0.2.16/24 gw=10.0.2.2  static address, prefix length, gateway
  *   dns=10.0.2.3                 DNS server for a static configuration
+ *   flotilla.lease=lan:10.0.2.15/24,10.0.2.2
+ *                                with DHCP: start with the address a previous
+ *                                instance held and confirm it (INIT-REBOOT);
+ *                                the control domain adds it for a hot swap
+ *                                (docs/status-page.md)
+ * Each address the interface gets is reported to the control domain on the
+ * guest's status page.
  * The console then says, for example:
  *   net: eth0 10.0.2.15/24 via DHCP (gw 10.0.2.2)
  */

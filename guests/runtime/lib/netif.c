@@ -5,6 +5,8 @@
  * gets is the struct net_port built here.
  */
 #include "flotilla_net.h"
+#include "flotilla_status_page.h"
+#include "lease.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -164,20 +166,63 @@ static void print_address(const struct flotilla_netif *nif, uint32_t addr, uint3
 		       how);
 }
 
+/* Tell the control domain (the status page) what address the interface has. */
+static void report(const struct flotilla_netif *nif, uint32_t flags, uint32_t addr,
+		   uint32_t netmask, uint32_t gateway)
+{
+	if (!nif->attached)
+		runtime_report_address(nif->index, flags, addr, netmask, gateway);
+}
+
 static void netif_dhcp_event(void *arg, enum dhcp_event event, const struct dhcp_lease *lease)
 {
 	struct flotilla_netif *nif = arg;
+	const uint32_t dhcp = FLOTILLA_STATUS_NIC_CONFIGURED | FLOTILLA_STATUS_NIC_DHCP;
 	switch (event) {
 	case DHCP_EVENT_BOUND:
 		nif->up = true;
 		print_address(nif, lease->addr, lease->netmask, lease->gateway, "via DHCP");
+		report(nif, dhcp, lease->addr, lease->netmask, lease->gateway);
 		break;
-	case DHCP_EVENT_RENEWED: break;
+	case DHCP_EVENT_RENEWED:
+		report(nif, dhcp, lease->addr, lease->netmask, lease->gateway);
+		break;
 	case DHCP_EVENT_LOST:
 		nif->up = false;
 		printf("net: %s lost its DHCP lease\n", nif->name);
+		report(nif, 0, 0, 0, 0);
 		break;
 	}
+}
+
+/* ip=dhcp with flotilla.lease= for this interface: start with the previous
+ * instance's address and confirm it (INIT-REBOOT). 1 started, 0 no lease
+ * given, -1 error. */
+static int start_with_lease(struct flotilla_netif *nif, const char *bootargs)
+{
+	struct flotilla_lease held;
+	char why[96];
+	const char *label = nif->attached ? NULL : runtime_net_label(nif->index);
+	int found = lease_find(bootargs, nif->index, label, &held, why, sizeof(why));
+	if (found < 0)
+		printf("net: %s: %s; ignored\n", nif->name, why);
+	if (found <= 0)
+		return 0;
+	struct dhcp_lease lease = {
+	    .addr = held.addr, .netmask = held.netmask, .gateway = held.gateway};
+	int r = dhcp_start_reboot(nif->stack, &lease, netif_dhcp_event, nif);
+	if (r != NET_OK) {
+		printf("net: %s: cannot start DHCP: %s\n", nif->name, net_result_text(r));
+		return -1;
+	}
+	nif->up = true;
+	print_address(nif, held.addr, held.netmask, held.gateway,
+		      "from the previous instance, confirming by DHCP");
+	report(nif,
+	       FLOTILLA_STATUS_NIC_CONFIGURED | FLOTILLA_STATUS_NIC_DHCP |
+		   FLOTILLA_STATUS_NIC_TENTATIVE,
+	       held.addr, held.netmask, held.gateway);
+	return 1;
 }
 
 /* ------------------------------------------------------------ API */
@@ -188,6 +233,9 @@ static int configure(struct flotilla_netif *nif, const char *bootargs)
 	const char *suffix = nif->arg_suffix; /* "ip", "ip1", ... */
 	snprintf(key, sizeof(key), "ip%s", suffix);
 	if (!arg_value(bootargs, key, value, sizeof(value)) || strcmp(value, "dhcp") == 0) {
+		int held = start_with_lease(nif, bootargs);
+		if (held != 0)
+			return held > 0 ? 0 : -1;
 		int r = dhcp_start(nif->stack, netif_dhcp_event, nif);
 		if (r != NET_OK) {
 			printf("net: %s: cannot start DHCP: %s\n", nif->name, net_result_text(r));
@@ -224,6 +272,7 @@ static int configure(struct flotilla_netif *nif, const char *bootargs)
 		dns_set_server(nif->stack, dns);
 	nif->up = true;
 	print_address(nif, addr, netmask, gateway, "static");
+	report(nif, FLOTILLA_STATUS_NIC_CONFIGURED, addr, netmask, gateway);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "flotilla.h"
+#include "lease.h"
 #include "unix.h"
 
 static uint64_t start_ns;
@@ -84,6 +85,23 @@ void flotilla_health(enum flotilla_health_status status, const char *reason)
 	static const char *const names[] = {"ok", "degraded", "failed"};
 	fprintf(stderr, "flotilla: health %s: %s\n", (unsigned)status < 3 ? names[status] : "?",
 		reason ? reason : "");
+}
+
+/* No control domain to tell on unix: the console already shows the address. */
+void runtime_report_address(unsigned interface, uint32_t flags, uint32_t addr, uint32_t netmask,
+			    uint32_t gateway)
+{
+	(void)interface;
+	(void)flags;
+	(void)addr;
+	(void)netmask;
+	(void)gateway;
+}
+
+const char *runtime_net_label(unsigned interface)
+{
+	(void)interface;
+	return NULL;
 }
 
 int main(int argc, char **argv)

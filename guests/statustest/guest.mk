@@ -1,0 +1,1 @@
+$(eval $(call flotilla_guest,statustest,$(SRC)/guests/statustest/main.c,net))
