@@ -786,42 +786,6 @@ static uint64_t instance_pages(const struct guest *g)
 	return (uint64_t)g->memory_mb * 256 + pool_kb / 4 + 64;
 }
 
-/* " flotilla.lease=lan:10.0.2.15/24,10.0.2.2" for each NIC the serving
- * instance has an address on: the candidate serves under it at once. */
-static void lease_arguments(struct guest *g, char *out, size_t size)
-{
-	struct gstatus_view v;
-	out[0] = '\0';
-	if (!gstatus_read(guest_dom(g), &v) || !v.valid)
-		return;
-	const char *p = g->nics;
-	size_t len = 0;
-	for (unsigned nic = 0; nic < 4 && *p; nic++) {
-		size_t n = strcspn(p, ",");
-		/* as net/ holds them: 10.0.0.5 is 0x0a000005 */
-		unsigned a = (unsigned)v.ipv4[nic], m = (unsigned)v.netmask[nic],
-			 gw = (unsigned)v.gateway[nic];
-		if (a) {
-			unsigned prefix = 0;
-			while (prefix < 32 && (m & (0x80000000u >> prefix)))
-				prefix++;
-			int w = snprintf(out + len, size - len,
-					 "%sflotilla.lease=%.*s:%u.%u.%u.%u/%u,%u.%u.%u.%u",
-					 len ? " " : "", (int)n, p, a >> 24, (a >> 16) & 255,
-					 (a >> 8) & 255, a & 255, prefix, gw >> 24, (gw >> 16) & 255,
-					 (gw >> 8) & 255, gw & 255);
-			if (w < 0 || (size_t)w >= size - len) {
-				out[len] = '\0';
-				return;
-			}
-			len += (size_t)w;
-		}
-		p += n;
-		if (*p)
-			p++;
-	}
-}
-
 /* The candidate failed: destroy it, give its trial up, keep (or bring
  * back) the confirmed version. */
 static void swap_fail(struct guest *g, const char *code, const char *reason)
@@ -1006,7 +970,8 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 	char extra[200] = "";
 	if (g->swap_side_by_side) {
 		snprintf(g->op.mode, sizeof(g->op.mode), "side-by-side");
-		lease_arguments(g, extra, sizeof(extra));
+		/* the address(es) the serving instance holds: the candidate serves under them */
+		gstatus_lease_args(guest_dom(g), extra, sizeof(extra));
 	} else {
 		snprintf(g->op.mode, sizeof(g->op.mode), "stop-then-start");
 		if (serving)
