@@ -1,0 +1,172 @@
+/*
+ * The probe's boot-time test hook (probe_test.h).
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flotilla.h"
+
+#include "ctlnet.h"
+#include "probe.h"
+#include "probe_test.h"
+#include "supervisor.h"
+
+_Static_assert(PROBE_TEXT_MAX == BOOT_BUNDLE_PROBE_MAX, "probe.h and boot_bundle.h disagree");
+
+enum step { WAITING, PROBING, RETRY_WAIT, DONE };
+
+static struct probe_test {
+	char name[BOOT_BUNDLE_NAME_MAX + 1];
+	char probe_text[BOOT_BUNDLE_PROBE_MAX + 1];
+	uint32_t ipv4;
+	uint32_t window_ms;
+	enum step step;
+	uint64_t started_ms, retry_ms;
+	unsigned attempts;
+	struct probe probe;
+} tests[PROBE_TEST_GUESTS];
+static int test_count;
+
+static uint64_t now_ms(void)
+{
+	return flotilla_clock_monotonic() / 1000000u;
+}
+
+uint32_t probe_test_static_ipv4(const char *bootargs)
+{
+	for (const char *p = bootargs; (p = strstr(p, "ip=")) != NULL; p += 3) {
+		if (p != bootargs && p[-1] != ' ')
+			continue;
+		uint32_t addr = 0;
+		const char *q = p + 3;
+		for (int i = 0; i < 4; i++) {
+			char *end;
+			unsigned long part = strtoul(q, &end, 10);
+			if (end == q || part > 255 || (i < 3 && *end != '.'))
+				return 0;
+			addr = addr << 8 | (uint32_t)part;
+			q = end + 1;
+		}
+		return addr;
+	}
+	return 0;
+}
+
+void probe_test_setup(const char *bootargs, const struct boot_entry *entries, int count)
+{
+	const char *list = strstr(bootargs, "probe_test=");
+	if (!list)
+		return;
+	list += strlen("probe_test=");
+	size_t len = strcspn(list, " ");
+	for (int i = 0; i < count && test_count < PROBE_TEST_GUESTS; i++) {
+		const struct boot_entry *e = &entries[i];
+		size_t name_len = strlen(e->name);
+		bool named = false;
+		for (const char *p = list; p < list + len; p += strcspn(p, ", ") + 1)
+			named |= strncmp(p, e->name, name_len) == 0 &&
+				 (p[name_len] == ',' || p[name_len] == ' ' || p[name_len] == '\0');
+		if (!named || (e->flags & BOOT_ENTRY_TEST_UPDATE))
+			continue;
+		struct probe_test *t = &tests[test_count++];
+		memcpy(t->name, e->name, sizeof(t->name));
+		memcpy(t->probe_text, e->probe, sizeof(t->probe_text));
+		t->ipv4 = probe_test_static_ipv4(e->bootargs);
+		t->window_ms = e->ready_timeout_s * 1000u;
+		printf("control: probe_test: %s: probe \"%s\", ready timeout %u s\n", t->name,
+		       t->probe_text, (unsigned)e->ready_timeout_s);
+	}
+}
+
+/* The verdict is printed once; the hook is then done with the guest. */
+static void done(struct probe_test *t)
+{
+	fflush(stdout);
+	t->step = DONE;
+}
+
+/* Start the gate's window: the guest runs and the control domain has an address. */
+static bool ready_to_start(struct probe_test *t)
+{
+	const struct guest *g = supervisor_find(t->name);
+	if (!g || g->state != GUEST_RUNNING || ctlnet_ipv4() == 0)
+		return false;
+	struct probe_spec spec;
+	const char *why = "";
+	if (probe_parse(t->probe_text, &spec, &why) != 0) {
+		printf("control: probe %s: failed: %s\n", t->name, why);
+		done(t);
+		return false;
+	}
+	if (spec.kind == PROBE_NONE) {
+		printf(
+		    "control: probe %s: no probe in its plan entry (the gate is flotilla_ready() "
+		    "alone)\n",
+		    t->name);
+		done(t);
+		return false;
+	}
+	if (t->ipv4 == 0) {
+		printf(
+		    "control: probe %s: failed: its address is unknown (no static ip= in its plan "
+		    "boot arguments)\n",
+		    t->name);
+		done(t);
+		return false;
+	}
+	t->probe.spec = spec;
+	t->started_ms = now_ms();
+	return true;
+}
+
+static void attempt(struct probe_test *t, uint64_t now)
+{
+	uint64_t end = t->started_ms + t->window_ms;
+	t->attempts++;
+	struct probe_spec spec = t->probe.spec;
+	probe_start(&t->probe, &spec, t->ipv4, (uint32_t)(end > now ? end - now : 1));
+	t->step = PROBING;
+}
+
+uint64_t probe_test_poll(void)
+{
+	uint64_t deadline = UINT64_MAX;
+	for (int i = 0; i < test_count; i++) {
+		struct probe_test *t = &tests[i];
+		uint64_t now = now_ms();
+		if (t->step == WAITING && ready_to_start(t))
+			attempt(t, now);
+		if (t->step == RETRY_WAIT && now >= t->retry_ms)
+			attempt(t, now);
+		if (t->step == PROBING) {
+			enum probe_state state = probe_poll(&t->probe);
+			uint32_t elapsed = (uint32_t)(now_ms() - t->started_ms);
+			if (state == PROBE_PASSED) {
+				printf("control: probe %s: passed in %" PRIu32
+				       " ms (attempt %u, %" PRIu32 " ms after it started)\n",
+				       t->name, t->probe.latency_ms, t->attempts, elapsed);
+				done(t);
+			} else if (state == PROBE_FAILED) {
+				if (elapsed + PROBE_TEST_RETRY_MS < t->window_ms) {
+					t->step = RETRY_WAIT;
+					t->retry_ms = now_ms() + PROBE_TEST_RETRY_MS;
+				} else {
+					printf(
+					    "control: probe %s: failed: %s (%u attempts in %" PRIu32
+					    " ms)\n",
+					    t->name, t->probe.reason, t->attempts, elapsed);
+					done(t);
+				}
+			}
+		}
+		uint64_t next = t->step == PROBING      ? probe_deadline_ms(&t->probe)
+				: t->step == RETRY_WAIT ? t->retry_ms
+							: UINT64_MAX;
+		if (next != UINT64_MAX && next * 1000000u < deadline)
+			deadline = next * 1000000u;
+	}
+	return deadline;
+}
