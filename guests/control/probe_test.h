@@ -8,6 +8,8 @@
  * start serving, and prints one line:
  *   control: probe NAME: passed in N ms (attempt K, T ms after it started)
  *   control: probe NAME: failed: REASON (K attempts in T ms)
+ * and after a pass, PROBE_TEST_REPEAT more probes back to back:
+ *   control: probe NAME: again 5 times: passed in A B C D E ms
  * The address probed is the static `ip=` of NAME's plan boot arguments (the
  * guest's status page will give it for DHCP guests). Tests use it
  * (tests/integration/test_probe_board.py); it changes nothing.
@@ -19,8 +21,11 @@
 
 #include "boot_bundle.h"
 
-#define PROBE_TEST_GUESTS   8
-#define PROBE_TEST_RETRY_MS 250
+#define PROBE_TEST_GUESTS            8
+#define PROBE_TEST_RETRY_MS          250
+#define PROBE_TEST_ATTEMPT_MIN_MS    1000 /* the least time an attempt is given */
+#define PROBE_TEST_REPEAT            5    /* probes more after a pass, for the latency */
+#define PROBE_TEST_REPEAT_TIMEOUT_MS 2000
 
 /* probe_test.c */
 /* Note the guests named by probe_test= (nothing without it). */

@@ -16,3 +16,15 @@ TEST_SUITES += probe
 .PHONY: test-probe
 test-probe: $(PROBE_HOST_TEST)
 	@$(RUN_SUITE) probe env CMOCKA_MESSAGE_OUTPUT=TAP $<
+
+# On the board: the control domain probes three www instances and an
+# address nobody holds, each as its plan entry says (probe_test= boot argument).
+ifeq ($(BOARD),orangepi-pc)
+PROBE_BOARD_IMAGE := $(O)/test-images/probe/sdcard.img
+$(eval $(call board_image,$(O)/test-images/probe,$(SRC)/hypervisor-cfg/test/orangepi-pc-probe.toml,$(PROBE_BOARD_IMAGE)))
+TEST_SUITES += board-probe
+QEMU_SUITES += board-probe
+.PHONY: test-board-probe
+test-board-probe: $(PROBE_BOARD_IMAGE)
+	$(Q)O=$(O) $(RUN_SUITE_SERIAL) board-probe $(PYTHON) $(INTEGRATION)/test_probe_board.py $(PROBE_BOARD_IMAGE)
+endif
