@@ -124,9 +124,9 @@ static bool ready_to_start(struct probe_test *t)
 	return true;
 }
 
-static void attempt(struct probe_test *t, uint64_t now)
+static void attempt(struct probe_test *t)
 {
-	uint64_t end = t->started_ms + t->window_ms;
+	uint64_t now = now_ms(), end = t->started_ms + t->window_ms;
 	t->attempts++;
 	struct probe_spec spec = t->probe.spec;
 	probe_start(&t->probe, &spec, t->ipv4, (uint32_t)(end > now ? end - now : 1));
@@ -169,9 +169,9 @@ uint64_t probe_test_poll(void)
 		struct probe_test *t = &tests[i];
 		uint64_t now = now_ms();
 		if (t->step == WAITING && ready_to_start(t))
-			attempt(t, now);
+			attempt(t);
 		if (t->step == RETRY_WAIT && now >= t->retry_ms)
-			attempt(t, now);
+			attempt(t);
 		if (t->step == PROBING) {
 			enum probe_state state = probe_poll(&t->probe);
 			uint32_t elapsed = (uint32_t)(now_ms() - t->started_ms);
