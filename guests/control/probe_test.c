@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "flotilla.h"
+#include "net.h"
 
 #include "ctlnet.h"
 #include "probe.h"
@@ -162,9 +163,28 @@ static void repeat(struct probe_test *t)
 	t->step = REPEATING;
 }
 
+/* Once every verdict is in: the stack's counters that explain a slow probe
+ * (a lost ARP or SYN costs a 1 s retry). */
+static void print_counters(void)
+{
+	static const enum net_counter_id ids[] = {
+	    NET_CNT_ARP_TX,         NET_CNT_ARP_QUEUE_FULL, NET_CNT_ARP_QUEUE_DROP,
+	    NET_CNT_TCP_RETRANSMIT, NET_CNT_TCP_RTO,        NET_CNT_TCP_CONNECTED,
+	};
+	struct net_stack *stack = ctlnet_stack();
+	if (!stack)
+		return;
+	printf("control: probe_test: done; stack");
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		printf(" %s=%" PRIu32, net_counter_name(ids[i]), net_counter(stack, ids[i]));
+	printf("\n");
+}
+
 uint64_t probe_test_poll(void)
 {
+	static bool counted;
 	uint64_t deadline = UINT64_MAX;
+	int finished = 0;
 	for (int i = 0; i < test_count; i++) {
 		struct probe_test *t = &tests[i];
 		uint64_t now = now_ms();
@@ -206,6 +226,11 @@ uint64_t probe_test_poll(void)
 							: UINT64_MAX;
 		if (next != UINT64_MAX && next * 1000000u < deadline)
 			deadline = next * 1000000u;
+		finished += t->step == DONE;
+	}
+	if (test_count && finished == test_count && !counted) {
+		counted = true;
+		print_counters();
 	}
 	return deadline;
 }

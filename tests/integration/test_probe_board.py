@@ -66,6 +66,10 @@ def checks(tap, image):
             m = verdicts[name]
             tap.check(f"{name}: failures are retried until its ready timeout (25 s), then reported",
                       m.group(4) and int(m.group(4)) > 1 and 23000 <= int(m.group(5)) <= 26000, m.group(0))
+        try:
+            tap.note(board.expect(r"^control: probe_test: done; .*$", 30).group(0))
+        except BoardTimeout:
+            tap.note("no stack counters from the probe_test hook")
         # The switch's counters, for whoever reads a slow probe above.
         board.pos = len(board.output)
         board.send("s")
