@@ -364,3 +364,72 @@ void probe_cancel(struct probe *p)
 	if (p->state == PROBE_RUNNING)
 		p->state = PROBE_IDLE;
 }
+
+/* ------------------------------------------------------------ the gate */
+
+static void gate_attempt(struct probe_gate *g)
+{
+	uint64_t t = now();
+	g->attempts++;
+	g->waiting = false;
+	probe_start(&g->probe, &g->spec, g->ipv4, (uint32_t)(g->end_ms > t ? g->end_ms - t : 1));
+}
+
+static void gate_verdict(struct probe_gate *g, enum probe_state verdict)
+{
+	g->state = verdict;
+	memcpy(g->reason, g->probe.reason, sizeof(g->reason));
+	g->latency_ms = g->probe.latency_ms;
+	g->elapsed_ms = (uint32_t)(now() - g->started_ms);
+}
+
+int probe_gate_start(struct probe_gate *g, const struct probe_spec *s, uint32_t ipv4,
+		     uint32_t window_ms)
+{
+	memset(g, 0, sizeof(*g));
+	g->spec = *s;
+	g->ipv4 = ipv4;
+	g->started_ms = now();
+	g->end_ms = g->started_ms + window_ms;
+	g->state = PROBE_RUNNING;
+	gate_attempt(g);
+	return probe_gate_poll(g);
+}
+
+enum probe_state probe_gate_poll(struct probe_gate *g)
+{
+	if (g->state != PROBE_RUNNING)
+		return g->state;
+	if (g->waiting) {
+		if (now() < g->retry_ms)
+			return g->state;
+		gate_attempt(g);
+	}
+	enum probe_state s = probe_poll(&g->probe);
+	if (s == PROBE_PASSED) {
+		gate_verdict(g, PROBE_PASSED);
+	} else if (s == PROBE_FAILED) {
+		uint64_t t = now();
+		if (t + PROBE_GATE_RETRY_MS + PROBE_GATE_ATTEMPT_MIN_MS <= g->end_ms) {
+			g->waiting = true;
+			g->retry_ms = t + PROBE_GATE_RETRY_MS;
+		} else {
+			gate_verdict(g, PROBE_FAILED);
+		}
+	}
+	return g->state;
+}
+
+uint64_t probe_gate_deadline_ms(const struct probe_gate *g)
+{
+	if (g->state != PROBE_RUNNING)
+		return UINT64_MAX;
+	return g->waiting ? g->retry_ms : probe_deadline_ms(&g->probe);
+}
+
+void probe_gate_cancel(struct probe_gate *g)
+{
+	probe_cancel(&g->probe);
+	if (g->state == PROBE_RUNNING)
+		g->state = PROBE_IDLE;
+}

@@ -108,4 +108,37 @@ uint64_t probe_deadline_ms(const struct probe *p);
 /* Stop a running probe (its connection is reset); p may then be reused. */
 void probe_cancel(struct probe *p);
 
+/*
+ * A health gate's probing: the probe again and again until one attempt
+ * passes or the window (the plan's ready_timeout_s) ends. A service that is
+ * still starting refuses connections or answers 503; the gate retries
+ * PROBE_GATE_RETRY_MS after each failure, and starts an attempt only with at
+ * least PROBE_GATE_ATTEMPT_MIN_MS left, so that the verdict's reason is the
+ * last real answer rather than an attempt the window cut short.
+ */
+#define PROBE_GATE_RETRY_MS       250
+#define PROBE_GATE_ATTEMPT_MIN_MS 1000
+
+struct probe_gate {
+	enum probe_state state;        /* RUNNING until the verdict */
+	char reason[PROBE_REASON_MAX]; /* the last attempt's, when FAILED */
+	uint32_t latency_ms;           /* the passing attempt's */
+	uint32_t elapsed_ms;           /* start to verdict */
+	unsigned attempts;
+	/* inside: */
+	struct probe probe;
+	struct probe_spec spec;
+	uint32_t ipv4;
+	uint64_t started_ms, end_ms, retry_ms;
+	bool waiting; /* between attempts */
+};
+
+/* Start probing within window_ms; returns g->state (a spec of PROBE_NONE
+ * passes at once). */
+int probe_gate_start(struct probe_gate *g, const struct probe_spec *s, uint32_t ipv4,
+		     uint32_t window_ms);
+enum probe_state probe_gate_poll(struct probe_gate *g);
+uint64_t probe_gate_deadline_ms(const struct probe_gate *g);
+void probe_gate_cancel(struct probe_gate *g);
+
 #endif

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flotilla.h"
 #include "net.h"
 
 #include "ctlnet.h"
@@ -17,7 +16,7 @@
 
 _Static_assert(PROBE_TEXT_MAX == BOOT_BUNDLE_PROBE_MAX, "probe.h and boot_bundle.h disagree");
 
-enum step { WAITING, PROBING, RETRY_WAIT, REPEATING, DONE };
+enum step { WAITING, GATING, REPEATING, DONE };
 
 static struct probe_test {
 	char name[BOOT_BUNDLE_NAME_MAX + 1];
@@ -25,18 +24,13 @@ static struct probe_test {
 	uint32_t ipv4;
 	uint32_t window_ms;
 	enum step step;
-	uint64_t started_ms, retry_ms;
-	unsigned attempts;
+	struct probe_spec spec;
 	unsigned repeats;
 	uint32_t repeat_ms[PROBE_TEST_REPEAT];
+	struct probe_gate gate;
 	struct probe probe;
 } tests[PROBE_TEST_GUESTS];
 static int test_count;
-
-static uint64_t now_ms(void)
-{
-	return flotilla_clock_monotonic() / 1000000u;
-}
 
 uint32_t probe_test_static_ipv4(const char *bootargs)
 {
@@ -120,18 +114,8 @@ static bool ready_to_start(struct probe_test *t)
 		done(t);
 		return false;
 	}
-	t->probe.spec = spec;
-	t->started_ms = now_ms();
+	t->spec = spec;
 	return true;
-}
-
-static void attempt(struct probe_test *t)
-{
-	uint64_t now = now_ms(), end = t->started_ms + t->window_ms;
-	t->attempts++;
-	struct probe_spec spec = t->probe.spec;
-	probe_start(&t->probe, &spec, t->ipv4, (uint32_t)(end > now ? end - now : 1));
-	t->step = PROBING;
 }
 
 /* A guest that passed: probed PROBE_TEST_REPEAT times more, back to back,
@@ -158,8 +142,7 @@ static void repeat(struct probe_test *t)
 		done(t);
 		return;
 	}
-	struct probe_spec spec = t->probe.spec;
-	probe_start(&t->probe, &spec, t->ipv4, PROBE_TEST_REPEAT_TIMEOUT_MS);
+	probe_start(&t->probe, &t->spec, t->ipv4, PROBE_TEST_REPEAT_TIMEOUT_MS);
 	t->step = REPEATING;
 }
 
@@ -187,43 +170,32 @@ uint64_t probe_test_poll(void)
 	int finished = 0;
 	for (int i = 0; i < test_count; i++) {
 		struct probe_test *t = &tests[i];
-		uint64_t now = now_ms();
-		if (t->step == WAITING && ready_to_start(t))
-			attempt(t);
-		if (t->step == RETRY_WAIT && now >= t->retry_ms)
-			attempt(t);
-		if (t->step == PROBING) {
-			enum probe_state state = probe_poll(&t->probe);
-			uint32_t elapsed = (uint32_t)(now_ms() - t->started_ms);
+		if (t->step == WAITING && ready_to_start(t)) {
+			probe_gate_start(&t->gate, &t->spec, t->ipv4, t->window_ms);
+			t->step = GATING;
+		}
+		if (t->step == GATING) {
+			enum probe_state state = probe_gate_poll(&t->gate);
 			if (state == PROBE_PASSED) {
 				printf("control: probe %s: passed in %" PRIu32
 				       " ms (attempt %u, %" PRIu32 " ms after it started)\n",
-				       t->name, t->probe.latency_ms, t->attempts, elapsed);
+				       t->name, t->gate.latency_ms, t->gate.attempts,
+				       t->gate.elapsed_ms);
 				fflush(stdout);
 				repeat(t);
 			} else if (state == PROBE_FAILED) {
-				/* Another attempt only with time for an answer: one cut
-				 * short by the window would hide the reason the
-				 * attempts before it found. */
-				if (elapsed + PROBE_TEST_RETRY_MS + PROBE_TEST_ATTEMPT_MIN_MS <=
-				    t->window_ms) {
-					t->step = RETRY_WAIT;
-					t->retry_ms = now_ms() + PROBE_TEST_RETRY_MS;
-				} else {
-					printf(
-					    "control: probe %s: failed: %s (%u attempts in %" PRIu32
-					    " ms)\n",
-					    t->name, t->probe.reason, t->attempts, elapsed);
-					done(t);
-				}
+				printf("control: probe %s: failed: %s (%u attempts in %" PRIu32
+				       " ms)\n",
+				       t->name, t->gate.reason, t->gate.attempts,
+				       t->gate.elapsed_ms);
+				done(t);
 			}
 		}
 		if (t->step == REPEATING)
 			repeat(t);
-		uint64_t next = t->step == PROBING || t->step == REPEATING
-				    ? probe_deadline_ms(&t->probe)
-				: t->step == RETRY_WAIT ? t->retry_ms
-							: UINT64_MAX;
+		uint64_t next = t->step == GATING      ? probe_gate_deadline_ms(&t->gate)
+				: t->step == REPEATING ? probe_deadline_ms(&t->probe)
+						       : UINT64_MAX;
 		if (next != UINT64_MAX && next * 1000000u < deadline)
 			deadline = next * 1000000u;
 		finished += t->step == DONE;

@@ -3,9 +3,8 @@
  *
  * Boot argument `probe_test=NAME[,NAME...]`: once the control domain has an
  * address and guest NAME runs, the control domain probes NAME as its plan
- * entry declares (`probe`), retrying every PROBE_TEST_RETRY_MS, for at most
- * its `ready_timeout_s`, the way a health gate gives a new version time to
- * start serving, and prints one line:
+ * entry declares (`probe`) as a health gate does (struct probe_gate, probe.h:
+ * again after each failure, within its `ready_timeout_s`), and prints:
  *   control: probe NAME: passed in N ms (attempt K, T ms after it started)
  *   control: probe NAME: failed: REASON (K attempts in T ms)
  * and after a pass, PROBE_TEST_REPEAT more probes back to back:
@@ -22,9 +21,7 @@
 #include "boot_bundle.h"
 
 #define PROBE_TEST_GUESTS            8
-#define PROBE_TEST_RETRY_MS          250
-#define PROBE_TEST_ATTEMPT_MIN_MS    1000 /* the least time an attempt is given */
-#define PROBE_TEST_REPEAT            5    /* probes more after a pass, for the latency */
+#define PROBE_TEST_REPEAT            5 /* probes more after a pass, for the latency */
 #define PROBE_TEST_REPEAT_TIMEOUT_MS 2000
 
 /* probe_test.c */

@@ -121,6 +121,7 @@ static struct server {
 } server;
 
 static struct test_wire *wire;
+static struct tcp_listener *listener22;
 
 static uint64_t wire_clock(void)
 {
@@ -182,7 +183,8 @@ static struct test_wire *setup_wire(uint32_t seed, int raw_b)
 	memset(&server, 0, sizeof(server));
 	if (!raw_b) {
 		assert_non_null(tcp_listen(w.stack[1], 80, 4, server_event, NULL));
-		assert_non_null(tcp_listen(w.stack[1], 22, 4, server_event, NULL));
+		listener22 = tcp_listen(w.stack[1], 22, 4, server_event, NULL);
+		assert_non_null(listener22);
 	}
 	probe_attach(w.stack[0], wire_clock);
 	return &w;
@@ -425,15 +427,84 @@ static void test_cancel(void **state)
 	wire_free(w);
 }
 
+/* ------------------------------------------------------------ the gate */
+
+static void run_gate(struct probe_gate *g, uint64_t max_ms)
+{
+	for (uint64_t t = 0; t <= max_ms && probe_gate_poll(g) == PROBE_RUNNING; t += 5)
+		wire_run(wire, 5);
+}
+
+/* A service that starts listening late: refused at first, then it passes. */
+static void test_gate_waits_for_the_service(void **state)
+{
+	(void)state;
+	struct test_wire *w = setup_wire(20, 0);
+	serve(SERVE_ANSWER, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	struct probe_gate g;
+	struct probe_spec s = spec("http:8080/healthz");
+	assert_int_equal(probe_gate_start(&g, &s, WIRE_IP_B, 5000), PROBE_RUNNING);
+	run_gate(&g, 1200);
+	assert_int_equal(g.state, PROBE_RUNNING);
+	assert_true(g.attempts >= 3);
+	/* Between attempts the deadline is the retry, no later. */
+	assert_true(probe_gate_deadline_ms(&g) <= w->now + PROBE_GATE_RETRY_MS);
+	tcp_listener_close(listener22); /* B's stack holds two listeners */
+	assert_non_null(tcp_listen(w->stack[1], 8080, 4, server_event, NULL));
+	run_gate(&g, 5000);
+	assert_int_equal(g.state, PROBE_PASSED);
+	assert_true(g.elapsed_ms >= 1200 && g.elapsed_ms < 1600);
+	assert_true(g.latency_ms < 100);
+	finish_wire(w);
+}
+
+/* Never healthy: the verdict is the last real answer, within the window. */
+static void test_gate_reports_the_last_answer(void **state)
+{
+	(void)state;
+	struct test_wire *w = setup_wire(21, 0);
+	serve(SERVE_ANSWER, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+	struct probe_gate g;
+	struct probe_spec s = spec("http:80/healthz");
+	probe_gate_start(&g, &s, WIRE_IP_B, 3000);
+	run_gate(&g, 5000);
+	if (g.state != PROBE_FAILED || strcmp(g.reason, "HTTP 503 from GET /healthz") != 0)
+		fail_msg("state %d, reason \"%s\"", g.state, g.reason);
+	assert_true(g.attempts > 3);
+	assert_true(g.elapsed_ms > 3000 - PROBE_GATE_RETRY_MS - PROBE_GATE_ATTEMPT_MIN_MS &&
+		    g.elapsed_ms <= 3000);
+	finish_wire(w);
+	/* Silence: one attempt takes the whole window. */
+	w = setup_wire(22, 1);
+	probe_gate_start(&g, &s, WIRE_IP_B, 1500);
+	run_gate(&g, 3000);
+	if (g.state != PROBE_FAILED ||
+	    strcmp(g.reason, "no answer from 10.0.0.2:80 within 1500 ms") != 0)
+		fail_msg("state %d, reason \"%s\"", g.state, g.reason);
+	assert_int_equal(g.attempts, 1);
+	wire_free(w);
+	/* No probe declared: the gate passes at once. */
+	s = spec("none");
+	assert_int_equal(probe_gate_start(&g, &s, WIRE_IP_B, 1500), PROBE_PASSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_accepts),     cmocka_unit_test(test_parse_refuses),
-	    cmocka_unit_test(test_status_line),       cmocka_unit_test(test_http_passes),
-	    cmocka_unit_test(test_http_status_fails), cmocka_unit_test(test_tcp_passes_and_refused),
-	    cmocka_unit_test(test_silence_times_out), cmocka_unit_test(test_bad_answers),
-	    cmocka_unit_test(test_without_address),   cmocka_unit_test(test_concurrent_probes),
-	    cmocka_unit_test(test_lossy_wire),        cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_parse_accepts),
+	    cmocka_unit_test(test_parse_refuses),
+	    cmocka_unit_test(test_status_line),
+	    cmocka_unit_test(test_http_passes),
+	    cmocka_unit_test(test_http_status_fails),
+	    cmocka_unit_test(test_tcp_passes_and_refused),
+	    cmocka_unit_test(test_silence_times_out),
+	    cmocka_unit_test(test_bad_answers),
+	    cmocka_unit_test(test_without_address),
+	    cmocka_unit_test(test_concurrent_probes),
+	    cmocka_unit_test(test_lossy_wire),
+	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_gate_waits_for_the_service),
+	    cmocka_unit_test(test_gate_reports_the_last_answer),
 	};
 	return cmocka_run_group_tests_name("probe", tests, NULL, NULL);
 }
