@@ -96,7 +96,9 @@ void probe_attach(struct net_stack *stack, uint64_t (*now_ms)(void));
  * Start a probe of the guest at ipv4 (net/'s host order) within timeout_ms.
  * Returns p->state: PROBE_RUNNING, or the verdict when it is known at once (a spec
  * of PROBE_NONE passes; no address, no stack or no free TCP endpoint
- * fails). p must stay put until the verdict or probe_cancel().
+ * fails). p must stay put until the verdict or probe_cancel(), and a
+ * running probe must be cancelled before p is started again (its
+ * connection would be lost, not closed).
  */
 int probe_start(struct probe *p, const struct probe_spec *s, uint32_t ipv4, uint32_t timeout_ms);
 /* The state now; applies the timeout. The stack's callbacks (from its own
