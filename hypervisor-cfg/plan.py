@@ -82,7 +82,9 @@ SCHEMA = {
               # tests only: updates installed on the board by a test hook (guests/control/store.c)
               "test_update": Tables,
               # virtual NICs by name (docs/vnic-ring.md); manifest_nics: tests only
-              "nics": StrList, "manifest_nics": StrList},
+              "nics": StrList, "manifest_nics": StrList,
+              # the health gate of a new version (guests/control/probe.h, docs/plan.md)
+              "probe": str, "ready_timeout_s": int},
     "boot_domain": {"name": str, "image": str, "memory_mb": int, "vcpus": int, "bootargs": str},
 }
 ARRAY_TABLES = {"guest", "boot_domain"}
@@ -189,6 +191,29 @@ def check_domain(p, kind, index, g, names, cpus):
     return name, err
 
 
+def probe_problem(text):
+    """What is wrong with a `probe` ("tcp:PORT", "http:PORT/PATH", "" or
+    "none"), or None. The same rules as probe_parse() in guests/control/probe.c."""
+    if text in ("", "none"):
+        return None
+    limit = BUNDLE["BOOT_BUNDLE_PROBE_MAX"]
+    if len(text.encode()) > limit:
+        return f"probe is longer than {limit} bytes"
+    m = re.fullmatch(r"(tcp|http):(\d*)(.*)", text, re.S)
+    if not m:
+        return 'probe must be "tcp:PORT" or "http:PORT/PATH" (e.g. "http:80/healthz")'
+    kind, port, rest = m.groups()
+    if not port or len(port) > 5 or not 1 <= int(port) <= 65535:
+        return "probe port must be a number 1..65535"
+    if kind == "tcp" and rest:
+        return 'a tcp probe is "tcp:PORT", nothing after the port'
+    if kind == "http" and not rest.startswith("/"):
+        return 'an http probe needs a path: "http:PORT/PATH"'
+    if kind == "http" and not all(" " < c < "\x7f" and c not in '"#<>\\^`{|}' for c in rest):
+        return 'probe path may not contain spaces, control characters or "#<>\\^`{|}'
+    return None
+
+
 def load(path, ram_mb, cpus):
     try:
         with open(path, "rb") as f:
@@ -256,6 +281,13 @@ def load(path, ram_mb, cpus):
                 err(f"{key} must list at most 8 distinct names (a-z, then a-z 0-9 - _)", key)
         if g.get("nics") and g["memory_mb"] > 1020:
             err("a guest with nics has at most 1020 MiB (its rings sit above its RAM)", "memory_mb")
+        problem = probe_problem(g.get("probe", ""))
+        if problem:
+            err(f"{problem}, not {g['probe']!r}", "probe")
+        ready_max = BUNDLE["BOOT_READY_MAX_S"]
+        if not 1 <= g.get("ready_timeout_s", BUNDLE["BOOT_READY_DEFAULT_S"]) <= ready_max:
+            err(f"ready_timeout_s must be 1..{ready_max} (seconds a new version has to become healthy)",
+                "ready_timeout_s")
         if g.get("tamper", "") not in ("", "image", "signature"):
             err('tamper must be "image" or "signature" (tests only)', "tamper")
         total_kb += g["memory_mb"] * 1024 + paging_pool_kb(g["memory_mb"], g["vcpus"])

@@ -39,8 +39,11 @@ HEADER = _H["BOOT_BUNDLE_HEADER_SIZE"]
 ENTRY = _H["BOOT_BUNDLE_ENTRY_SIZE"]
 ENTRIES_MAX = _H["BOOT_BUNDLE_ENTRIES_MAX"]
 NAME_FIELD = _H["BOOT_BUNDLE_NAME_MAX"] + 1
-# ... pcpu mask, NIC-list size (16 bits), flags (16 bits)
-ENTRY_FORMAT = f"<{NAME_FIELD}sIIIIIIIHH"
+PROBE_FIELD = _H["BOOT_BUNDLE_PROBE_MAX"] + 1
+READY_DEFAULT = _H["BOOT_READY_DEFAULT_S"]
+# ... pcpu mask, NIC-list size (16 bits), flags (16 bits), probe, ready
+# timeout (16 bits), reserved
+ENTRY_FORMAT = f"<{NAME_FIELD}sIIIIIIIHH{PROBE_FIELD}sH14x"
 HEADER_FORMAT = "<IIII"
 assert struct.calcsize(ENTRY_FORMAT) == ENTRY and len(MAGIC) + struct.calcsize(HEADER_FORMAT) == HEADER, \
     "tools/mkbootbundle.py no longer matches guests/control/boot_bundle.h"
@@ -138,8 +141,10 @@ def main():
         mask = 0
         for cpu in g.get("pcpus", []):
             mask |= 1 << cpu
+        probe = "" if g.get("probe", "none") == "none" else g["probe"]
         entries += struct.pack(ENTRY_FORMAT, name, offset, len(bundle), g["memory_mb"], g["vcpus"],
-                               a_off, a_len, mask, n_len, flag)
+                               a_off, a_len, mask, n_len, flag, probe.encode(),
+                               g.get("ready_timeout_s", READY_DEFAULT))
         padded = bundle + b"\0" * ((-len(bundle)) % 4)
         body += padded
         offset += len(padded)

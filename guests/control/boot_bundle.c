@@ -95,6 +95,16 @@ int boot_bundle_parse(const uint8_t *data, size_t size, struct boot_entry *entri
 				return -1;
 			}
 		}
+		if (memchr(e + 64, 0, BOOT_BUNDLE_PROBE_MAX + 1) == NULL) {
+			*error = "boot bundle probe is longer than 47 bytes (not terminated)";
+			return -1;
+		}
+		memcpy(out->probe, e + 64, BOOT_BUNDLE_PROBE_MAX + 1);
+		out->ready_timeout_s = le16(e + 112);
+		if (out->ready_timeout_s == 0 || out->ready_timeout_s > BOOT_READY_MAX_S) {
+			*error = "boot bundle ready timeout out of range (1..3600 s)";
+			return -1;
+		}
 	}
 	return (int)count;
 }

@@ -14,6 +14,8 @@ CONTROL_MODULES += gstatus
 CONTROL_MODULES += http api
 # Updates over the device API: push, operation, rollback, restart.
 CONTROL_MODULES += push
+# Health probes of guests (TCP connect, HTTP GET) and their boot-time test hook.
+CONTROL_MODULES += probe probe_test
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.

@@ -21,6 +21,7 @@
 #include "ctlnet.h"
 #include "api.h"
 #include "vnic.h"
+#include "probe.h"
 
 #define DISCARD_PORT  9
 #define NIC_BUDGET    64
@@ -232,6 +233,7 @@ int ctlnet_start(const void *dtb)
 		return -1;
 	}
 	api_start(stack, &port);
+	probe_attach(stack, ms_now); /* health probes of guests (probe.h) */
 	if (!tcp_listen(stack, DISCARD_PORT, 4, discard_event, NULL))
 		printf("control: net: cannot listen on port %d\n", DISCARD_PORT);
 	check_link();
@@ -264,6 +266,16 @@ uint64_t ctlnet_poll(void)
 	if (ms >= 0 && now + (uint64_t)ms * 1000000u < deadline)
 		deadline = now + (uint64_t)ms * 1000000u;
 	return deadline;
+}
+
+struct net_stack *ctlnet_stack(void)
+{
+	return stack;
+}
+
+uint32_t ctlnet_ipv4(void)
+{
+	return stack ? net_ipv4_addr(stack) : 0;
 }
 
 void ctlnet_print_status(void)

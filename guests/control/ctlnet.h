@@ -17,6 +17,10 @@ int ctlnet_start(const void *dtb);
 /* Do what is due (frames, timers, link); returns the next deadline
  * (flotilla_clock_monotonic() ns; UINT64_MAX when only an event can wake). */
 uint64_t ctlnet_poll(void);
+/* The stack (NULL without a network) and its IPv4 address (net/'s host
+ * order; 0 before DHCP): what the health probes (probe.c) go out from. */
+struct net_stack *ctlnet_stack(void);
+uint32_t ctlnet_ipv4(void);
 /* Address, link and NIC counters, for the status key. */
 void ctlnet_print_status(void);
 

@@ -18,6 +18,7 @@
 #include "supervisor.h"
 #include "provision.h"
 #include "ctlnet.h"
+#include "probe_test.h"
 #include "store.h"
 #include "vnic.h"
 #include "gstatus.h"
@@ -148,6 +149,7 @@ static int load_boot_bundle(const void *dtb, const char *bootargs)
 	       count, end - start);
 	int loaded = supervisor_load(entries, count);
 	store_attach_guests(entries, count, bootargs);
+	probe_test_setup(bootargs, entries, count);
 	return loaded;
 }
 
@@ -233,6 +235,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 			deadline = net_deadline;
 		if (next_report < deadline)
 			deadline = next_report;
+		uint64_t probes = probe_test_poll(); /* boot argument probe_test= */
+		if (probes < deadline)
+			deadline = probes;
 		uint64_t network = vnic_poll(); /* the switch: now if it has more to move */
 		if (network < deadline)
 			deadline = network;

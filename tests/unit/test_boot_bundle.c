@@ -26,17 +26,30 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-/* Two entries: "alpha" (bundle "AAAA...", args "x=1"), "beta" (args ""). */
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+#define E        BOOT_BUNDLE_ENTRY_SIZE
+#define ARGS     (24 + 2 * E)
+#define BUNDLES  (ARGS + 8)
+#define PROBE_AT 64 /* in an entry: probe[48], then the ready timeout */
+#define READY_AT 112
+
+/* Two entries: "alpha" (bundle "AAAA...", args "x=1", NIC "lan", probe
+ * "http:80/healthz", 30 s), "beta" (args "", no probe, 5 s). */
 static size_t make(uint8_t *buf)
 {
-	memset(buf, 0, 512);
+	memset(buf, 0, 1024);
 	memcpy(buf, "FLOTBOOT", 8);
-	put32(buf + 8, 1);
+	put32(buf + 8, BOOT_BUNDLE_VERSION);
 	put32(buf + 12, 2);
-	size_t args = 24 + 2 * 64;        /* 152 */
+	size_t args = ARGS;
 	memcpy(buf + args, "x=1", 4);     /* + NUL */
 	memcpy(buf + args + 4, "lan", 3); /* alpha's NIC list, after its bootargs' NUL */
-	size_t bundles = 160;
+	size_t bundles = BUNDLES;
 	memset(buf + bundles, 'A', 40);
 	memset(buf + bundles + 40, 'B', 24);
 	uint8_t *e = buf + 24;
@@ -48,7 +61,9 @@ static size_t make(uint8_t *buf)
 	put32(e + 48, (uint32_t)args);
 	put32(e + 52, 3);
 	put32(e + 60, 3);
-	e += 64;
+	strcpy((char *)e + PROBE_AT, "http:80/healthz");
+	put16(e + READY_AT, 30);
+	e += E;
 	strcpy((char *)e, "beta");
 	put32(e + 32, (uint32_t)bundles + 40);
 	put32(e + 36, 24);
@@ -56,6 +71,7 @@ static size_t make(uint8_t *buf)
 	put32(e + 44, 2);
 	put32(e + 48, (uint32_t)args + 3);
 	put32(e + 52, 0);
+	put16(e + READY_AT, 5);
 	put32(buf + 16, (uint32_t)(bundles + 64));
 	return bundles + 64;
 }
@@ -95,7 +111,7 @@ static int refused_for(const uint8_t *buf, size_t size, const char *why)
 
 int main(void)
 {
-	uint8_t buf[512], bad[512];
+	uint8_t buf[1024], bad[1024];
 	size_t size = make(buf);
 	struct boot_entry entries[BOOT_BUNDLE_ENTRIES_MAX];
 	const char *error = NULL;
@@ -108,7 +124,11 @@ int main(void)
 		  entries[1].bootargs[0] == 0);
 	check("the NIC list follows the boot arguments; none when its size is 0",
 	      n == 2 && strcmp(entries[0].nics, "lan") == 0 && entries[1].nics[0] == 0);
-	check("entries point at their bundles", n == 2 && entries[0].bundle == buf + 160 &&
+	check("the health gate: alpha's probe and ready timeout; beta has no probe",
+	      n == 2 && strcmp(entries[0].probe, "http:80/healthz") == 0 &&
+		  entries[0].ready_timeout_s == 30 && entries[1].probe[0] == 0 &&
+		  entries[1].ready_timeout_s == 5);
+	check("entries point at their bundles", n == 2 && entries[0].bundle == buf + BUNDLES &&
 						    entries[0].bundle_size == 40 &&
 						    entries[1].bundle[0] == 'B');
 
@@ -124,11 +144,12 @@ int main(void)
 		uint32_t value2;
 	} corruptions[] = {
 	    {"bad magic", 0, 0x41414141, "magic FLOTBOOT missing", 0, 0},
-	    {"unknown format version", 8, 2, "unsupported boot bundle format version", 0, 0},
+	    {"unknown format version", 8, BOOT_BUNDLE_VERSION + 1,
+	     "unsupported boot bundle format version", 0, 0},
 	    {"zero entries", 12, 0, "entry count out of range", 0, 0},
 	    {"more entries than allowed", 12, BOOT_BUNDLE_ENTRIES_MAX + 1,
 	     "entry count out of range", 0, 0},
-	    /* 24 + 4 * 64 = 280 bytes of table in a 224-byte bundle. */
+	    /* 24 + 4 * 128 = 536 bytes of table in a 352-byte bundle. */
 	    {"a count whose table runs past the end", 12, 4, "entry table runs past the end", 0, 0},
 	    {"a total size larger than the module", 16, 4096, "truncated", 0, 0},
 	    {"a bundle offset past the end", 24 + 32, 10000, "points outside the bundle", 0, 0},
@@ -136,14 +157,17 @@ int main(void)
 	    {"an offset + size that wraps around", 24 + 36, 0xfffffff0u,
 	     "points outside the bundle", 0, 0},
 	    {"boot arguments past the end", 24 + 48, 5000, "points outside the bundle", 0, 0},
-	    /* Inside a 512-byte bundle, so only the length is wrong. */
+	    /* Inside a 1024-byte bundle, so only the length is wrong. */
 	    {"boot arguments longer than 255 bytes", 24 + 52, 256, "longer than 255 bytes", 16,
-	     512},
+	     1024},
 	    {"boot arguments with a NUL inside", 24 + 52, 4, "contain a NUL byte", 0, 0},
 	    {"a NIC list longer than 127 bytes", 24 + 60, 128, "NIC list out of bounds or longer",
 	     0, 0},
 	    {"a NIC list past the end", 24 + 60, 100, "NIC list out of bounds", 0, 0},
 	    {"a NIC list with a NUL inside", 24 + 60, 4, "NIC list contains a NUL byte", 0, 0},
+	    {"a ready timeout of 0", 24 + READY_AT, 0, "ready timeout out of range", 0, 0},
+	    {"a ready timeout over an hour", 24 + READY_AT, BOOT_READY_MAX_S + 1,
+	     "ready timeout out of range", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
 		memcpy(bad, buf, sizeof(buf));
@@ -162,6 +186,14 @@ int main(void)
 	memset(bad + 24, 'n', 32); /* name with no NUL */
 	check("refused because of an unterminated name",
 	      refused_for(bad, size, "name is empty or not terminated"));
+	memcpy(bad, buf, sizeof(buf));
+	memset(bad + 24 + PROBE_AT, 't', BOOT_BUNDLE_PROBE_MAX + 1); /* probe with no NUL */
+	check("refused because of an unterminated probe",
+	      refused_for(bad, size, "probe is longer than 47 bytes"));
+	memcpy(bad, buf, sizeof(buf));
+	put32(bad + 8, 1);
+	check("a version 1 table (64-byte entries, no health gate) is refused",
+	      refused_for(bad, size, "unsupported boot bundle format version"));
 	check("refused because of a truncated header", refused_for(buf, 20, "not a boot bundle"));
 	check("refused because the module is shorter than the table says",
 	      refused_for(buf, size - 1, "truncated"));

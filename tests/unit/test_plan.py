@@ -98,6 +98,27 @@ check("... and the same plan with that much less RAM passes", r.returncode == 0,
 nmax = BUNDLE["BOOT_BUNDLE_ENTRIES_MAX"]
 refused(f"more guests than a boot bundle holds ({nmax}, from boot_bundle.h)",
         CONTROL + "".join(GUEST.format(n=f"g{i}", m=4, v=1) for i in range(nmax + 1)), f"at most {nmax}")
+# The health gate: probe and ready_timeout_s, checked as the control domain's
+# probe_parse() checks them, each refusal naming the file and line.
+for text, needle in (('"udp:53"', '.toml:9: guest a: probe must be "tcp:PORT" or "http:PORT/PATH"'),
+                     ('"tcp:0"', "probe port must be a number 1..65535"),
+                     ('"tcp:70000"', "probe port must be a number 1..65535"),
+                     ('"tcp:80/x"', "nothing after the port"),
+                     ('"http:80"', "needs a path"),
+                     ('"http:80/a b"', "may not contain spaces"),
+                     ('"http:80/' + "a" * 45 + '"', "longer than 47 bytes")):
+    refused(f"probe = {text}", CONTROL + OK_GUEST + f"probe = {text}\n", needle)
+for value in (0, BUNDLE["BOOT_READY_MAX_S"] + 1):
+    refused(f"ready_timeout_s = {value}", CONTROL + OK_GUEST + f"ready_timeout_s = {value}\n",
+            f".toml:9: guest a: ready_timeout_s must be 1..{BUNDLE['BOOT_READY_MAX_S']}")
+r = run(CONTROL + OK_GUEST + 'probe = "http:80/healthz"\nready_timeout_s = 12\n', "guests")
+check("probe and ready_timeout_s reach the boot bundle's guest list",
+      r.returncode == 0 and '"probe": "http:80/healthz"' in r.stdout and '"ready_timeout_s": 12' in r.stdout,
+      r.stdout + r.stderr)
+for text in ('"tcp:22"', '"none"', '""', '"http:8080/a/b?c=1"'):
+    r = run(CONTROL + OK_GUEST + f"probe = {text}\n")
+    check(f"probe = {text} is valid", r.returncode == 0, r.stderr)
+
 # Every key with a value of the wrong type: one line, never a traceback.
 wrong = {str: "5", int: '"5"', plan_module.IntList: '["1"]', plan_module.Tables: '5', plan_module.StrList: '[1]'}
 bad = []
