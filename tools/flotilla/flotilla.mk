@@ -38,3 +38,10 @@ ALL_TARGETS += $(O)/host/flotilla
 
 
 include $(SRC)/ota/tests.mk
+
+# flotilla push / rollback / restart against the device API protocol
+# (tests/cli/test_push.py: a protocol server that checks the signatures).
+TEST_SUITES += cli-push
+.PHONY: test-cli-push
+test-cli-push: $(O)/host/flotilla
+	$(Q)$(RUN_SUITE) cli-push $(PYTHON) $(SRC)/tests/cli/test_push.py $(O)/host/flotilla $(O)/host/tests/cli-push
