@@ -25,7 +25,7 @@
 #define CHUNK_SIZE 65536 /* a streamed body is read and sent this much at a time */
 
 static int fail(struct client *c, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct client *c, int rc, const char *fmt, ...)
 {
@@ -268,8 +268,9 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 			if (n < 0)
 				return CLIENT_E_LOST;
 			if (n == 0)
-				return fail(c, CLIENT_E_LOST, "%s:%u closed the connection%s", c->host,
-					    c->port, used ? " mid-answer" : " without an answer");
+				return fail(c, CLIENT_E_LOST, "%s:%u closed the connection%s",
+					    c->host, c->port,
+					    used ? " mid-answer" : " without an answer");
 			*got_any = true;
 			used += (size_t)n;
 			head[used] = '\0';
@@ -315,14 +316,16 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 	}
 	while (remaining > 0) {
 		char buf[4096];
-		ssize_t n = recv_some(c, buf, remaining < sizeof(buf) ? (size_t)remaining : sizeof(buf));
+		ssize_t n =
+		    recv_some(c, buf, remaining < sizeof(buf) ? (size_t)remaining : sizeof(buf));
 
 		if (n < 0)
 			return CLIENT_E_LOST;
 		if (n == 0) {
 			if (has_length)
-				return fail(c, CLIENT_E_LOST, "%s:%u closed the connection mid-answer",
-					    c->host, c->port);
+				return fail(c, CLIENT_E_LOST,
+					    "%s:%u closed the connection mid-answer", c->host,
+					    c->port);
 			keep_alive = false;
 			break;
 		}
@@ -396,8 +399,7 @@ static int send_request(struct client *c, const struct client_request *rq,
 	return CLIENT_OK;
 }
 
-int client_request(struct client *c, const struct client_request *rq,
-		   struct client_response *resp)
+int client_request(struct client *c, const struct client_request *rq, struct client_response *resp)
 {
 	for (int attempt = 0;; attempt++) {
 		bool reused, got_any;
@@ -491,11 +493,11 @@ int client_authorize(struct client *c, const struct client_signer *s, const char
 			    "GET /v1/nonce: no nonce and board id in the answer (is %s:%u a "
 			    "Flotilla board?)",
 			    c->host, c->port);
-	len = ota_auth_canonical(canonical, sizeof(canonical), id, method, target, nonce,
-				 commitment);
+	len =
+	    ota_auth_canonical(canonical, sizeof(canonical), id, method, target, nonce, commitment);
 	if (len == 0)
-		return fail(c, CLIENT_E_LOCAL, "cannot sign %s %s: too long for a request",
-			    method, target);
+		return fail(c, CLIENT_E_LOCAL, "cannot sign %s %s: too long for a request", method,
+			    target);
 	ota_sha256(canonical, len, hash);
 	/* keys_sign only reads the key; mbedTLS's API just is not const. */
 	if (keys_sign((mbedtls_pk_context *)&s->pk, hash, sig) != OTA_OK)

@@ -54,9 +54,9 @@ struct client {
 struct client_response {
 	int status; /* 200, 202, 401, ... */
 	char body[CLIENT_BODY_MAX + 1];
-	size_t body_len; /* what body holds (NUL-terminated) */
-	bool truncated;  /* the board sent more than CLIENT_BODY_MAX */
-	bool early;      /* answered before the request body was all sent */
+	size_t body_len;    /* what body holds (NUL-terminated) */
+	bool truncated;     /* the board sent more than CLIENT_BODY_MAX */
+	bool early;         /* answered before the request body was all sent */
 	uint64_t body_sent; /* request body bytes sent */
 	char location[128];
 };
@@ -87,8 +87,7 @@ int client_parse_address(const char *text, char host[CLIENT_HOST_MAX + 1], uint1
 void client_init(struct client *c, const char *host, uint16_t port, int timeout_ms);
 void client_close(struct client *c);
 /* One request and its response; connects first when needed. */
-int client_request(struct client *c, const struct client_request *rq,
-		   struct client_response *resp);
+int client_request(struct client *c, const struct client_request *rq, struct client_response *resp);
 
 /* ---------------------------------------------------------------- signing */
 

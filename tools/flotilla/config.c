@@ -120,8 +120,8 @@ static int read_config(const char *path, const char *name, struct cli_target *t,
 				section = DEFAULTS;
 				continue;
 			}
-			if (strncmp(inner, "board", 5) != 0 || (inner[5] != ' ' && inner[5] != '\t') ||
-			    !*trim(inner + 5)) {
+			if (strncmp(inner, "board", 5) != 0 ||
+			    (inner[5] != ' ' && inner[5] != '\t') || !*trim(inner + 5)) {
 				fclose(f);
 				return cli_error("%s:%d: a section is [board NAME] or [defaults]",
 						 path, lineno);
@@ -160,8 +160,8 @@ static int read_config(const char *path, const char *name, struct cli_target *t,
 				continue;
 			if (client_parse_address(value, t->host, &t->port) != 0) {
 				fclose(f);
-				return cli_error("%s:%d: bad address '%s' (HOST or HOST:PORT)", path,
-						 lineno, value);
+				return cli_error("%s:%d: bad address '%s' (HOST or HOST:PORT)",
+						 path, lineno, value);
 			}
 		} else {
 			fclose(f);

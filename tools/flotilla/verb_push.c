@@ -23,17 +23,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_INTERVAL_MS   250
-#define DEFAULT_TIMEOUT_S  300
-#define STALL_TIMEOUT_MS   30000
+#define POLL_INTERVAL_MS  250
+#define DEFAULT_TIMEOUT_S 300
+#define STALL_TIMEOUT_MS  30000
 #define EXIT_CODES_TEXT                                                                            \
 	"exit status:\n"                                                                           \
 	"  0  confirmed: the new version serves and is confirmed on the card\n"                    \
-	"  1  an error on this side (unreadable bundle or key)\n"                                 \
+	"  1  an error on this side (unreadable bundle or key)\n"                                  \
 	"  2  bad command line or config file entry\n"                                             \
-	"  3  the board is unreachable, or the connection broke before an answer\n"               \
+	"  3  the board is unreachable, or the connection broke before an answer\n"                \
 	"  4  refused by the board (4xx: bad bundle, signature, busy...): nothing changed\n"       \
-	"  5  rolled back: the new version failed its health gate; the previous one serves\n"     \
+	"  5  rolled back: the new version failed its health gate; the previous one serves\n"      \
 	"  6  failed: the board could not run the guest (or answered 5xx)\n"                       \
 	"  7  no verdict within --timeout (the board carries on; run again to follow)\n"
 
@@ -146,7 +146,7 @@ static int parse_options(int argc, char **argv, struct options *o, int want_posi
 		}
 	}
 	if (o->positional_count < want_positional)
-		return cli_usage_error("missing %s", want_positional == 1 ? "BUNDLE"
+		return cli_usage_error("missing %s", want_positional == 1       ? "BUNDLE"
 						     : o->positional_count == 0 ? "BOARD and NAME"
 										: "NAME");
 	return 0;
@@ -205,7 +205,7 @@ static int finish(struct session *s, int code)
 
 /* A failure before a verdict: one line on stderr (and --json's document). */
 static int give_up(struct session *s, int code, const char *result, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int give_up(struct session *s, int code, const char *result, const char *fmt, ...)
 {
@@ -396,8 +396,8 @@ static int refusal(struct session *s, const struct client_response *r)
 	if (is_json_object(r->body))
 		snprintf(s->operation, sizeof(s->operation), "%s", r->body);
 	s->result = r->status < 500 ? "refused" : "failed";
-	cli_error("%s refused %s %s: HTTP %d%s%s%s%s", s->target.label, s->verb, s->guest, r->status,
-		  code[0] ? " " : "", code, message[0] ? ": " : "", message);
+	cli_error("%s refused %s %s: HTTP %d%s%s%s%s", s->target.label, s->verb, s->guest,
+		  r->status, code[0] ? " " : "", code, message[0] ? ": " : "", message);
 	return finish(s, r->status < 500 ? CLI_EXIT_REFUSED : CLI_EXIT_OP_FAILED);
 }
 
@@ -472,8 +472,8 @@ static int follow(struct session *s, uint64_t min_id, const char *first)
 				snprintf(s->operation, sizeof(s->operation), "%s", op);
 			if (last_rc)
 				return give_up(s, CLI_EXIT_TIMEOUT, "timeout",
-					       "no verdict for %s within %u s; last error: %s", s->guest,
-					       s->timeout_s, last_error);
+					       "no verdict for %s within %u s; last error: %s",
+					       s->guest, s->timeout_s, last_error);
 			return give_up(s, CLI_EXIT_TIMEOUT, "timeout",
 				       "no verdict for %s within %u s (last stage: %s); the board "
 				       "carries on: GET %s shows it",
@@ -487,8 +487,8 @@ static int follow(struct session *s, uint64_t min_id, const char *first)
 			last_rc = 0;
 		} else if (last_rc == 0) {
 			return give_up(s, CLI_EXIT_OP_FAILED, "failed",
-				       "%s has no operation for guest %s (GET %s: 404)", s->target.label,
-				       s->guest, target);
+				       "%s has no operation for guest %s (GET %s: 404)",
+				       s->target.label, s->guest, target);
 		} else {
 			/* The board may be too busy to answer for a moment: keep asking. */
 			snprintf(last_error, sizeof(last_error), "%s", s->client.error);
@@ -514,7 +514,8 @@ static int previous_operation(struct session *s, uint64_t *id)
 	return CLIENT_OK;
 }
 
-static int open_session(struct session *s, const char *verb, const char *board, const struct options *o)
+static int open_session(struct session *s, const char *verb, const char *board,
+			const struct options *o)
 {
 	int rc;
 
@@ -666,8 +667,8 @@ static int guest_action(int argc, char **argv, const char *verb, const char *usa
 	ota_sha256("", 0, empty);
 	rc = previous_operation(s, &previous_id);
 	if (rc == CLIENT_OK)
-		rc = client_authorize(&s->client, &s->signer, "POST", target, empty, auth,
-				      s->board);
+		rc =
+		    client_authorize(&s->client, &s->signer, "POST", target, empty, auth, s->board);
 	if (rc != CLIENT_OK) {
 		rc = rc == CLIENT_E_PROTOCOL
 			 ? give_up(s, CLI_EXIT_REFUSED, "refused", "%s", s->client.error)
