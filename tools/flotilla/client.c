@@ -245,8 +245,11 @@ static void store_body(struct client_response *resp, const char *data, size_t n)
  * Reads one response. *got_any says whether any byte arrived (a reused
  * connection the board had closed yields none: the caller retries).
  */
-static int read_response(struct client *c, struct client_response *resp, bool *got_any)
+static int read_response(struct client *c, struct client_response *resp, bool *got_any,
+			 int answer_timeout_ms)
 {
+	int stall_timeout_ms = c->timeout_ms;
+
 	char head[HEAD_MAX + 1], value[64];
 	size_t used = 0;
 	char *end = NULL;
@@ -264,7 +267,12 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 				return fail(c, CLIENT_E_PROTOCOL,
 					    "%s:%u answered with headers over %d bytes", c->host,
 					    c->port, HEAD_MAX);
+			/* The board may work a while before its first byte (finishing an
+			 * install); after that, the usual stall limit holds. */
+			if (used == 0 && answer_timeout_ms > c->timeout_ms)
+				c->timeout_ms = answer_timeout_ms;
 			n = recv_some(c, head + used, HEAD_MAX - used);
+			c->timeout_ms = stall_timeout_ms;
 			if (n < 0)
 				return CLIENT_E_LOST;
 			if (n == 0)
@@ -416,7 +424,7 @@ int client_request(struct client *c, const struct client_request *rq, struct cli
 			client_close(c);
 			return rc;
 		}
-		rc = read_response(c, resp, &got_any);
+		rc = read_response(c, resp, &got_any, rq->answer_timeout_ms);
 		if (rc == CLIENT_OK)
 			return CLIENT_OK;
 		client_close(c);

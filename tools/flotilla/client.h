@@ -76,6 +76,9 @@ struct client_request {
 	uint64_t body_len;
 	client_progress_fn progress;
 	void *progress_ctx;
+	/* How long the board may think before the first byte of its answer,
+	 * when longer than the client's stall timeout (0: that timeout). */
+	int answer_timeout_ms;
 };
 
 /*

@@ -617,6 +617,7 @@ int verb_push(int argc, char **argv)
 		    .body_len = size,
 		    .progress = show_progress,
 		    .progress_ctx = &progress,
+		    .answer_timeout_ms = (int)o.timeout_s * 1000,
 		};
 		rc = client_request(&s->client, &rq, &response);
 	}
@@ -679,8 +680,11 @@ static int guest_action(int argc, char **argv, const char *verb, const char *usa
 		printf("%s %s on %s (%s:%u)\n", verb, name, s->board, s->target.host,
 		       s->target.port);
 	{
-		const struct client_request rq = {
-		    .method = "POST", .target = target, .authorization = auth, .body_fd = -1};
+		const struct client_request rq = {.method = "POST",
+						  .target = target,
+						  .authorization = auth,
+						  .body_fd = -1,
+						  .answer_timeout_ms = (int)o.timeout_s * 1000};
 		rc = client_request(&s->client, &rq, &response);
 	}
 	if (rc != CLIENT_OK) {
