@@ -94,12 +94,14 @@ class Board:
     """State of the protocol server; one per test."""
 
     def __init__(self, operators, script=("installed", "starting", "healthy", "confirmed"),
-                 refuse=None, code="", reason="", early_refusal=None, server_error=False):
+                 refuse=None, code="", reason="", early_refusal=None, server_error=False,
+                 drop=None):
         self.operators = operators        # key id -> public key
         self.script = list(script)        # stages served, one more per poll
         self.refuse = refuse              # (status, error, message) after auth
         self.early_refusal = early_refusal  # (status, error, message) after the head, before the payload
         self.server_error = server_error
+        self.drop = drop                  # "at_head" / "after_body": hang up without an answer
         self.code, self.reason = code, reason
         self.nonces = set()
         self.issued = []
@@ -166,6 +168,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
         record["drained"] = drained
 
+    def hang_up(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def do_GET(self):
         b = self.board
         record = {"method": "GET", "path": self.path}
@@ -202,6 +211,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.refuse_and_drain(refusal[0], refusal[1], "authentication failed", record)
         if b.early_refusal:
             return self.refuse_and_drain(*b.early_refusal, record)
+        if b.drop == "at_head":
+            return self.hang_up()
         body = hashlib.sha256(head)
         received = len(head)
         while received < length:
@@ -218,6 +229,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(500, {"error": "io", "message": "the card did not answer"})
         b.new_operation("update", "1.1.0")
         b.op["bytes"] = b.op["total"] = received
+        if b.drop == "after_body":
+            return self.hang_up()  # the install goes on; only the answer is lost
         self.answer(202, b.op, [("Location", self.path + "/operation")])
 
     def do_POST(self):
@@ -427,6 +440,25 @@ def main():
     tap.check("--json on a refusal: one document with result, status and the board's error",
               doc.get("result") == "refused" and doc.get("http_status") == 409 and doc.get("exit") == 4
               and doc.get("error", {}).get("code") == "busy", detail)
+
+    # --- the connection breaks before the answer
+    b, server = board(drop="after_body")
+    rc, out, err = run([F, "push", "www-1.1.0.fbl", "--to", f"127.0.0.1:{server.server_port}",
+                        "--key", "operator.key"])
+    server.shutdown()
+    detail = f"exit {rc}\nstdout:\n{out}\nstderr:\n{err}"
+    tap.check("answer lost after the upload: the CLI finds its operation (a newer id) and follows it",
+              rc == 0 and "the board has operation 8: following it" in out and "confirmed" in out, detail)
+    tap.check("... and sent the signed PUT once (a signed request is never resent)",
+              len([r for r in b.requests if r["method"] == "PUT"]) == 1, b.requests)
+    b, server = board(drop="at_head")
+    rc, out, err = run([F, "push", "big.fbl", "--to", f"127.0.0.1:{server.server_port}",
+                        "--key", "operator.key"])
+    server.shutdown()
+    detail = f"exit {rc}\nstdout:\n{out}\nstderr:\n{err}"
+    tap.check("board hangs up mid-upload with no operation of ours: exit 3, one line, not the old verdict",
+              rc == 3 and len([l for l in err.splitlines() if l.startswith("flotilla:")]) == 1
+              and re.search(r"closed the connection|broke", err) and "confirmed" not in out, detail)
 
     # --- a key the board does not trust
     b, server = board()

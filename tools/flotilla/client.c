@@ -407,13 +407,27 @@ static int send_request(struct client *c, const struct client_request *rq,
 	return CLIENT_OK;
 }
 
+/* A kept-alive connection the board has closed (or wrote to unasked) meanwhile. */
+static bool stale(struct client *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) != 0;
+}
+
 int client_request(struct client *c, const struct client_request *rq, struct client_response *resp)
 {
+	/* Only an unsigned GET is sent twice: a signed request spends its nonce,
+	 * and the board may have acted on one whose answer was lost. */
+	bool may_retry = !rq->authorization && strcmp(rq->method, "GET") == 0;
+
 	for (int attempt = 0;; attempt++) {
 		bool reused, got_any;
 		int rc;
 
 		memset(resp, 0, sizeof(*resp));
+		if (c->fd >= 0 && c->reused && stale(c))
+			client_close(c);
 		if (c->fd < 0 && (rc = connect_to(c)) != CLIENT_OK)
 			return rc;
 		reused = c->reused;
@@ -428,10 +442,9 @@ int client_request(struct client *c, const struct client_request *rq, struct cli
 		if (rc == CLIENT_OK)
 			return CLIENT_OK;
 		client_close(c);
-		/* A kept-alive connection the board closed meanwhile: once more, afresh. */
-		if (reused && !got_any && attempt == 0)
+		if (may_retry && reused && !got_any && attempt == 0)
 			continue;
-		if (resp->early || (rq->body_len > 0 && resp->body_sent < rq->body_len && !got_any))
+		if (rq->body_len > 0 && resp->body_sent < rq->body_len && !got_any)
 			return fail(c, CLIENT_E_LOST,
 				    "%s:%u closed the connection after %llu of %llu body bytes, "
 				    "without an answer",

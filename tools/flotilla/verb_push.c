@@ -544,6 +544,31 @@ static void close_session(struct session *s)
 		client_signer_free(&s->signer);
 }
 
+/*
+ * The connection broke before the answer: the board may have taken the
+ * request all the same (its answer lost, or a refusal it sent as it closed).
+ * A newer operation than the one before ours is ours: follow it (true, the
+ * exit code in *rc); else false and the break is reported.
+ */
+static bool lost_answer(struct session *s, uint64_t previous_id, int *rc)
+{
+	char target[96], error[sizeof(s->client.error)];
+	uint64_t id;
+
+	memcpy(error, s->client.error, sizeof(error));
+	snprintf(target, sizeof(target), "/v1/guests/%s/operation", s->guest);
+	if (get_operation(s, target) != 1 || client_json_u64(response.body, "id", &id) != 0 ||
+	    id <= previous_id) {
+		memcpy(s->client.error, error, sizeof(error));
+		return false;
+	}
+	if (!s->json)
+		printf("  (%s; the board has operation %llu: following it)\n", error,
+		       (unsigned long long)id);
+	*rc = follow(s, id, response.body);
+	return true;
+}
+
 /* After the request was answered 2xx: the operation's id, then follow it. */
 static int after_accept(struct session *s, uint64_t previous_id)
 {
@@ -623,6 +648,8 @@ int verb_push(int argc, char **argv)
 	}
 	if (progress.tty && response.body_sent < size)
 		fputc('\n', stderr); /* end the bar's line */
+	if (rc == CLIENT_E_LOST && lost_answer(s, previous_id, &rc))
+		goto out;
 	if (rc != CLIENT_OK) {
 		rc = transport_failure(s, rc);
 		goto out;
