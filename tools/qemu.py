@@ -181,13 +181,13 @@ def announce(text):
     sys.stdout.flush()
 
 
-OPERATOR_KEY_NAMES = ("operator-dev.pem", "operator-dev.key")
+OPERATOR_KEY_NAMES = ("operator.key", "operator-dev.pem", "operator-dev.key")
 
 
 def operator_key(args):
     """The build's development operator key: --operator-key, else the first
-    operator-dev.pem / operator-dev.key / operator*.key / operator*.pem under
-    --keys-dir; None when the build has none."""
+    of operator.key (what the build makes), operator-dev.pem, operator-dev.key,
+    operator*.key, operator*.pem under --keys-dir; None when there is none."""
     if args.operator_key:
         return args.operator_key
     if not args.keys_dir or not os.path.isdir(args.keys_dir):

@@ -343,6 +343,9 @@ def main():
     stages = re.findall(r"^  (installed|starting|healthy|confirmed|refused|rolled back)\b", out, re.M)
     tap.check("push prints installed, starting, healthy, confirmed in that order",
               stages == ["installed", "starting", "healthy", "confirmed"], detail)
+    tap.check("the installed line says how long the upload took, and at what rate",
+              re.search(r"installed +www 1\.1\.0 is on the card \(trial\): 300\.\d KiB in \d+\.\d s, [\d.]+ [KM]?i?B/s",
+                        out), detail)
     tap.check("... and who serves now", re.search(r"confirmed .*www 1\.1\.0 serves \(was 1\.0\.0\)", out),
               detail)
     puts = [r for r in b.requests if r["method"] == "PUT"]
@@ -489,6 +492,8 @@ def main():
               rc == 0 and doc.get("result") == "confirmed" and doc.get("board") == BOARD_ID
               and doc.get("guest") == "www" and doc.get("operation", {}).get("stage") == "confirmed"
               and doc.get("operation", {}).get("id") == 8, f"exit {rc}\n{out}\n{err}")
+    tap.check("--json: the upload's bytes and time to the board's answer",
+              doc.get("upload", {}).get("bytes") == len(bundle) and doc["upload"].get("ms", 0) > 0, out)
     tap.check("--json without a terminal prints no progress", "sent " not in err, err)
 
     # --- unreachable

@@ -37,7 +37,7 @@ def main():
     # it prints names the development operator key found there.
     keys_dir = os.path.join(os.path.dirname(os.path.abspath(image)), "run-test-keys")
     os.makedirs(keys_dir, exist_ok=True)
-    operator_key = os.path.join(keys_dir, "operator-dev.pem")
+    operator_key = os.path.join(keys_dir, "operator.key")
     open(operator_key, "a").close()
     proc = subprocess.Popen([PY, os.path.join(ROOT, "tools", "qemu.py"), "run", "--image", image,
                              "--port", str(api_port), "--www-port", str(www_port),

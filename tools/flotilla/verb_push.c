@@ -90,6 +90,7 @@ struct session {
 	char board[CLIENT_BOARD_MAX + 1]; /* the board's own id, from its nonce */
 	uint64_t start_ms;
 	uint32_t timeout_s;
+	uint64_t upload_bytes, upload_ms; /* until the board's answer: what it took to install */
 	/* the outcome, for --json */
 	int http_status;
 	char error_code[48], error_message[256];
@@ -193,6 +194,9 @@ static int finish(struct session *s, int code)
 	printf(",\"exit\":%d", code);
 	if (s->http_status)
 		printf(",\"http_status\":%d", s->http_status);
+	if (s->upload_ms)
+		printf(",\"upload\":{\"bytes\":%llu,\"ms\":%llu}",
+		       (unsigned long long)s->upload_bytes, (unsigned long long)s->upload_ms);
 	if (s->error_code[0] || s->error_message[0]) {
 		printf(",\"error\":{");
 		json_field("code", s->error_code, false);
@@ -269,7 +273,10 @@ static void show_progress(void *ctx, uint64_t sent, uint64_t total)
 	p->last_ms = now;
 	human_bytes(done, sizeof(done), (double)sent);
 	human_bytes(all, sizeof(all), (double)total);
-	human_bytes(speed, sizeof(speed), rate);
+	if (rate > 0)
+		human_bytes(speed, sizeof(speed), rate);
+	else
+		snprintf(speed, sizeof(speed), "- B"); /* too soon to tell */
 	if (rate > 0) {
 		unsigned secs = (unsigned)((double)(total - sent) / rate + 0.5);
 
@@ -327,7 +334,15 @@ static void print_stage(struct session *s, const char *stage, const char *op)
 	client_json_string(op, "code", code, sizeof(code));
 	client_json_string(op, "reason", reason, sizeof(reason));
 	client_json_string(op, "mode", mode, sizeof(mode));
-	if (strcmp(stage, "installed") == 0)
+	if (strcmp(stage, "installed") == 0 && s->upload_ms) {
+		char bytes[24], rate[24];
+
+		human_bytes(bytes, sizeof(bytes), (double)s->upload_bytes);
+		human_bytes(rate, sizeof(rate),
+			    (double)s->upload_bytes * 1000.0 / (double)s->upload_ms);
+		snprintf(detail, sizeof(detail), "%s %s is on the card (trial): %s in %.1f s, %s/s",
+			 s->guest, version, bytes, (double)s->upload_ms / 1000.0, rate);
+	} else if (strcmp(stage, "installed") == 0)
 		snprintf(detail, sizeof(detail), "%s %s is on the card (trial)", s->guest, version);
 	else if (strcmp(stage, "starting") == 0)
 		snprintf(detail, sizeof(detail), "%s %s is starting%s%s", s->guest, version,
@@ -648,6 +663,11 @@ int verb_push(int argc, char **argv)
 	}
 	if (progress.tty && response.body_sent < size)
 		fputc('\n', stderr); /* end the bar's line */
+	/* Upload to answer: the board answers once the bundle is on the card. */
+	s->upload_bytes = response.body_sent;
+	s->upload_ms = now_ms() - progress.start_ms;
+	if (!s->upload_ms)
+		s->upload_ms = 1;
 	if (rc == CLIENT_E_LOST && lost_answer(s, previous_id, &rc))
 		goto out;
 	if (rc != CLIENT_OK) {
