@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 BOARD_ID = "board-17"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# An escape character in the board's message: the CLI prints it as '?'.
+UNAVAILABLE = b'{"error":"no_memory","message":"retry \\u001blater"}'
 
 
 class Tap:
@@ -260,6 +262,39 @@ def serve(board):
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def raw_server(answer):
+    """A TCP server that answers every request head with these bytes and
+    hangs up: what the CLI does with answers that are not the API's."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def loop():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                conn.sendall(answer)
+                conn.shutdown(socket.SHUT_WR)
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+            conn.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return listener
 
 
 def free_port():
@@ -510,6 +545,26 @@ def main():
         doc = {}
     tap.check("--json when unreachable: result unreachable, exit 3",
               rc == 3 and doc.get("result") == "unreachable", f"exit {rc}\n{out}\n{err}")
+
+    # --- answers that are not the device API's
+    for what, answer, code, pattern in (
+            ("not HTTP", b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 3, "not an HTTP/1.x answer"),
+            ("headers over 8 KiB", b"HTTP/1.1 200 OK\r\nX: " + b"x" * 9000 + b"\r\n\r\n", 3,
+             "headers over 8192 bytes"),
+            ("a chunked answer", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 3,
+             "Transfer-Encoding chunked is not supported"),
+            ("200 without a nonce", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 3,
+             "no nonce and board id"),
+            ("503 to everything", b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: %d\r\n\r\n%s"
+             % (len(UNAVAILABLE), UNAVAILABLE), 6,
+             "GET /v1/nonce: HTTP 503: retry ?later")):
+        listener = raw_server(answer)
+        rc, out, err = run([F, "push", "www-1.1.0.fbl", "--to", f"127.0.0.1:{listener.getsockname()[1]}",
+                            "--key", "operator.key"], timeout=30)
+        listener.close()
+        tap.check(f"a server answering {what}: exit {code}, one line saying so",
+                  rc == code and pattern in err and len(err.strip().splitlines()) == 1,
+                  f"exit {rc}\n{err}")
 
     # --- no verdict in time
     b, server = board(script=("installed", "starting"))

@@ -298,6 +298,7 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 		memmove(head, end, used);
 		head[used] = '\0';
 	}
+	c->status = resp->status;
 	end[2] = '\0'; /* keep the last header's CRLF for header_value() */
 	keep_alive = minor >= 1;
 	if (header_value(head, "Connection", value, sizeof(value)))
@@ -504,7 +505,7 @@ int client_authorize(struct client *c, const struct client_signer *s, const char
 		char message[160] = "";
 
 		client_json_string(resp.body, "message", message, sizeof(message));
-		return fail(c, CLIENT_E_PROTOCOL, "GET /v1/nonce: HTTP %d%s%s", resp.status,
+		return fail(c, CLIENT_E_REFUSED, "GET /v1/nonce: HTTP %d%s%s", resp.status,
 			    message[0] ? ": " : "", message);
 	}
 	if (client_json_string(resp.body, "nonce", nonce, sizeof(nonce)) != 0 ||

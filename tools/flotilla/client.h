@@ -39,6 +39,8 @@ enum client_result {
 	CLIENT_E_UNREACHABLE, /* name does not resolve, connection refused or timed out */
 	CLIENT_E_LOST,        /* the connection broke or stalled mid-request */
 	CLIENT_E_PROTOCOL,    /* the answer is not HTTP/1.x we understand */
+	CLIENT_E_REFUSED,     /* client_authorize: the board answered the nonce request with an
+				 error status (c->status) */
 	CLIENT_E_LOCAL,       /* our side: a file could not be read, a field does not fit */
 };
 
@@ -48,6 +50,7 @@ struct client {
 	int timeout_ms; /* connect, and any stall while sending or receiving */
 	int fd;         /* -1 when not connected */
 	bool reused;    /* fd has carried a request already */
+	int status;     /* the last answer's HTTP status, 0 before one */
 	char error[256];
 };
 
@@ -108,8 +111,9 @@ void client_signer_free(struct client_signer *s);
  * The Authorization header value for METHOD target with this body
  * commitment: fetches a fresh nonce (GET /v1/nonce), which also names the
  * board (into board when not NULL), and signs the canonical request
- * (ota_auth_canonical). CLIENT_E_PROTOCOL with the board's reason in
- * c->error when the board does not hand out a nonce.
+ * (ota_auth_canonical). CLIENT_E_REFUSED with the board's reason in
+ * c->error when it answers with an error status instead of a nonce,
+ * CLIENT_E_PROTOCOL when the answer holds no nonce.
  */
 int client_authorize(struct client *c, const struct client_signer *s, const char *method,
 		     const char *target, const uint8_t commitment[OTA_SHA256_SIZE],

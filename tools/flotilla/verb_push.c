@@ -31,7 +31,7 @@
 	"  0  confirmed: the new version serves and is confirmed on the card\n"                    \
 	"  1  an error on this side (unreadable bundle or key)\n"                                  \
 	"  2  bad command line or config file entry\n"                                             \
-	"  3  the board is unreachable, or the connection broke before an answer\n"                \
+	"  3  the board is unreachable, did not answer in HTTP, or the connection broke\n"         \
 	"  4  refused by the board (4xx: bad bundle, signature, busy...): nothing changed\n"       \
 	"  5  rolled back: the new version failed its health gate; the previous one serves\n"      \
 	"  6  failed: the board could not run the guest (or answered 5xx)\n"                       \
@@ -227,6 +227,12 @@ static int transport_failure(struct session *s, int rc)
 {
 	if (rc == CLIENT_E_LOCAL)
 		return give_up(s, CLI_EXIT_FAIL, "error", "%s", s->client.error);
+	if (rc == CLIENT_E_REFUSED) {
+		s->http_status = s->client.status;
+		return s->client.status < 500
+			   ? give_up(s, CLI_EXIT_REFUSED, "refused", "%s", s->client.error)
+			   : give_up(s, CLI_EXIT_OP_FAILED, "failed", "%s", s->client.error);
+	}
 	return give_up(s, CLI_EXIT_UNREACHABLE, "unreachable", "%s (%s)", s->client.error,
 		       s->target.label);
 }
@@ -634,9 +640,7 @@ int verb_push(int argc, char **argv)
 		rc = client_authorize(&s->client, &s->signer, "PUT", target, commitment, auth,
 				      s->board);
 	if (rc != CLIENT_OK) {
-		rc = rc == CLIENT_E_PROTOCOL
-			 ? give_up(s, CLI_EXIT_REFUSED, "refused", "%s", s->client.error)
-			 : transport_failure(s, rc);
+		rc = transport_failure(s, rc);
 		goto out;
 	}
 	if (!s->json)
@@ -718,9 +722,7 @@ static int guest_action(int argc, char **argv, const char *verb, const char *usa
 		rc =
 		    client_authorize(&s->client, &s->signer, "POST", target, empty, auth, s->board);
 	if (rc != CLIENT_OK) {
-		rc = rc == CLIENT_E_PROTOCOL
-			 ? give_up(s, CLI_EXIT_REFUSED, "refused", "%s", s->client.error)
-			 : transport_failure(s, rc);
+		rc = transport_failure(s, rc);
 		goto out;
 	}
 	if (!s->json)
