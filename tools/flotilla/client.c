@@ -486,6 +486,28 @@ static bool is_hex(const char *s, size_t len)
 	return true;
 }
 
+int client_sign_request(const struct client_signer *s, const char *board, const char *nonce,
+			const char *method, const char *target,
+			const uint8_t commitment[OTA_SHA256_SIZE], char out[CLIENT_AUTH_MAX])
+{
+	char canonical[OTA_AUTH_CANONICAL_MAX], sig_hex[2 * OTA_P256_SIGNATURE_SIZE + 1];
+	uint8_t hash[OTA_SHA256_SIZE], sig[OTA_P256_SIGNATURE_SIZE];
+	size_t len = ota_auth_canonical(canonical, sizeof(canonical), board, method, target, nonce,
+					commitment);
+
+	if (len == 0)
+		return -1;
+	ota_sha256(canonical, len, hash);
+	/* keys_sign only reads the key; mbedTLS's API just is not const. */
+	if (keys_sign((mbedtls_pk_context *)&s->pk, hash, sig) != OTA_OK)
+		return -1;
+	cli_hex(sig_hex, sig, sizeof(sig));
+	if (snprintf(out, CLIENT_AUTH_MAX, "Flotilla board=%s, key=%s, nonce=%s, sig=%s", board,
+		     s->key_id, nonce, sig_hex) >= CLIENT_AUTH_MAX)
+		return -1;
+	return 0;
+}
+
 int client_authorize(struct client *c, const struct client_signer *s, const char *method,
 		     const char *target, const uint8_t commitment[OTA_SHA256_SIZE],
 		     char out[CLIENT_AUTH_MAX], char board[CLIENT_BOARD_MAX + 1])
@@ -493,9 +515,6 @@ int client_authorize(struct client *c, const struct client_signer *s, const char
 	static struct client_response resp; /* 16 KiB: not on the stack */
 	const struct client_request rq = {.method = "GET", .target = "/v1/nonce", .body_fd = -1};
 	char nonce[2 * OTA_AUTH_NONCE_SIZE + 1], id[CLIENT_BOARD_MAX + 1];
-	char canonical[OTA_AUTH_CANONICAL_MAX], sig_hex[2 * OTA_P256_SIGNATURE_SIZE + 1];
-	uint8_t hash[OTA_SHA256_SIZE], sig[OTA_P256_SIGNATURE_SIZE];
-	size_t len;
 	int rc;
 
 	rc = client_request(c, &rq, &resp);
@@ -515,19 +534,10 @@ int client_authorize(struct client *c, const struct client_signer *s, const char
 			    "GET /v1/nonce: no nonce and board id in the answer (is %s:%u a "
 			    "Flotilla board?)",
 			    c->host, c->port);
-	len =
-	    ota_auth_canonical(canonical, sizeof(canonical), id, method, target, nonce, commitment);
-	if (len == 0)
-		return fail(c, CLIENT_E_LOCAL, "cannot sign %s %s: too long for a request", method,
+	if (client_sign_request(s, id, nonce, method, target, commitment, out) != 0)
+		return fail(c, CLIENT_E_LOCAL,
+			    "cannot sign %s %s: a field is too long or holds a newline", method,
 			    target);
-	ota_sha256(canonical, len, hash);
-	/* keys_sign only reads the key; mbedTLS's API just is not const. */
-	if (keys_sign((mbedtls_pk_context *)&s->pk, hash, sig) != OTA_OK)
-		return fail(c, CLIENT_E_LOCAL, "signing failed");
-	cli_hex(sig_hex, sig, sizeof(sig));
-	if (snprintf(out, CLIENT_AUTH_MAX, "Flotilla board=%s, key=%s, nonce=%s, sig=%s", id,
-		     s->key_id, nonce, sig_hex) >= CLIENT_AUTH_MAX)
-		return fail(c, CLIENT_E_LOCAL, "Authorization header too long");
 	if (board)
 		snprintf(board, CLIENT_BOARD_MAX + 1, "%s", id);
 	return CLIENT_OK;

@@ -108,6 +108,15 @@ int client_signer_load(struct client_signer *s, const char *path);
 void client_signer_free(struct client_signer *s);
 
 /*
+ * The Authorization header value for a request to board with this nonce:
+ * the operator's ECDSA signature over SHA-256 of ota_auth_canonical(). -1
+ * when a field holds a newline or the header would not fit.
+ */
+int client_sign_request(const struct client_signer *s, const char *board, const char *nonce,
+			const char *method, const char *target,
+			const uint8_t commitment[OTA_SHA256_SIZE], char out[CLIENT_AUTH_MAX]);
+
+/*
  * The Authorization header value for METHOD target with this body
  * commitment: fetches a fresh nonce (GET /v1/nonce), which also names the
  * board (into board when not NULL), and signs the canonical request

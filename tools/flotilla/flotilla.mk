@@ -10,7 +10,8 @@ FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/guests/control -I$(
 FLOTILLA_LIBS := -lmbedcrypto
 FLOTILLA_OBJS := $(addprefix $(FLOTILLA_H)/,$(addsuffix .o,$(FLOTILLA_MODULES)))
 # Without main: what the tests link to build and sign bundles.
-FLOTILLA_LIB_MODULES := util keys bundle_build verb_keys verb_bundle verb_store verb_flash devcfg
+FLOTILLA_LIB_MODULES := util keys bundle_build verb_keys verb_bundle verb_store verb_flash devcfg \
+	client config
 FLOTILLA_SAN_OBJS := $(addprefix $(FLOTILLA_H)/san/,$(addsuffix .o,$(FLOTILLA_LIB_MODULES)))
 
 $(FLOTILLA_H)/%.o: $(FLOTILLA_SRC)/%.c $(CONFIG_H)
@@ -45,3 +46,13 @@ TEST_SUITES += cli-push
 .PHONY: test-cli-push
 test-cli-push: $(O)/host/flotilla
 	$(Q)$(RUN_SUITE) cli-push $(PYTHON) $(SRC)/tests/cli/test_push.py $(O)/host/flotilla $(O)/host/tests/cli-push
+
+# The client's signing against the board's own check (ota/auth.c), addresses, JSON.
+TEST_SUITES += cli-client
+.PHONY: test-cli-client
+$(O)/host/tests/test_client: $(SRC)/tests/unit/test_client.c $(FLOTILLA_SAN_OBJS) $(OTA_SAN_OBJS)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
+	$(Q)$(HOST_CC) $(FLOTILLA_CFLAGS) $(HOST_SANITIZE) -o $@ $^ -lcmocka -lmbedcrypto
+test-cli-client: $(O)/host/tests/test_client
+	$(Q)$(RUN_SUITE) cli-client env CMOCKA_MESSAGE_OUTPUT=TAP $<
