@@ -300,8 +300,11 @@ static void show_progress(void *ctx, uint64_t sent, uint64_t total)
 		if (sent == total)
 			fputc('\n', stderr);
 	} else {
-		fprintf(stderr, "  sent %s of %s (%u%%), %s/s, ETA %s\n", done, all, percent, speed,
-			eta);
+		if (rate > 0)
+			fprintf(stderr, "  sent %s of %s (%u%%), %s/s, ETA %s\n", done, all,
+				percent, speed, eta);
+		else
+			fprintf(stderr, "  sent %s of %s (%u%%)\n", done, all, percent);
 	}
 	fflush(stderr);
 }
@@ -340,15 +343,7 @@ static void print_stage(struct session *s, const char *stage, const char *op)
 	client_json_string(op, "code", code, sizeof(code));
 	client_json_string(op, "reason", reason, sizeof(reason));
 	client_json_string(op, "mode", mode, sizeof(mode));
-	if (strcmp(stage, "installed") == 0 && s->upload_ms) {
-		char bytes[24], rate[24];
-
-		human_bytes(bytes, sizeof(bytes), (double)s->upload_bytes);
-		human_bytes(rate, sizeof(rate),
-			    (double)s->upload_bytes * 1000.0 / (double)s->upload_ms);
-		snprintf(detail, sizeof(detail), "%s %s is on the card (trial): %s in %.1f s, %s/s",
-			 s->guest, version, bytes, (double)s->upload_ms / 1000.0, rate);
-	} else if (strcmp(stage, "installed") == 0)
+	if (strcmp(stage, "installed") == 0)
 		snprintf(detail, sizeof(detail), "%s %s is on the card (trial)", s->guest, version);
 	else if (strcmp(stage, "starting") == 0)
 		snprintf(detail, sizeof(detail), "%s %s is starting%s%s", s->guest, version,
@@ -681,6 +676,15 @@ int verb_push(int argc, char **argv)
 	if (response.status < 200 || response.status >= 300) {
 		rc = refusal(s, &response);
 		goto out;
+	}
+	if (!s->json) {
+		char bytes[24], rate[24];
+
+		human_bytes(bytes, sizeof(bytes), (double)s->upload_bytes);
+		human_bytes(rate, sizeof(rate),
+			    (double)s->upload_bytes * 1000.0 / (double)s->upload_ms);
+		printf("  uploaded     %s in %.1f s, %s/s to the board's answer (HTTP %d)\n", bytes,
+		       (double)s->upload_ms / 1000.0, rate, response.status);
 	}
 	rc = after_accept(s, previous_id);
 out:
