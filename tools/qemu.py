@@ -2,6 +2,7 @@
 """Run Flotilla's SD image on QEMU's orangepi-pc machine.
 
     qemu.py run --image build/sdcard.img [--port 5555] [--www-port 8048]   # make run
+                [--flotilla build/host/flotilla --keys-dir build/keys]  # print `flotilla push`
 
 As a module, `Board` is what the integration tests drive: it starts QEMU
 on a private copy of the image, reads the serial console, matches patterns
@@ -180,7 +181,47 @@ def announce(text):
     sys.stdout.flush()
 
 
-def watch_console(log_path, monitor, ports, parent):
+OPERATOR_KEY_NAMES = ("operator.key", "operator-dev.pem", "operator-dev.key")
+
+
+def operator_key(args):
+    """The build's development operator key: --operator-key, else the first
+    of operator.key (what the build makes), operator-dev.pem, operator-dev.key,
+    operator*.key, operator*.pem under --keys-dir; None when there is none."""
+    if args.operator_key:
+        return args.operator_key
+    if not args.keys_dir or not os.path.isdir(args.keys_dir):
+        return None
+    names = sorted(os.listdir(args.keys_dir))
+    for name in [*OPERATOR_KEY_NAMES,
+                 *[n for n in names if n.startswith("operator") and n.endswith((".key", ".pem"))]]:
+        if os.path.isfile(os.path.join(args.keys_dir, name)):
+            return os.path.join(args.keys_dir, name)
+    return None
+
+
+def push_commands(args, port):
+    """The `flotilla push` command line that reaches the emulated board's
+    device API on the host port (with the build's operator key), and the
+    `flotilla sign` line that makes a bundle of www to push."""
+    flotilla = args.flotilla or "flotilla"
+    key = operator_key(args)
+    bundle = "BUNDLE"
+    lines = []
+    if args.signing_key:
+        bundle = f"www-{args.next_version}.fbl"
+        lines.append(f"sign an update of www: {flotilla} sign --key {args.signing_key} --name www "
+                     f"--version {args.next_version} --counter 2 --board {args.board} --nic lan "
+                     f"{args.guests_dir or 'build/guests'}/www.img -o {bundle}")
+    lines.append(f"push it to the board: {flotilla} push {bundle} --to 127.0.0.1:{port} --key "
+                 f"{key or os.path.join(args.keys_dir or 'build/keys', OPERATOR_KEY_NAMES[0])}")
+    if not key:
+        lines.append(f"(no operator key in {args.keys_dir or 'the build'} yet: make one with "
+                     f"'{flotilla} keygen' and have the board trust it)")
+    return lines
+
+
+def watch_console(log_path, monitor, ports, parent, args=None):
     """Child of `make run`: forwards host ports to the domains' addresses as
     the console reports them, and prints the URLs. Exits with QEMU."""
     wanted = [("control", CONTROL_ADDRESS, ports["api"], "the device API: curl http://127.0.0.1:{port}/v1/ping"),
@@ -204,6 +245,9 @@ def watch_console(log_path, monitor, ports, parent):
                 announce(f"{name} is at {m.group(1)}, but forwarding host port {port} failed: {reply.strip()}")
             else:
                 announce(message.format(port=port) + f"  ({name} is {m.group(1)} on the board's LAN)")
+                if name == "control" and args is not None:
+                    for line in push_commands(args, port):
+                        announce(line)
     os._exit(0)
 
 
@@ -236,7 +280,7 @@ def run(args):
            "-mon", "chardev=mon,mode=readline"]
     parent = os.getpid()
     if os.fork() == 0:
-        watch_console(log_path, monitor, ports, parent)
+        watch_console(log_path, monitor, ports, parent, args)
     os.execvp(cmd[0], cmd)
 
 
@@ -247,6 +291,13 @@ def main():
     r.add_argument("--image", required=True)
     r.add_argument("--port", type=int, default=5555, help="host port for the device API")
     r.add_argument("--www-port", type=int, default=8048, help="host port for the www guest (2048)")
+    r.add_argument("--flotilla", help="the host CLI, for the printed `flotilla push` command")
+    r.add_argument("--keys-dir", help="the build's keys: the development operator key is found there")
+    r.add_argument("--operator-key", help="the operator key to name in the push command")
+    r.add_argument("--signing-key", help="the signing key to name in the `flotilla sign` hint")
+    r.add_argument("--board", default="orangepi-pc")
+    r.add_argument("--guests-dir", help="where the build's guest images are")
+    r.add_argument("--next-version", default="0.1.1", help="the version the sign hint suggests")
     args = ap.parse_args()
     if not os.path.exists(args.image):
         print(f"qemu: error: no image at {args.image} (run make first)", file=sys.stderr)

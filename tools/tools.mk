@@ -131,7 +131,10 @@ ALL_TARGETS += $(SDCARD) $(VERSIONS)
 QEMU_RUN := $(PYTHON) $(SRC)/tools/qemu.py
 run: $(SDCARD)
 ifeq ($(BOARD_EMULATED),y)
-	$(QEMU_RUN) run --image $(SDCARD) --port $(CONFIG_QEMU_HOST_PORT) --www-port $(CONFIG_QEMU_WWW_PORT)
+	$(QEMU_RUN) run --image $(SDCARD) --port $(CONFIG_QEMU_HOST_PORT) --www-port $(CONFIG_QEMU_WWW_PORT) \
+		--flotilla $(FLOTILLA_CLI) --keys-dir $(O)/keys --board $(BOARD) --guests-dir $(O)/guests \
+		$(if $(DEV_OPERATOR_KEY),--operator-key $(DEV_OPERATOR_KEY).key) \
+		$(if $(SIGNING_KEY),--signing-key $(SIGNING_KEY))
 else
 	@echo "error: board $(BOARD) is not emulated; flash $(SDCARD) to an SD card instead" >&2; exit 1
 endif

@@ -33,8 +33,15 @@ def main():
     image = sys.argv[1]
     tap = Tap()
     api_port, www_port = free_port(), free_port()
+    # The build's keys directory as `make run` passes it: the push command
+    # it prints names the development operator key found there.
+    keys_dir = os.path.join(os.path.dirname(os.path.abspath(image)), "run-test-keys")
+    os.makedirs(keys_dir, exist_ok=True)
+    operator_key = os.path.join(keys_dir, "operator.key")
+    open(operator_key, "a").close()
     proc = subprocess.Popen([PY, os.path.join(ROOT, "tools", "qemu.py"), "run", "--image", image,
-                             "--port", str(api_port), "--www-port", str(www_port)],
+                             "--port", str(api_port), "--www-port", str(www_port),
+                             "--flotilla", "flotilla", "--keys-dir", keys_dir],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     os.set_blocking(proc.stdout.fileno(), False)
@@ -42,7 +49,8 @@ def main():
     urls = {}
     deadline = time.monotonic() + 180
     try:
-        while time.monotonic() < deadline and len(urls) < 2 and proc.poll() is None:
+        push = None
+        while time.monotonic() < deadline and (len(urls) < 2 or not push) and proc.poll() is None:
             time.sleep(0.2)
             chunk = proc.stdout.read()
             if chunk:
@@ -50,8 +58,12 @@ def main():
             for m in re.finditer(r"\*\*\* (2048 on the www guest|the device API): .*?(http://127\.0\.0\.1:\d+/\S*)",
                                  out):
                 urls[m.group(1)] = m.group(2)
+            m = re.search(r"\*\*\* push it to the board: (flotilla push .*?)\033", out)
+            push = m.group(1) if m else None
         tap.check("make run prints the URL of the 2048 game", "2048 on the www guest" in urls, out[-3000:])
         tap.check("... and of the device API", "the device API" in urls, out[-3000:])
+        tap.check("... and the flotilla push command that reaches the board, with the build's operator key",
+                  push == f"flotilla push BUNDLE --to 127.0.0.1:{api_port} --key {operator_key}", f"{push!r}")
         if "2048 on the www guest" in urls:
             url = urls["2048 on the www guest"]
             tap.check("the URL is on the chosen host port", url == f"http://127.0.0.1:{www_port}/", url)

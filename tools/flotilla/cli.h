@@ -45,6 +45,32 @@ extern const char usage_flash[];
 int verb_store(int argc, char **argv);
 extern const char usage_store[];
 
+/* verb_push.c: the device API (client.c) */
+int verb_push(int argc, char **argv);
+int verb_rollback(int argc, char **argv);
+int verb_restart(int argc, char **argv);
+extern const char usage_push[], usage_rollback[], usage_restart[];
+/* Exit codes of the verbs that act on a board (docs/cli.md). */
+#define CLI_EXIT_UNREACHABLE 3 /* no connection, or it broke before the verdict */
+#define CLI_EXIT_REFUSED     4 /* the board refused the request (4xx): nothing changed */
+#define CLI_EXIT_ROLLED_BACK 5 /* the new version failed its health gate; the old one serves */
+#define CLI_EXIT_OP_FAILED   6 /* the board could not run either version, or answered 5xx */
+#define CLI_EXIT_TIMEOUT     7 /* no verdict within --timeout; the board carries on */
+
+/* config.c: boards and the operator key named once (docs/cli.md) */
+struct cli_target {
+	char label[64]; /* as the user named it */
+	char host[256];
+	uint16_t port;
+	char key[4096]; /* the operator's private key file */
+};
+/*
+ * BOARD is a [board NAME] of the config file or HOST[:PORT]; the key is
+ * key_option, else the board's key, else the file's default. 0, or an exit
+ * code with the error printed.
+ */
+int cli_resolve_board(const char *board, const char *key_option, struct cli_target *t);
+
 /* util.c: messages */
 void cli_set_verb(const char *verb);
 /* "flotilla: VERB: message" on stderr; returns CLI_EXIT_FAIL. */
