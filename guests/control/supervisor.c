@@ -791,7 +791,7 @@ static uint64_t instance_pages(const struct guest *g)
 static void swap_fail(struct guest *g, const char *code, const char *reason)
 {
 	struct guest_instance *c = candidate(g);
-	probe_cancel(&g->probe_run);
+	probe_gate_cancel(&g->probe_run);
 	destroy_instance(g, c);
 	/* The version is marked bad on the card: never retried by itself. */
 	if (g->from_store && store_on_trial(g))
@@ -878,13 +878,10 @@ static uint64_t swap_probation(struct guest *g, uint64_t now)
 			return UINT64_MAX;
 		}
 		uint64_t left_ms = (g->swap_deadline_ns - now) / MS;
-		if (probe_start(&g->probe_run, &spec, ip, (uint32_t)(left_ms ? left_ms : 1)) != 0) {
-			swap_fail(g, "probe_failed", "the probe could not start");
-			return UINT64_MAX;
-		}
+		probe_gate_start(&g->probe_run, &spec, ip, (uint32_t)(left_ms ? left_ms : 1));
 		g->swap = SWAP_PROBING;
 	}
-	switch (probe_poll(&g->probe_run)) {
+	switch (probe_gate_poll(&g->probe_run)) {
 	case PROBE_PASSED:
 		printf("control: %s: probe %s passed in %u ms\n", g->name, g->probe,
 		       (unsigned)g->probe_run.latency_ms);

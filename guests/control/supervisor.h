@@ -93,7 +93,7 @@ struct guest {
 	uint64_t swap_stopped_ns; /* stop-then-start: when the old instance went */
 	char swap_old_version[16];
 	bool auto_rollback;      /* the swap is a rollback after a crash loop */
-	struct probe probe_run;  /* the candidate's health probe */
+	struct probe_gate probe_run; /* the candidate's health probe */
 
 	/* the latest operator action on this guest (a push, rollback, restart) */
 	struct guest_operation op;
