@@ -7,6 +7,7 @@
 #ifndef CONTROL_API_H
 #define CONTROL_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct net_stack;
@@ -22,5 +23,10 @@ int api_start(struct net_stack *stack, const struct net_port *port);
 uint64_t api_poll(void);
 /* The board's identity in signed requests (hostname, or derived from the MAC). */
 const char *api_board_id(void);
+struct http_conn;
+struct http_request;
+/* An operator's signed request (docs/device-api.md): true, or false after
+ * answering the refusal (401/403). For requests without a body. */
+bool api_authorized(struct http_conn *c, const struct http_request *r);
 
 #endif

@@ -10,6 +10,8 @@ CONTROL_MODULES += mmc mbr card store
 CONTROL_MODULES += nic nic_sun8i_emac emac_ring vnic vswitch ctlnet
 # The device API: HTTP machine, operator authentication (ota/auth.c), resources.
 CONTROL_MODULES += http api
+# Health: the model (portable, host-tested), the monitor that feeds it, its API views.
+CONTROL_MODULES += health monitor api_health
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.

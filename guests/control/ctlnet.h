@@ -8,6 +8,7 @@
 #ifndef CONTROL_CTLNET_H
 #define CONTROL_CTLNET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* ctlnet.c */
@@ -19,5 +20,8 @@ int ctlnet_start(const void *dtb);
 uint64_t ctlnet_poll(void);
 /* Address, link and NIC counters, for the status key. */
 void ctlnet_print_status(void);
+/* For the health model: the NIC (NULL: no network) and its link now. */
+struct nic *ctlnet_nic(void);
+bool ctlnet_link_up(unsigned *mbps);
 
 #endif

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <generated/autoconf.h>
+
 #ifndef CONFIG_HEALTH_HISTORY
 #define CONFIG_HEALTH_HISTORY 8
 #endif
