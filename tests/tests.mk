@@ -191,12 +191,3 @@ endif
 
 # The Linux dom0 + xl peer, measured beside Flotilla (make bench-peer).
 include $(SRC)/tests/bench/peer.mk
-
-# ---------------------------------------------------------------- health model (portable core)
-TEST_SUITES += health
-$(O)/host/tests/test_health: $(SRC)/tests/unit/test_health.c $(SRC)/guests/control/health.c $(SRC)/guests/control/health.h
-	@mkdir -p $(@D)
-	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(HOST_SANITIZE) -I$(SRC)/guests/control -o $@ $< $(SRC)/guests/control/health.c -lcmocka
-test-health: $(O)/host/tests/test_health
-	@$(RUN_SUITE) health env CMOCKA_MESSAGE_OUTPUT=TAP $<
