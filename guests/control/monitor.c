@@ -53,6 +53,12 @@ static char store_first_bad[80];
 static struct nic_counters previous_nic;
 static uint64_t previous_wall_ns, previous_monotonic_ns;
 static enum health_status announced = HEALTH_OK;
+/* Each guest's state and restarts at the last run: a change runs the checks
+ * at once, so a crash shows in GET /v1/health without waiting a period. */
+static struct {
+	enum guest_state state;
+	unsigned restarts;
+} seen[BOOT_BUNDLE_ENTRIES_MAX];
 
 int monitor_start(struct card_store *card_store)
 {
@@ -226,8 +232,14 @@ static void run_checks(void)
 	uint64_t started = flotilla_clock_monotonic();
 	uint64_t now_ms = started / NS_PER_MS;
 	check_board(now_ms);
-	for (int i = 0; i < supervisor_guest_count(); i++)
-		check_guest(supervisor_guest(i), now_ms);
+	for (int i = 0; i < supervisor_guest_count(); i++) {
+		const struct guest *g = supervisor_guest(i);
+		check_guest(g, now_ms);
+		if (i < BOOT_BUNDLE_ENTRIES_MAX) {
+			seen[i].state = g->state;
+			seen[i].restarts = g->restarts;
+		}
+	}
 	model.runs++;
 	model.last_run_ms = now_ms;
 	model.last_run_ns = flotilla_clock_monotonic() - started;
@@ -249,7 +261,13 @@ uint64_t monitor_poll(void)
 	if (!model.checks)
 		return UINT64_MAX;
 	uint64_t now = flotilla_clock_monotonic();
-	if (now >= next_run_ns) {
+	bool changed = false;
+	for (int i = 0; model.runs && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX;
+	     i++) {
+		const struct guest *g = supervisor_guest(i);
+		changed |= g->state != seen[i].state || g->restarts != seen[i].restarts;
+	}
+	if (now >= next_run_ns || changed) {
 		run_checks();
 		next_run_ns = now + (uint64_t)CONFIG_HEALTH_PERIOD_S * NS_PER_S;
 	}
