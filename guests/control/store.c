@@ -877,7 +877,8 @@ int store_check_images(char *first_bad, size_t size)
 				rc = slot_store_check_slot(&store, guest->name, k);
 			if (rc != OTA_OK && problems++ == 0)
 				snprintf(first_bad, size, "%s slot %c (%s): %s", guest->name,
-					 slot_letter(k), slot_state_name(state), ota_status_name(rc));
+					 slot_letter(k), slot_state_name(state),
+					 ota_status_name(rc));
 		}
 	}
 	return problems;
