@@ -20,3 +20,8 @@ QEMU_SUITES += health-board
 test-health-board: $(SDCARD) $(HEALTH_TEST_IMAGE)
 	$(Q)O=$(O) $(RUN_SUITE_SERIAL) health-board $(PYTHON) $(INTEGRATION)/test_health.py $(SDCARD) $(HEALTH_TEST_IMAGE)
 endif
+
+# docs/monitoring.md's scrape configuration and alert rules pass promtool.
+TEST_SUITES += monitoring-docs
+test-monitoring-docs:
+	@$(RUN_SUITE) monitoring-docs $(PYTHON) $(SRC)/tests/unit/test_monitoring_docs.py $(SRC)
