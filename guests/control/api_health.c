@@ -478,6 +478,13 @@ static void render_metrics(struct text *t)
 	emit(t, "flotilla_uptime_seconds %.3f\n", (double)now / 1e9);
 	family(t, "flotilla_xen_free_bytes", "gauge", "Memory Xen has free for new guests.");
 	emit(t, "flotilla_xen_free_bytes %" PRIu64 "\n", dom_xen_free_pages() * 4096u);
+	struct dom_info self;
+	if (dom_getinfo(0, &self) == 0 && self.domid == 0) {
+		family(t, "flotilla_control_cpu_seconds_total", "counter",
+		       "CPU time of the control domain (domain 0).");
+		emit(t, "flotilla_control_cpu_seconds_total %.6f\n",
+		     (double)self.cpu_time_ns / 1e9);
+	}
 
 	/* Guests. */
 	family(t, "flotilla_guest_up", "gauge", "1 when the guest's domain runs, else 0.");
@@ -579,6 +586,9 @@ static void render_metrics(struct text *t)
 	}
 	family(t, "flotilla_health_runs_total", "counter", "Runs of the health checks.");
 	emit(t, "flotilla_health_runs_total %" PRIu64 "\n", h->runs);
+	family(t, "flotilla_health_run_seconds", "gauge",
+	       "How long the last run of the checks took.");
+	emit(t, "flotilla_health_run_seconds %.6f\n", (double)h->last_run_ns / 1e9);
 }
 
 void api_get_metrics(struct http_conn *c, const struct http_request *r)

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import BUILD, READY, Board, Tap
+from harness import BUILD, READY, Board, Tap, median, merge_bench
 from qemu import NIC_MODEL
 from store_card import Store
 
@@ -140,6 +140,38 @@ def prometheus_query(lan, workdir, query, want, timeout=90):
         log.close()
 
 
+def metric(text, name):
+    m = re.search(r"^" + re.escape(name) + r" ([0-9.e+-]+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def bench(tap, lan):
+    """Figures for `make bench`: the health round trip seen from the host,
+    and the control domain's CPU share on an idle board while checks run."""
+    rtts = []
+    for _ in range(20):
+        t = time.monotonic()
+        status, _, _ = lan.get("/v1/health")
+        if status == 200:
+            rtts.append((time.monotonic() - t) * 1000)
+    _, first, _ = lan.get("/metrics")
+    time.sleep(30)
+    _, second, _ = lan.get("/metrics")
+    cpu = [metric(t, "flotilla_control_cpu_seconds_total") for t in (first, second)]
+    up = [metric(t, "flotilla_uptime_seconds") for t in (first, second)]
+    run_s = metric(second, "flotilla_health_run_seconds")
+    share = (cpu[1] - cpu[0]) / (up[1] - up[0]) * 100 if None not in cpu + up else None
+    figures = {"health_rtt_ms_median": round(median(rtts), 2) if rtts else None,
+               "control_cpu_percent_idle": round(share, 3) if share is not None else None,
+               "health_run_ms": round(run_s * 1000, 3) if run_s is not None else None}
+    tap.note(f"bench: GET /v1/health round trip median {figures['health_rtt_ms_median']} ms "
+             f"({len(rtts)} requests); control domain CPU {figures['control_cpu_percent_idle']} % "
+             f"over {up[1] - up[0] if None not in up else '?'} s idle; one run of the checks "
+             f"{figures['health_run_ms']} ms")
+    merge_bench(os.path.join(BUILD, "bench", "health.json"), figures)
+    tap.check("GET /v1/health answers every time (20 requests)", len(rtts) == 20, rtts)
+
+
 def healthy_board(tap, image, workdir):
     lan = Lan()
     with Board(image, workdir, nic_args=lan.nic_args) as board:
@@ -199,6 +231,8 @@ def healthy_board(tap, image, workdir):
                [(g["name"], g["state"], g.get("domid"), g["restarts"]) for g in after.get("guests", [])]
         tap.check("nothing the health API did changed a guest (state, domain, restarts)", same,
                   f"{before}\n{after}")
+
+        bench(tap, lan)
 
         board.pos = len(board.output)
         board.send("h")
