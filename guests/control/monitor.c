@@ -116,6 +116,12 @@ static void check_board(uint64_t now_ms)
 	uint64_t now = flotilla_clock_monotonic();
 	if (info.usable && now >= next_store_check_ns) {
 		store_bad = store_check_images(store_first_bad, sizeof(store_first_bad));
+		uint64_t took = flotilla_clock_monotonic() - now;
+		/* It blocks the main loop while it reads every image: say how long. */
+		printf("control: health: store check: %d bad image(s), %" PRIu64 ".%03" PRIu64
+		       " s\n",
+		       store_bad, took / NS_PER_S, took / NS_PER_MS % 1000);
+		now = flotilla_clock_monotonic();
 		next_store_check_ns = now + (uint64_t)CONFIG_HEALTH_STORE_CHECK_S * NS_PER_S;
 	}
 	struct health_store_input store = {

@@ -233,6 +233,12 @@ def healthy_board(tap, image, workdir):
                   f"{before}\n{after}")
 
         bench(tap, lan)
+        m = re.search(r"^control: health: store check: (-?\d+) bad image\(s\), ([0-9.]+) s", board.output, re.M)
+        tap.check("the store check ran once at the first run and found no bad image", m and m.group(1) == "0",
+                  board.output[-2000:])
+        if m:
+            tap.note(f"bench: the store check (re-verifying every image on the card) took {m.group(2)} s")
+            merge_bench(os.path.join(BUILD, "bench", "health.json"), {"store_check_s": float(m.group(2))})
 
         board.pos = len(board.output)
         board.send("h")
