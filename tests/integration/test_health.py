@@ -220,6 +220,14 @@ def healthy_board(tap, image, workdir):
                   'flotilla_health_check{check="board.store",subject="board"} 0' in metrics,
                   metrics[:2000])
         tap.note(f"/metrics is {len(metrics)} bytes (HTTP_OUT_MAX is 2048: streamed)")
+        req = urllib.request.Request(lan.base + "/metrics", method="HEAD")
+        with urllib.request.urlopen(req, timeout=20) as r:
+            head_len, head_body = int(r.headers.get("Content-Length", "-1")), r.read()
+        again = lan.get("/metrics")
+        tap.check("HEAD /metrics: the length without the body; GET works after it",
+                  head_len > 2048 and head_body == b"" and again[0] == 200 and
+                  again[1].endswith("\n") and "flotilla_health_runs_total" in again[1],
+                  f"{head_len} {head_body[:100]} {again[0]}")
         ok, out = promtool_check(metrics)
         tap.check("/metrics passes promtool check metrics", ok, out)
         ok, detail = prometheus_query(lan, workdir, 'flotilla_guest_up{guest="www"}',
