@@ -4,6 +4,7 @@
  * route table at the end; docs/device-api.md is their contract.
  */
 #include "api.h"
+#include "api_health.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -152,6 +153,13 @@ static const struct http_route routes[] = {
     {HTTP_GET, "/v1/guests/{}/operation", 0, NULL, NULL, push_get_operation},
     {HTTP_POST, "/v1/guests/{}/rollback", 0, NULL, NULL, push_post_rollback},
     {HTTP_POST, "/v1/guests/{}/restart", 0, NULL, NULL, push_post_restart},
+    /* health, status, events, metrics: api_health.c */
+    {HTTP_GET, "/v1/health", 0, NULL, NULL, api_get_health},
+    {HTTP_GET, "/v1/health/checks", 0, NULL, NULL, api_get_health_checks},
+    {HTTP_GET, "/v1/guests/{}", 0, NULL, NULL, api_get_guest},
+    {HTTP_GET, "/v1/guests/{}/logs", 0, NULL, NULL, api_get_guest_logs},
+    {HTTP_GET, "/v1/events", 0, NULL, NULL, api_get_events},
+    {HTTP_GET, "/metrics", 0, NULL, NULL, api_get_metrics},
 };
 static const struct http_server server = {routes, sizeof(routes) / sizeof(routes[0]), NULL};
 
@@ -288,6 +296,21 @@ uint64_t api_poll(void)
 	/* Deadlines are seconds long: a check a second while clients are
 	 * connected, none at all when idle (the board must not wake for nothing). */
 	return busy ? flotilla_clock_monotonic() + POLL_PERIOD : UINT64_MAX;
+}
+
+bool api_authorized(struct http_conn *c, const struct http_request *r)
+{
+	/* GET requests carry no body: the commitment is the empty string. */
+	uint8_t empty[OTA_SHA256_SIZE];
+	char target[2 * HTTP_PATH_MAX + 1];
+	ota_sha256("", 0, empty);
+	snprintf(target, sizeof(target), "%s%s%s", r->path, r->query[0] ? "?" : "", r->query);
+	struct ota_auth_result a =
+	    ota_auth_check(&auth, r->authorization, r->method_name, target, empty, now_ms());
+	if (a.status == 0)
+		return true;
+	http_respond_error(c, a.status, a.code, a.message);
+	return false;
 }
 
 const char *api_board_id(void)

@@ -7,6 +7,7 @@
 #ifndef CONTROL_API_H
 #define CONTROL_API_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct net_stack;
@@ -25,5 +26,10 @@ uint64_t api_poll(void);
 const char *api_board_id(void);
 /* The operator authentication (nonces, operator keys) for handlers. */
 struct ota_auth *api_auth(void);
+struct http_conn;
+struct http_request;
+/* An operator's signed request (docs/device-api.md): true, or false after
+ * answering the refusal (401/403). For requests without a body. */
+bool api_authorized(struct http_conn *c, const struct http_request *r);
 
 #endif

@@ -26,6 +26,7 @@ static int finish(struct card_store *store, const char *what, uint32_t block, ui
 	if (rc == MMC_OK)
 		return OTA_OK;
 	store->last_error = rc;
+	store->io_errors++;
 	printf("card: %s of store blocks %" PRIu32 "+%" PRIu32 " failed: %s (mmc error %d)\n", what,
 	       block, count, mmc_strerror(rc), rc);
 	return OTA_E_IO;

@@ -19,7 +19,8 @@ struct card_store {
 	struct ota_blockdev dev; /* dev.ctx points back here */
 	struct mmc_card mmc;
 	struct mbr_partition partition;
-	int last_error; /* enum mmc_status of the last failed transfer, or MMC_OK */
+	int last_error;     /* enum mmc_status of the last failed transfer, or MMC_OK */
+	uint64_t io_errors; /* failed transfers since boot (the health model's card check) */
 };
 
 /*

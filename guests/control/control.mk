@@ -16,6 +16,8 @@ CONTROL_MODULES += http api
 CONTROL_MODULES += push
 # Health probes of guests (TCP connect, HTTP GET) and their boot-time test hook.
 CONTROL_MODULES += probe probe_test
+# Health: the model (portable, host-tested), the monitor that feeds it, its API views.
+CONTROL_MODULES += health monitor api_health
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.

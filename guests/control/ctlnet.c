@@ -289,3 +289,17 @@ void ctlnet_print_status(void)
 	printf(", link %s, discard %" PRIu64 " bytes\n", link_up ? "up" : "down", discard_bytes);
 	nic_print_counters(nic);
 }
+
+/* ------------------------------------------------------------ health (monitor.c) */
+
+struct nic *ctlnet_nic(void)
+{
+	return stack ? nic : NULL;
+}
+
+bool ctlnet_link_up(unsigned *mbps)
+{
+	bool full = false;
+	*mbps = 0;
+	return stack && nic_link(nic, mbps, &full);
+}

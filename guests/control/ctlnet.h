@@ -8,6 +8,7 @@
 #ifndef CONTROL_CTLNET_H
 #define CONTROL_CTLNET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* ctlnet.c */
@@ -23,5 +24,8 @@ struct net_stack *ctlnet_stack(void);
 uint32_t ctlnet_ipv4(void);
 /* Address, link and NIC counters, for the status key. */
 void ctlnet_print_status(void);
+/* For the health model: the NIC (NULL: no network) and its link now. */
+struct nic *ctlnet_nic(void);
+bool ctlnet_link_up(unsigned *mbps);
 
 #endif

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "vnic.h"
 #include "gstatus.h"
+#include "monitor.h"
 #include "runtime.h"
 
 #include <generated/autoconf.h>
@@ -164,16 +165,31 @@ static void on_console_input(evtchn_port_t port, void *arg)
 }
 
 /* Keys typed on the serial console (Xen gives dom0 the input): 's' prints
- * the status, 'e' the card's event log, 'c' confirms running trials, 'u'
- * installs the boot bundle's test updates as trials (store.h). */
+ * the status, 'h' the health checks, 'l NAME' a guest's last lines, 'e' the card's event log, 'c'
+ * confirms running trials, 'u' installs the boot bundle's test updates as trials (store.h). */
 static void read_console_input(void)
 {
 	char keys[16];
 	long n;
+	/* 'l NAME' + Enter: the guest's last console lines (a line being typed). */
+	static char name[BOOT_BUNDLE_NAME_MAX + 2];
+	static int name_len = -1;
 	while ((n = xen_hypercall(__HYPERVISOR_console_io, CONSOLEIO_read, sizeof(keys),
 				  (unsigned long)keys, 0, 0)) > 0) {
 		for (long i = 0; i < n; i++)
-			if (keys[i] == 's') {
+			if (name_len >= 0) {
+				if (keys[i] == '\r' || keys[i] == '\n') {
+					name[name_len] = '\0';
+					monitor_print_log(name[0] == ' ' ? name + 1 : name);
+					name_len = -1;
+				} else if (name_len < (int)sizeof(name) - 1) {
+					name[name_len++] = keys[i];
+				}
+			} else if (keys[i] == 'l') {
+				name_len = 0;
+			} else if (keys[i] == 'h') {
+				monitor_print();
+			} else if (keys[i] == 's') {
 				supervisor_print_status();
 				ctlnet_print_status();
 				store_print_status();
@@ -214,6 +230,7 @@ int flotilla_main(const struct flotilla_start_info *info)
 		supervisor_bench_cycles(cycles);
 	supervisor_start_all();
 	ctlnet_start(dtb);
+	monitor_start(card);
 	printf("flotilla: control domain %s ready\n", FLOTILLA_VERSION);
 	fflush(stdout);
 
@@ -238,6 +255,9 @@ int flotilla_main(const struct flotilla_start_info *info)
 		uint64_t probes = probe_test_poll(); /* boot argument probe_test= */
 		if (probes < deadline)
 			deadline = probes;
+		uint64_t health = monitor_poll();
+		if (health < deadline)
+			deadline = health;
 		uint64_t network = vnic_poll(); /* the switch: now if it has more to move */
 		if (network < deadline)
 			deadline = network;

@@ -374,9 +374,18 @@ static int install_bundle(const struct boot_entry *e, const struct ota_manifest 
 	return rc;
 }
 
+/* Refusals of the card's images this boot, for the health model (store_health_info). */
+static unsigned refused_count;
+static char last_refused[64];
+
 static void refuse_event(const char *name, int rc, unsigned source, unsigned slot,
 			 const uint32_t version[3])
 {
+	if (source == OTA_EVENT_FROM_STORE) {
+		refused_count++;
+		snprintf(last_refused, sizeof(last_refused), "%s slot %c: %s", name,
+			 slot_letter(slot), ota_status_name(rc));
+	}
 	log_event(OTA_EVENT_REFUSE, name, slot, rc, source, version);
 }
 
@@ -913,4 +922,105 @@ int store_activate_pushed(const char *name, const struct ota_manifest *m)
 void store_log_push_refused(const char *name, int status, const struct ota_manifest *m)
 {
 	refuse_event(name, status, OTA_EVENT_FROM_NETWORK, NO_SLOT, m ? m->version : NULL);
+/* ---------------------------------------------------------------- health (health_board.c) */
+
+void store_health_info(struct store_health_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->usable = store_ok;
+	out->problem = store_problem;
+	out->boot = boot_number;
+	out->refused = refused_count;
+	snprintf(out->last_refused, sizeof(out->last_refused), "%s", last_refused);
+	if (!store_ok)
+		return;
+	out->guests_capacity = store.guest_capacity;
+	for (unsigned g = 0; g < store.guest_capacity; g++)
+		out->guests_used += store.guests[g].name[0] != '\0';
+	out->slot_kib = (unsigned)(store.slot_blocks * store.block_size / 1024);
+	out->events_written = log_ok ? event_log.next_seq - 1 : 0;
+	out->events_capacity = log_ok ? event_log.capacity : 0;
+}
+
+int store_check_images(char *first_bad, size_t size)
+{
+	struct ota_verify_policy policy = board_policy();
+	static struct ota_verifier verifier;
+	int problems = 0;
+	if (!store_ok)
+		return -1;
+	first_bad[0] = '\0';
+	for (unsigned g = 0; g < store.guest_capacity; g++) {
+		const struct slot_guest *guest = &store.guests[g];
+		for (unsigned k = 0; guest->name[0] && k < SLOT_STORE_SLOTS; k++) {
+			unsigned state = guest->slot[k].state;
+			if (state != SLOT_READY && state != SLOT_TRIAL && state != SLOT_CONFIRMED)
+				continue;
+			int rc = ota_install_check_slot(&store, guest->name, k, &policy, &verifier);
+			if (rc == OTA_E_ROLLBACK && state == SLOT_READY)
+				rc = OTA_OK; /* an older image kept, never booted */
+			if (rc == OTA_OK)
+				rc = slot_store_check_slot(&store, guest->name, k);
+			if (rc != OTA_OK && problems++ == 0)
+				snprintf(first_bad, size, "%s slot %c (%s): %s", guest->name,
+					 slot_letter(k), slot_state_name(state),
+					 ota_status_name(rc));
+		}
+	}
+	return problems;
+}
+
+bool store_guest_slot(const char *name, char *slot, unsigned *trial_attempts)
+{
+	const struct store_guest *sg = find_sguest(name);
+	const struct slot_guest *guest = store_ok ? slot_store_guest(&store, name) : NULL;
+	*slot = sg && sg->running_slot != NO_SLOT ? slot_letter(sg->running_slot) : '-';
+	*trial_attempts = guest ? guest->trial_attempts : 0;
+	return sg && sg->on_trial;
+}
+
+struct recent_events {
+	struct ota_event *out;
+	unsigned max, seen;
+};
+
+static void keep_recent(const struct ota_event *e, void *arg)
+{
+	struct recent_events *r = arg;
+	r->out[r->seen++ % r->max] = *e;
+}
+
+int store_recent_events(struct ota_event *out, unsigned max)
+{
+	struct recent_events r = {out, max, 0};
+	if (!log_ok || max == 0 || ota_event_log_for_each(&event_log, keep_recent, &r) != OTA_OK)
+		return -1;
+	if (r.seen <= max)
+		return (int)r.seen;
+	/* Rotate the ring so that the oldest kept comes first. */
+	unsigned start = r.seen % max;
+	for (unsigned n = 0; n < start; n++) {
+		struct ota_event first = out[0];
+		memmove(out, out + 1, (max - 1) * sizeof(*out));
+		out[max - 1] = first;
+	}
+	return (int)max;
+}
+
+int store_guest_slots(const char *name, struct store_slot_view out[2])
+{
+	const struct slot_guest *guest = store_ok ? slot_store_guest(&store, name) : NULL;
+	if (!guest)
+		return -1;
+	for (unsigned k = 0; k < SLOT_STORE_SLOTS && k < 2; k++) {
+		const struct slot_info *info = &guest->slot[k];
+		out[k].letter = slot_letter(k);
+		snprintf(out[k].state, sizeof(out[k].state), "%s", slot_state_name(info->state));
+		snprintf(out[k].version, sizeof(out[k].version), "%u.%u.%u",
+			 (unsigned)info->version[0], (unsigned)info->version[1],
+			 (unsigned)info->version[2]);
+		out[k].counter = info->security_counter;
+		out[k].empty = info->state == SLOT_EMPTY;
+	}
+	return 0;
 }

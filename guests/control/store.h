@@ -16,6 +16,7 @@
 #define FLOTILLA_CONTROL_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "blockdev.h"
@@ -90,5 +91,37 @@ void store_log_push_refused(const char *name, int status, const struct ota_manif
 
 /* Part of the status ('s'): the store's state and each guest's slots. */
 void store_print_status(void);
+
+/* For the health model and the device API (health_board.c, api_health.c). */
+struct store_health_info {
+	bool usable;
+	const char *problem; /* why not usable */
+	uint32_t boot;       /* the board's boot counter (event log) */
+	unsigned guests_used, guests_capacity, slot_kib;
+	unsigned refused; /* images on the card refused this boot */
+	char last_refused[64];
+	uint32_t events_written, events_capacity;
+};
+void store_health_info(struct store_health_info *out);
+/* Re-verifies every image on the card (heads, signatures, hashes), quietly:
+ * the number of bad ones (the first described in first_bad), -1 when the
+ * store is unusable. Reads every image: seconds on a large card. */
+int store_check_images(char *first_bad, size_t size);
+/* Where name runs from ('A', 'B', '-') and its trial attempts counted;
+ * true when that is an unconfirmed TRIAL. */
+bool store_guest_slot(const char *name, char *slot, unsigned *trial_attempts);
+struct ota_event;
+/* The newest events of the card's log, oldest first, at most max; -1 when
+ * there is no log. */
+int store_recent_events(struct ota_event *out, unsigned max);
+/* The card's two slots of name (A, B): state, version, counter. 0 or -1. */
+struct store_slot_view {
+	char letter;
+	bool empty;
+	char state[16];
+	char version[16];
+	uint32_t counter;
+};
+int store_guest_slots(const char *name, struct store_slot_view out[2]);
 
 #endif

@@ -24,7 +24,7 @@ static uintptr_t heap_base;
 static size_t heap_pages;
 static uint32_t *page_used;
 static uintptr_t brk_current; /* sbrk's break */
-static size_t pages_in_use;
+static size_t pages_in_use, pages_peak;
 
 struct range {
 	uint64_t start, end;
@@ -135,6 +135,8 @@ void *page_alloc(size_t count)
 			for (size_t j = i; j < i + count; j++)
 				page_mark(j, true);
 			pages_in_use += count;
+			if (pages_in_use > pages_peak)
+				pages_peak = pages_in_use;
 			void *p = (void *)(heap_base + i * PAGE_SIZE);
 			memset(p, 0, count * PAGE_SIZE);
 			return p;
@@ -159,6 +161,12 @@ void memory_stats(uintptr_t *base, size_t *total, size_t *used_pages, size_t *br
 	*total = heap_pages * PAGE_SIZE;
 	*used_pages = pages_in_use;
 	*brk_bytes = brk_current - heap_base;
+}
+
+size_t memory_high_water(void)
+{
+	/* malloc's break never shrinks: it is its own high-water mark. */
+	return (brk_current - heap_base) + pages_peak * PAGE_SIZE;
 }
 
 void *sbrk(ptrdiff_t increment)

@@ -65,5 +65,7 @@ void memory_init(const void *dtb, uintptr_t image_start, uintptr_t image_end);
 void *page_alloc(size_t count);
 void page_free(void *pages, size_t count);
 void memory_stats(uintptr_t *base, size_t *total, size_t *used_pages, size_t *brk_bytes);
+/* The most heap ever in use: malloc's break plus the peak of page_alloc(). */
+size_t memory_high_water(void);
 
 #endif

@@ -1,0 +1,319 @@
+/*
+ * The health monitor (monitor.h): gathers, on a schedule, what the rules of
+ * health.c judge. Everything it reads is already in memory except Xen's
+ * free memory (one sysctl), the NIC's link (one MDIO read), and, once per
+ * CONFIG_HEALTH_STORE_CHECK_S, every image on the card.
+ */
+#include "monitor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "card.h"
+#include "ctlnet.h"
+#include "domain.h"
+#include "nic.h"
+#include "runtime.h"
+#include "store.h"
+#include "supervisor.h"
+
+#if __has_include("gstatus.h")
+#include "gstatus.h"
+#define HAVE_GSTATUS 1
+#endif
+
+#include <generated/autoconf.h>
+
+#ifndef CONFIG_HEALTH_PERIOD_S
+#define CONFIG_HEALTH_PERIOD_S 10
+#endif
+#ifndef CONFIG_HEALTH_XEN_FREE_FLOOR_MB
+#define CONFIG_HEALTH_XEN_FREE_FLOOR_MB 32
+#endif
+#ifndef CONFIG_HEALTH_STORE_CHECK_S
+#define CONFIG_HEALTH_STORE_CHECK_S 3600
+#endif
+#ifndef CONFIG_OTA_TRIAL_ATTEMPTS
+#define CONFIG_OTA_TRIAL_ATTEMPTS 3
+#endif
+
+#define NS_PER_MS    1000000ull
+#define NS_PER_S     1000000000ull
+#define BOARD_CHECKS 7
+#define GUEST_CHECKS 6
+/* A wall clock before this (2024-01-01) was never set by anyone. */
+#define FIRMWARE_EPOCH_S 1704067200ull
+
+static struct health model;
+static struct card_store *card;
+static uint64_t next_run_ns, next_store_check_ns;
+static int store_bad = -1;
+static char store_first_bad[80];
+static struct nic_counters previous_nic;
+static uint64_t previous_wall_ns, previous_monotonic_ns;
+static enum health_status announced = HEALTH_OK;
+/* Each guest's state and restarts at the last run: a change runs the checks
+ * at once, so a crash shows in GET /v1/health without waiting a period. */
+static struct {
+	enum guest_state state;
+	unsigned restarts;
+} seen[BOOT_BUNDLE_ENTRIES_MAX];
+
+int monitor_start(struct card_store *card_store)
+{
+	card = card_store;
+	if (health_init(&model, BOARD_CHECKS + GUEST_CHECKS * BOOT_BUNDLE_ENTRIES_MAX) != 0) {
+		printf("control: health: no memory for the health model\n");
+		return -1;
+	}
+	next_run_ns = flotilla_clock_monotonic() + NS_PER_S;
+	return 0;
+}
+
+const struct health *monitor_health(void)
+{
+	return &model;
+}
+
+unsigned monitor_period_s(void)
+{
+	return CONFIG_HEALTH_PERIOD_S;
+}
+
+bool monitor_guest_status(const struct guest *g, struct monitor_guest_status *s)
+{
+	memset(s, 0, sizeof(*s));
+#ifdef HAVE_GSTATUS
+	struct gstatus_view v;
+	if (g->state != GUEST_RUNNING || !gstatus_read(&g->dom, &v) || !v.valid)
+		return false;
+	s->valid = true;
+	s->ready = v.ready;
+	s->health = v.health;
+	snprintf(s->reason, sizeof(s->reason), "%s", v.reason);
+	for (unsigned i = 0; i < 4; i++)
+		s->ipv4[i] = v.ipv4[i];
+	return true;
+#else
+	/* No status page in this build yet: guests' reports are not seen. */
+	(void)g;
+	return false;
+#endif
+}
+
+/* ---------------------------------------------------------------- board checks */
+
+static void check_board(uint64_t now_ms)
+{
+	uint64_t free_kib = dom_xen_free_pages() * 4;
+	struct health_result r =
+	    health_eval_xen_memory(free_kib, (uint64_t)CONFIG_HEALTH_XEN_FREE_FLOOR_MB * 1024);
+	health_record_result(&model, "board", "board.xen_memory", &r, now_ms);
+
+	struct store_health_info info;
+	store_health_info(&info);
+	uint64_t now = flotilla_clock_monotonic();
+	if (info.usable && now >= next_store_check_ns) {
+		store_bad = store_check_images(store_first_bad, sizeof(store_first_bad));
+		uint64_t took = flotilla_clock_monotonic() - now;
+		/* It blocks the main loop while it reads every image: say how long. */
+		printf("control: health: store check: %d bad image(s), %" PRIu64 ".%03" PRIu64
+		       " s\n",
+		       store_bad, took / NS_PER_S, took / NS_PER_MS % 1000);
+		now = flotilla_clock_monotonic();
+		next_store_check_ns = now + (uint64_t)CONFIG_HEALTH_STORE_CHECK_S * NS_PER_S;
+	}
+	struct health_store_input store = {
+	    .usable = info.usable,
+	    .problem = info.problem,
+	    .guests_used = info.guests_used,
+	    .guests_capacity = info.guests_capacity,
+	    .bad_images = info.usable ? store_bad : -1,
+	    .first_bad = store_first_bad,
+	    .refused = info.refused,
+	    .last_refused = info.last_refused,
+	};
+	r = health_eval_store(&store);
+	health_record_result(&model, "board", "board.store", &r, now_ms);
+
+	r = health_eval_card(card != NULL, card ? card->io_errors : 0,
+			     card ? mmc_strerror(card->last_error) : NULL);
+	health_record_result(&model, "board", "board.card", &r, now_ms);
+
+	struct nic *nic = ctlnet_nic();
+	struct health_nic_input n = {.present = nic != NULL};
+	if (nic) {
+		n.link_up = ctlnet_link_up(&n.mbps);
+		n.rx_errors = nic->counters.rx_errors - previous_nic.rx_errors;
+		n.tx_errors = nic->counters.tx_errors - previous_nic.tx_errors;
+		n.rx_dropped = nic->counters.rx_dropped - previous_nic.rx_dropped;
+		n.tx_dropped = nic->counters.tx_dropped - previous_nic.tx_dropped;
+		previous_nic = nic->counters;
+	}
+	r = health_eval_nic(&n);
+	health_record_result(&model, "board", "board.nic", &r, now_ms);
+
+	uintptr_t base;
+	size_t total, used_pages, brk_bytes;
+	memory_stats(&base, &total, &used_pages, &brk_bytes);
+	r = health_eval_heap(total, memory_high_water());
+	health_record_result(&model, "board", "board.control_memory", &r, now_ms);
+
+	r = health_eval_uptime(now_ms, info.boot);
+	health_record_result(&model, "board", "board.uptime", &r, now_ms);
+
+	struct health_clock_input clock = {
+	    .wall_ns = flotilla_clock_wall(),
+	    .previous_wall_ns = previous_wall_ns,
+	    .monotonic_ns = now,
+	    .previous_monotonic_ns = previous_monotonic_ns,
+	    .build_time_s = FIRMWARE_EPOCH_S,
+	};
+	r = health_eval_clock(&clock);
+	health_record_result(&model, "board", "board.clock", &r, now_ms);
+	previous_wall_ns = clock.wall_ns;
+	previous_monotonic_ns = now;
+}
+
+/* ---------------------------------------------------------------- guest checks */
+
+static enum health_guest_state state_of(enum guest_state s)
+{
+	switch (s) {
+	case GUEST_RUNNING: return HEALTH_GUEST_RUNNING;
+	case GUEST_EXITED: return HEALTH_GUEST_EXITED;
+	case GUEST_BACKOFF: return HEALTH_GUEST_BACKOFF;
+	case GUEST_FAILED: return HEALTH_GUEST_FAILED;
+	case GUEST_REFUSED: return HEALTH_GUEST_REFUSED;
+	}
+	return HEALTH_GUEST_FAILED;
+}
+
+static void record(const struct guest *g, const char *what, struct health_result r, uint64_t now_ms)
+{
+	char name[HEALTH_NAME_MAX];
+	snprintf(name, sizeof(name), "%s.%s", g->name, what);
+	health_record_result(&model, g->name, name, &r, now_ms);
+}
+
+static void check_guest(const struct guest *g, uint64_t now_ms)
+{
+	uint64_t now = flotilla_clock_monotonic();
+	struct monitor_guest_status status;
+	bool window_live =
+	    now - g->window_start_ns <= (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * NS_PER_S;
+	struct health_guest_input in = {
+	    .state = state_of(g->state),
+	    .refused_reason = g->refused_reason,
+	    .crashes_in_window = window_live || g->state == GUEST_FAILED ? g->crashes_in_window : 0,
+	    .crash_limit = CONFIG_CONTROL_CRASH_LIMIT,
+	    .window_s = CONFIG_CONTROL_CRASH_WINDOW_S,
+	    .uptime_ms = g->state == GUEST_RUNNING ? (now - g->started_ns) / NS_PER_MS : 0,
+	    .version = g->version,
+	    .from_store = g->from_store,
+	    .trial_attempts_max = CONFIG_OTA_TRIAL_ATTEMPTS,
+	    .operation = op_finished(g->op.stage) ? NULL : op_kind_name(g->op.kind),
+	};
+	if (monitor_guest_status(g, &status)) {
+		in.status_valid = true;
+		in.ready = status.ready;
+		in.reported = status.health;
+		in.reported_reason = status.reason;
+	}
+	in.on_trial = store_guest_slot(g->name, &in.slot, &in.trial_attempt);
+	record(g, "state", health_eval_guest_state(&in), now_ms);
+	record(g, "restarts", health_eval_guest_restarts(&in), now_ms);
+	record(g, "report", health_eval_guest_report(&in), now_ms);
+	/* Probes land with the health-gated swap; until then none is declared. */
+	record(g, "probe", health_eval_guest_probe(&in), now_ms);
+	record(g, "version", health_eval_guest_version(&in), now_ms);
+	record(g, "trial", health_eval_guest_trial(&in), now_ms);
+}
+
+/* ---------------------------------------------------------------- schedule */
+
+static void run_checks(void)
+{
+	uint64_t started = flotilla_clock_monotonic();
+	uint64_t now_ms = started / NS_PER_MS;
+	check_board(now_ms);
+	for (int i = 0; i < supervisor_guest_count(); i++) {
+		const struct guest *g = supervisor_guest(i);
+		check_guest(g, now_ms);
+		if (i < BOOT_BUNDLE_ENTRIES_MAX) {
+			seen[i].state = g->state;
+			seen[i].restarts = g->restarts;
+		}
+	}
+	model.runs++;
+	model.last_run_ms = now_ms;
+	model.last_run_ns = flotilla_clock_monotonic() - started;
+	const struct health_check *worst;
+	enum health_status overall = health_overall(&model, &worst);
+	if (overall != announced || model.runs == 1) {
+		/* One console line per change of the board's status: the local record. */
+		if (worst)
+			printf("control: health: board %s: %s: %s\n", health_status_name(overall),
+			       worst->name, worst->current.reason);
+		else
+			printf("control: health: board ok (%u checks)\n", model.count);
+		announced = overall;
+	}
+}
+
+uint64_t monitor_poll(void)
+{
+	if (!model.checks)
+		return UINT64_MAX;
+	uint64_t now = flotilla_clock_monotonic();
+	bool changed = false;
+	for (int i = 0; model.runs && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX;
+	     i++) {
+		const struct guest *g = supervisor_guest(i);
+		changed |= g->state != seen[i].state || g->restarts != seen[i].restarts;
+	}
+	if (now >= next_run_ns || changed) {
+		run_checks();
+		next_run_ns = now + (uint64_t)CONFIG_HEALTH_PERIOD_S * NS_PER_S;
+	}
+	return next_run_ns;
+}
+
+/* ---------------------------------------------------------------- console */
+
+void monitor_print(void)
+{
+	const struct health_check *worst;
+	enum health_status overall = health_overall(&model, &worst);
+	uint64_t now_ms = flotilla_clock_monotonic() / NS_PER_MS;
+	if (!model.runs) {
+		printf("control: health: no run yet (every %u s)\n", CONFIG_HEALTH_PERIOD_S);
+		return;
+	}
+	printf("control: health: board %s, %u checks, run %" PRIu64 " %" PRIu64
+	       " ms ago (took %" PRIu64 " us)\n",
+	       health_status_name(overall), model.count, model.runs, now_ms - model.last_run_ms,
+	       model.last_run_ns / 1000);
+	for (unsigned i = 0; i < model.count; i++) {
+		const struct health_check *c = &model.checks[i];
+		printf("control:   %-24s %-8s %s\n", c->name, health_status_name(c->current.status),
+		       c->current.reason);
+	}
+}
+
+void monitor_print_log(const char *name)
+{
+	struct guest *g = supervisor_find(name);
+	if (!g) {
+		printf("control: logs: no guest called \"%s\" (keys: l NAME, then Enter)\n", name);
+		return;
+	}
+	printf("control: logs: %s, last %u line(s)\n", g->name, g->log_count);
+	for (unsigned i = 0; g->log && i < g->log_count; i++) {
+		unsigned at = (g->log_next + CONFIG_CONTROL_LOG_LINES - g->log_count + i) %
+			      CONFIG_CONTROL_LOG_LINES;
+		printf("control:   [%s] %s\n", g->name, g->log[at]);
+	}
+	printf("control: logs: end\n");
+}
