@@ -32,7 +32,6 @@ clang libclang-rt-14-dev llvm valgrind gcc make libxen-dev clang-format
 iproute2 dnsmasq-base curl iputils-ping chromium python3-websocket wrk apache2-utils
 gcc-arm-linux-gnueabihf binutils-arm-linux-gnueabihf python3 flex bison
 python3-matplotlib libc6-dev-armhf-cross python3-cryptography prometheus"
-python3-matplotlib libc6-dev-armhf-cross"
 
 die() { echo "deps: error: $*" >&2; exit 1; }
 say() { echo "deps: $*"; }
