@@ -405,17 +405,13 @@ static bool flow_live(const struct vswitch_flow *f, uint64_t now_ms)
 		return false;
 	uint64_t idle = now_ms > f->last_ms ? now_ms - f->last_ms : 0;
 	switch (f->state & FLOW_PHASE) {
-	case FLOW_CLOSING:
-		return idle <= FLOW_CLOSING_MS;
-	case FLOW_HANDSHAKE:
-		return idle <= FLOW_HANDSHAKE_MS;
-	default:
-		return idle <= FLOW_IDLE_MS;
+	case FLOW_CLOSING: return idle <= FLOW_CLOSING_MS;
+	case FLOW_HANDSHAKE: return idle <= FLOW_HANDSHAKE_MS;
+	default: return idle <= FLOW_IDLE_MS;
 	}
 }
 
-static struct vswitch_flow *flow_find(const struct vswitch *sw, const uint8_t *key,
-				      uint64_t now_ms)
+static struct vswitch_flow *flow_find(const struct vswitch *sw, const uint8_t *key, uint64_t now_ms)
 {
 	struct vswitch_flow *set = flow_set(sw, key);
 	for (unsigned w = 0; w < VSWITCH_FLOW_WAYS; w++)
@@ -425,8 +421,11 @@ static struct vswitch_flow *flow_find(const struct vswitch *sw, const uint8_t *k
 }
 
 /* A slot for a new key: a free or expired one, else the closing, then the
- * half-open, then the established entry seen least recently. */
-static struct vswitch_flow *flow_allocate(struct vswitch *sw, const uint8_t *key)
+ * half-open, then the established entry seen least recently. A half-open
+ * connection never pushes out an established one (a SYN flood cannot
+ * unpin anything): NULL, it is not tracked. */
+static struct vswitch_flow *flow_allocate(struct vswitch *sw, const uint8_t *key,
+					  enum flow_phase phase)
 {
 	struct vswitch_flow *set = flow_set(sw, key), *victim = NULL;
 	for (unsigned w = 0; w < VSWITCH_FLOW_WAYS; w++) {
@@ -435,13 +434,17 @@ static struct vswitch_flow *flow_allocate(struct vswitch *sw, const uint8_t *key
 			victim = f;
 			break;
 		}
-		unsigned rank = f->state & FLOW_PHASE, victim_rank = victim ? victim->state & FLOW_PHASE : 0;
+		unsigned rank = f->state & FLOW_PHASE,
+			 victim_rank = victim ? victim->state & FLOW_PHASE : 0;
 		if (!victim || rank < victim_rank ||
 		    (rank == victim_rank && f->last_ms < victim->last_ms))
 			victim = f;
 	}
-	if (flow_live(victim, sw->now_ms))
+	if (flow_live(victim, sw->now_ms)) {
+		if (phase == FLOW_HANDSHAKE && (victim->state & FLOW_PHASE) == FLOW_ESTABLISHED)
+			return NULL;
 		sw->flow_stats.evicted++;
+	}
 	memcpy(victim->key, key, VSWITCH_FLOW_KEY);
 	sw->flow_stats.tracked++;
 	return victim;
@@ -476,10 +479,13 @@ static void flow_segment(struct vswitch *sw, int port, const struct tcp_view *t,
 	if (!f) {
 		if (rst || fin || !(sent || pure_syn))
 			return;
-		f = flow_allocate(sw, key);
-		f->owner = (uint8_t)(port + 1);
-		f->state = syn ? FLOW_HANDSHAKE : FLOW_ESTABLISHED;
-		f->last_ms = sw->now_ms;
+		enum flow_phase phase = syn ? FLOW_HANDSHAKE : FLOW_ESTABLISHED;
+		f = flow_allocate(sw, key, phase);
+		if (f) {
+			f->owner = (uint8_t)(port + 1);
+			f->state = (uint8_t)phase;
+			f->last_ms = sw->now_ms;
+		}
 		return;
 	}
 	f->last_ms = sw->now_ms;
@@ -656,8 +662,8 @@ int vswitch_port_promote(struct vswitch *sw, int staged, uint64_t now_ms)
 	struct vswitch_port *fresh = &sw->ports[staged];
 	int old = -1;
 	for (int p = 0; p < VSWITCH_PORTS && old < 0; p++)
-		if (sw->ports[p].used && sw->ports[p].locked &&
-		    sw->ports[p].role == VSWITCH_LIVE && mac_equal(sw->ports[p].mac, fresh->mac))
+		if (sw->ports[p].used && sw->ports[p].locked && sw->ports[p].role == VSWITCH_LIVE &&
+		    mac_equal(sw->ports[p].mac, fresh->mac))
 			old = p;
 	fresh->role = VSWITCH_LIVE;
 	fresh->peer = -1;

@@ -89,7 +89,7 @@ struct vswitch_port {
 	bool track_flows;        /* its IPv4 TCP connections go into the flow table */
 	int16_t peer;            /* VSWITCH_STAGED: the one port it talks to, or -1 */
 	uint64_t drain_since_ms; /* VSWITCH_DRAINING: when it was replaced */
-	uint32_t flood_tokens; /* in 1/1000 frame */
+	uint32_t flood_tokens;   /* in 1/1000 frame */
 	uint64_t flood_refilled_ms;
 	struct vswitch_counters counters;
 };
