@@ -10,6 +10,7 @@
 #ifndef FLOTILLA_CONTROL_BUILDER_H
 #define FLOTILLA_CONTROL_BUILDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,10 @@ struct dom_spec {
 	uint32_t pcpu_mask; /* physical CPUs its vCPUs may run on (hard affinity); 0: any */
 	const char *nics[DOM_NICS_MAX]; /* virtual NICs by name (vnic.c) */
 	unsigned nic_count;
+	/* A second instance of a running guest (hot swap): its vNICs take the
+	 * running instance's MACs on staged switch ports that reach only the
+	 * control domain's stack, until vnic_promote(). */
+	bool staged;
 };
 
 struct vnic;
