@@ -77,8 +77,9 @@ struct dom_spec {
 	const char *nics[DOM_NICS_MAX]; /* virtual NICs by name (vnic.c) */
 	unsigned nic_count;
 	/* A second instance of a running guest (hot swap): its vNICs take the
-	 * running instance's MACs on staged switch ports that reach only the
-	 * control domain's stack, until vnic_promote(). */
+	 * MACs of the running instance's vNICs with the same guest `name` and
+	 * NIC names, on staged switch ports that reach only the control
+	 * domain's stack, until vnic_promote(). */
 	bool staged;
 };
 

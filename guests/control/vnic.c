@@ -466,6 +466,9 @@ static int attach_port(struct vnic *v, const struct dom_spec *spec, const char *
 	if (running) {
 		memcpy(v->mac, running->mac, 6);
 	} else { /* nothing runs (stop-then-start): the derived MAC, as ever */
+		printf("control: %s: no running instance has a vNIC %s: the staged one gets its "
+		       "derived MAC\n",
+		       v->guest, v->name);
 		uint8_t taken[VNIC_TOTAL][6];
 		unsigned taken_count = 0;
 		for (unsigned i = 0; i < VNIC_TOTAL; i++)

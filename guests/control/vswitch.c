@@ -548,10 +548,13 @@ static int pinned_port(const struct vswitch *sw, const uint8_t *frame, size_t le
 	return owner;
 }
 
-/* Where a frame from port goes: one port, or -1 to flood. */
-static int route(struct vswitch *sw, int port, const uint8_t *frame, size_t len)
+/* Where a frame from port goes: one port, or -1 to flood; *pinned when it
+ * stays on a draining port. No side effects (a caller may only ask). */
+static int route_target(const struct vswitch *sw, int port, const uint8_t *frame, size_t len,
+			bool *pinned)
 {
 	const uint8_t *destination = frame;
+	*pinned = false;
 	if (is_multicast(destination))
 		return -1;
 	if (sw->swapping == 0)
@@ -572,13 +575,21 @@ static int route(struct vswitch *sw, int port, const uint8_t *frame, size_t len)
 		}
 	}
 	if (draining) {
-		int pinned = pinned_port(sw, frame, len);
-		if (pinned >= 0) {
-			sw->flow_stats.pinned++;
-			return pinned;
+		int owner = pinned_port(sw, frame, len);
+		if (owner >= 0) {
+			*pinned = true;
+			return owner;
 		}
 	}
 	return live >= 0 ? live : vswitch_lookup(sw, destination);
+}
+
+static int route(struct vswitch *sw, int port, const uint8_t *frame, size_t len)
+{
+	bool pinned;
+	int target = route_target(sw, port, frame, len, &pinned);
+	sw->flow_stats.pinned += pinned;
+	return target;
 }
 
 /* Floods reach live ports, and a staged port only from its peer. */
