@@ -464,6 +464,11 @@ static void test_staged(void)
 		  vswitch_port_add_staged(&sw, "x", &ops, &tp[7], mac_b, staged) < 0);
 	check("vswitch_port_add still refuses a locked MAC in use",
 	      vswitch_port_add(&sw, "x", &ops, &tp[7], mac_a) < 0);
+	check("ports are found by name (the staged port's peer is \"control\")",
+	      vswitch_port_find(&sw, "control") == port[1] &&
+		  vswitch_port_find(&sw, "a.lan'") == staged && vswitch_port_find(&sw, "nope") < 0);
+	vswitch_port_track_flows(&sw, port[0], true);
+	check("a learning port is never tracked", !sw.ports[port[0]].track_flows);
 
 	frame(f, broadcast, mac_a);
 	input(staged, f, 64, 2000);
@@ -543,6 +548,10 @@ static void test_promote(void)
 	int old = vswitch_port_promote(&sw, staged, 2000);
 	check("promotion returns the previous live port", old == port[2]);
 	check("the promoted port is now where the MAC is", vswitch_lookup(&sw, mac_a) == staged);
+	vswitch_port_rename(&sw, staged, "a.lan");
+	vswitch_port_rename(&sw, old, "a.lan~");
+	check("ports can be renamed (the live one keeps the guest's port name)",
+	      vswitch_port_find(&sw, "a.lan") == staged && vswitch_port_find(&sw, "a.lan~") == old);
 	check("the old port is not drained while it has connections",
 	      !vswitch_port_drained(&sw, old, 2000) && vswitch_port_flows(&sw, old, 2000) == 5);
 
