@@ -59,6 +59,12 @@ struct vnic {
 
 static int attach_port(struct vnic *v, const struct dom_spec *spec, const char **why);
 
+/* The same NIC of the same guest: another instance of it during a hot swap. */
+static bool same_nic(const struct vnic *v, const char *guest, const char *nic)
+{
+	return strcmp(v->guest, guest) == 0 && strcmp(v->name, nic) == 0;
+}
+
 /* Allocated once by vnic_init(), not in the image: .bss is part of the file. */
 static struct vswitch *the_switch;
 static struct vnic *vnics;
@@ -292,11 +298,12 @@ static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, 
 	/* Its MAC: derived, and unlike every other NIC's on the board. */
 	uint8_t taken[VNIC_TOTAL][6];
 	unsigned taken_count = 0;
-	for (unsigned i = 0; i < VNIC_TOTAL; i++)
-		if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0)
-			memcpy(taken[taken_count++], vnics[i].mac, 6);
 	char label[BOOT_BUNDLE_NAME_MAX + 1];
 	snprintf(label, sizeof(label), "%s", spec->name ? spec->name : "guest");
+	for (unsigned i = 0; i < VNIC_TOTAL; i++)
+		if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0 &&
+		    !same_nic(&vnics[i], label, v->name)) /* another instance's is ours too */
+			memcpy(taken[taken_count++], vnics[i].mac, 6);
 	vswitch_mac_assign(board_mac, label, v->index, (const uint8_t(*)[6])taken, taken_count,
 			   v->mac);
 	char port_name[sizeof(v->port_name)];

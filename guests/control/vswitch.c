@@ -23,6 +23,7 @@ static bool floods_to(const struct vswitch *sw, int source, int port);
 static void staged_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len);
 static void flow_track(struct vswitch *sw, int port, int target, const uint8_t *frame, size_t len);
 static void forget_port(struct vswitch *sw, int port);
+static int live_owner(const struct vswitch *sw, const uint8_t *mac);
 
 static bool is_multicast(const uint8_t *mac)
 {
@@ -82,7 +83,7 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 	if (!ops || !ops->transmit)
 		return -1;
 	if (locked_mac && (is_multicast(locked_mac) || mac_equal(locked_mac, zero_mac) ||
-			   locked_owner(sw, locked_mac) >= 0))
+			   live_owner(sw, locked_mac) >= 0))
 		return -1;
 	for (int p = 0; p < VSWITCH_PORTS; p++) {
 		struct vswitch_port *port = &sw->ports[p];
@@ -615,6 +616,15 @@ static void staged_input(struct vswitch *sw, int port, const uint8_t *frame, siz
 	in->counters.rx_bytes += len;
 	sw->stats.forwarded++;
 	deliver(sw, peer, frame, len);
+}
+
+/* The live port locked to mac, or -1. A staged or draining port for it does
+ * not keep vswitch_port_add() from giving it a live port (an old instance
+ * restarted while its successor is staged). */
+static int live_owner(const struct vswitch *sw, const uint8_t *mac)
+{
+	int owner = locked_owner(sw, mac);
+	return owner >= 0 && sw->ports[owner].role == VSWITCH_LIVE ? owner : -1;
 }
 
 /* vswitch_port_remove(): nothing may point at the port any more. */

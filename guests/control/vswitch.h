@@ -148,7 +148,8 @@ struct vswitch {
 void vswitch_init(struct vswitch *sw, uint32_t ageing_s);
 /* A new port; locked_mac NULL for a learning port (a NIC, a stack that
  * bridges), else the only source MAC it may use. Returns the port number
- * or -1 (no free port, a bad ops, a locked MAC already in use). */
+ * or -1 (no free port, a bad ops, a locked MAC already in use by a live
+ * port). */
 int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_port_ops *ops,
 		     void *context, const uint8_t *locked_mac);
 /* Forget the port and every MAC learned on it. */

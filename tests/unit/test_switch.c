@@ -518,6 +518,14 @@ static void test_staged(void)
 	check("a staged port removed (the new version refused): the peer reaches the live port",
 	      who(staged) == 'o' && sw.swapping == 0);
 	staged = vswitch_port_add_staged(&sw, "a.lan'", &ops, &tp[6], mac_a, port[1]);
+	vswitch_port_remove(&sw, port[2]);
+	port[2] = vswitch_port_add(&sw, "a.lan", &ops, &tp[2], mac_a);
+	frame(f, mac_a, mac_lan);
+	input(port[0], f, 64, 3000);
+	check("the running instance restarted while its successor is staged gets a live port",
+	      port[2] >= 0 && vswitch_lookup(&sw, mac_a) == port[2] && who(staged) == 'o');
+	vswitch_port_remove(&sw, staged);
+	staged = vswitch_port_add_staged(&sw, "a.lan'", &ops, &tp[6], mac_a, port[1]);
 	vswitch_port_remove(&sw, port[1]);
 	frame(f, broadcast, mac_a);
 	input(staged, f, 64, 3000);
