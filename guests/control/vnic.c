@@ -444,12 +444,6 @@ uint64_t vnic_poll(void)
 
 /* ------------------------------------------------------------ hot swap */
 
-/*
- * A staged vNIC (spec->staged): the MAC of the running instance's vNIC of
- * the same guest and name - the address the LAN and its ARP caches know -
- * on a staged switch port whose one peer is the control domain's stack,
- * which probes it (docs/vnic-ring.md, "Hot swap").
- */
 /* "<guest>.<nic><suffix>", cut to what a switch port's name holds. */
 static void name_port(struct vnic *v, const char *suffix)
 {
@@ -460,6 +454,12 @@ static void name_port(struct vnic *v, const char *suffix)
 	v->port_name[len] = '\0';
 }
 
+/*
+ * A staged vNIC (spec->staged): the MAC of the running instance's vNIC of
+ * the same guest and name - the address the LAN and its ARP caches know -
+ * on a staged switch port whose one peer is the control domain's stack,
+ * which probes it (docs/vnic-ring.md, "Hot swap").
+ */
 static int attach_port(struct vnic *v, const struct dom_spec *spec, const char **why)
 {
 	snprintf(v->guest, sizeof(v->guest), "%s", spec->name ? spec->name : "guest");
