@@ -139,6 +139,13 @@ int vnic_init(const void *dtb, const char *bootargs)
 	if (flood && strtoul(flood + strlen("switch_flood="), NULL, 10) > 0)
 		the_switch->flood_per_s =
 		    (uint32_t)strtoul(flood + strlen("switch_flood="), NULL, 10);
+	/* "switch_burst=N": flooded frames a port may send at once. A guest
+	 * whose ring filled while the control domain was busy (building the
+	 * other guests at boot) sends its backlog in one pass. */
+	const char *burst = bootargs ? strstr(bootargs, "switch_burst=") : NULL;
+	if (burst && strtoul(burst + strlen("switch_burst="), NULL, 10) > 0)
+		the_switch->flood_burst =
+		    (uint32_t)strtoul(burst + strlen("switch_burst="), NULL, 10);
 	const char *report = bootargs ? strstr(bootargs, "switch_report=") : NULL;
 	if (report) {
 		report_interval_ns =
