@@ -24,6 +24,7 @@ static void staged_input(struct vswitch *sw, int port, const uint8_t *frame, siz
 static void flow_track(struct vswitch *sw, int port, int target, const uint8_t *frame, size_t len);
 static void forget_port(struct vswitch *sw, int port);
 static int live_owner(const struct vswitch *sw, const uint8_t *mac);
+static void arp_to_draining(struct vswitch *sw, int target, const uint8_t *frame, size_t len);
 
 static bool is_multicast(const uint8_t *mac)
 {
@@ -243,6 +244,7 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
 	if (target >= 0) {
 		sw->stats.forwarded++;
 		deliver(sw, target, frame, len);
+		arp_to_draining(sw, target, frame, len);
 		return;
 	}
 	sw->stats.flooded++;
@@ -591,6 +593,22 @@ static int route(struct vswitch *sw, int port, const uint8_t *frame, size_t len)
 	int target = route_target(sw, port, frame, len, &pinned);
 	sw->flow_stats.pinned += pinned;
 	return target;
+}
+
+/* Unicast ARP for a swapped MAC (replies to the old instance's requests,
+ * reachability probes) reaches its draining ports too: an old instance
+ * whose ARP entry for a client expires during the drain can still resolve
+ * it. Both instances answer with the same MAC and address. */
+static void arp_to_draining(struct vswitch *sw, int target, const uint8_t *frame, size_t len)
+{
+	if (sw->swapping == 0 || frame[12] != 0x08 || frame[13] != 0x06 ||
+	    sw->ports[target].role != VSWITCH_LIVE || !sw->ports[target].locked)
+		return;
+	for (int p = 0; p < VSWITCH_PORTS; p++) {
+		const struct vswitch_port *o = &sw->ports[p];
+		if (o->used && o->role == VSWITCH_DRAINING && mac_equal(o->mac, frame))
+			deliver(sw, p, frame, len);
+	}
 }
 
 /* Floods reach live ports, and a staged port only from its peer. */

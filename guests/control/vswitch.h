@@ -181,8 +181,9 @@ int vswitch_port_add_staged(struct vswitch *sw, const char *name,
  * The staged port becomes the live, locked port of its MAC; the previous
  * live port becomes draining: frames to the MAC reach it only when they
  * belong to a TCP connection it owns in the flow table (not a new SYN),
- * everything else - new connections, ARP, UDP, unknown flows - reaches the
- * new port. What the draining port sends is forwarded as before. Returns
+ * everything else - new connections, broadcasts, UDP, unknown flows -
+ * reaches the new port (unicast ARP reaches both). What the draining port
+ * sends is forwarded as before. Returns
  * the previous live port, -1 when there was none, or -2 when `staged` is
  * not a staged port (nothing changed).
  */

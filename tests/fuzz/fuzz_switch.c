@@ -55,9 +55,9 @@ static int fuzz_transmit(void *context, const uint8_t *frame, size_t len)
 	    ((from == other_a && to != CONTROL) || (to == other_a && from != CONTROL)))
 		abort(); /* a staged port reached or was reached by a port not its peer */
 	if (other_a >= 0 && other_role == VSWITCH_DRAINING && to == other_a &&
-	    (len < 48 || memcmp(frame, guest_macs[0], 6) != 0 || frame[12] != 0x08 ||
-	     frame[13] != 0 || frame[23] != 6))
-		abort(); /* a draining port got something other than its TCP segments */
+	    (len < 14 || memcmp(frame, guest_macs[0], 6) != 0 || frame[12] != 0x08 ||
+	     (frame[13] == 0 ? len < 48 || frame[23] != 6 : frame[13] != 0x06)))
+		abort(); /* a draining port got something but its TCP segments and ARP */
 	if (p->queued >= p->capacity)
 		return -1;
 	p->queued++;
