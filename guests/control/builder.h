@@ -10,6 +10,7 @@
 #ifndef FLOTILLA_CONTROL_BUILDER_H
 #define FLOTILLA_CONTROL_BUILDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,11 @@ struct dom_spec {
 	uint32_t pcpu_mask; /* physical CPUs its vCPUs may run on (hard affinity); 0: any */
 	const char *nics[DOM_NICS_MAX]; /* virtual NICs by name (vnic.c) */
 	unsigned nic_count;
+	/* A second instance of a running guest (hot swap): its vNICs take the
+	 * MACs of the running instance's vNICs with the same guest `name` and
+	 * NIC names, on staged switch ports that reach only the control
+	 * domain's stack, until vnic_promote(). */
+	bool staged;
 };
 
 struct vnic;

@@ -52,7 +52,18 @@ struct vnic {
 	int switch_port;
 	bool broken_reported;
 	char port_name[VSWITCH_NAME_MAX + 1];
+	char guest[BOOT_BUNDLE_NAME_MAX + 1]; /* its domain's guest name */
+	bool staged;                          /* a hot swap's new instance, not yet promoted */
+	bool draining;                        /* a hot swap's old instance */
 };
+
+static int attach_port(struct vnic *v, const struct dom_spec *spec, const char **why);
+
+/* The same NIC of the same guest: another instance of it during a hot swap. */
+static bool same_nic(const struct vnic *v, const char *guest, const char *nic)
+{
+	return strcmp(v->guest, guest) == 0 && strcmp(v->name, nic) == 0;
+}
 
 /* Allocated once by vnic_init(), not in the image: .bss is part of the file. */
 static struct vswitch *the_switch;
@@ -74,6 +85,11 @@ const uint8_t *vnic_board_mac(void)
 size_t vnic_guest_pages(unsigned nic_count)
 {
 	return (size_t)nic_count * NIC_PAGES;
+}
+
+static uint64_t ms_now(void)
+{
+	return flotilla_clock_monotonic() / 1000000u;
 }
 
 static void print_mac(char *out, const uint8_t *mac)
@@ -123,6 +139,13 @@ int vnic_init(const void *dtb, const char *bootargs)
 	if (flood && strtoul(flood + strlen("switch_flood="), NULL, 10) > 0)
 		the_switch->flood_per_s =
 		    (uint32_t)strtoul(flood + strlen("switch_flood="), NULL, 10);
+	/* "switch_burst=N": flooded frames a port may send at once. A guest
+	 * whose ring filled while the control domain was busy (building the
+	 * other guests at boot) sends its backlog in one pass. */
+	const char *burst = bootargs ? strstr(bootargs, "switch_burst=") : NULL;
+	if (burst && strtoul(burst + strlen("switch_burst="), NULL, 10) > 0)
+		the_switch->flood_burst =
+		    (uint32_t)strtoul(burst + strlen("switch_burst="), NULL, 10);
 	const char *report = bootargs ? strstr(bootargs, "switch_report=") : NULL;
 	if (report) {
 		report_interval_ns =
@@ -277,14 +300,17 @@ static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, 
 		return -ENOSPC;
 	}
 
+	if (spec->staged)
+		return attach_port(v, spec, why);
 	/* Its MAC: derived, and unlike every other NIC's on the board. */
 	uint8_t taken[VNIC_TOTAL][6];
 	unsigned taken_count = 0;
-	for (unsigned i = 0; i < VNIC_TOTAL; i++)
-		if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0)
-			memcpy(taken[taken_count++], vnics[i].mac, 6);
 	char label[BOOT_BUNDLE_NAME_MAX + 1];
 	snprintf(label, sizeof(label), "%s", spec->name ? spec->name : "guest");
+	for (unsigned i = 0; i < VNIC_TOTAL; i++)
+		if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0 &&
+		    !same_nic(&vnics[i], label, v->name)) /* another instance's is ours too */
+			memcpy(taken[taken_count++], vnics[i].mac, 6);
 	vswitch_mac_assign(board_mac, label, v->index, (const uint8_t(*)[6])taken, taken_count,
 			   v->mac);
 	char port_name[sizeof(v->port_name)];
@@ -295,6 +321,8 @@ static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, 
 		*why = "no free switch port (CONFIG_SWITCH_PORTS_MAX)";
 		return -ENOSPC;
 	}
+	snprintf(v->guest, sizeof(v->guest), "%s", label);
+	vswitch_port_track_flows(the_switch, v->switch_port, true); /* for a later hot swap */
 	return 0;
 }
 
@@ -327,8 +355,9 @@ int vnic_build(struct dom_handle *handle, const struct dom_spec *spec, uint64_t 
 			return rc; /* dom_build's failure path calls vnic_destroy() */
 		char mac[18];
 		print_mac(mac, v->mac);
-		printf("control: %s: vNIC %s %s (switch port %d, event channel %u)\n",
+		printf("control: %s: vNIC %s %s (switch port %d%s, event channel %u)\n",
 		       spec->name ? spec->name : "?", v->name, mac, v->switch_port,
+		       v->staged ? ", staged: reaches the control domain only" : "",
 		       (unsigned)v->local_port);
 	}
 	return 0;
@@ -388,12 +417,23 @@ void vnic_print_counters(void)
 		if (!port->used)
 			continue;
 		const struct vswitch_counters *c = &port->counters;
+		char role[48] = "";
+		if (port->role == VSWITCH_STAGED)
+			snprintf(role, sizeof(role), " staged");
+		else if (port->role == VSWITCH_DRAINING)
+			snprintf(role, sizeof(role), " draining connections=%u",
+				 vswitch_port_flows(the_switch, p, ms_now()));
 		printf("control: switch: port %s rx_frames=%" PRIu64 " rx_bytes=%" PRIu64
 		       " rx_drops=%" PRIu64 " tx_frames=%" PRIu64 " tx_bytes=%" PRIu64
-		       " tx_drops=%" PRIu64 "\n",
+		       " tx_drops=%" PRIu64 "%s\n",
 		       port->name, c->rx_frames, c->rx_bytes, c->rx_drops, c->tx_frames,
-		       c->tx_bytes, c->tx_drops);
+		       c->tx_bytes, c->tx_drops, role);
 	}
+	const struct vswitch_flow_stats *f = &the_switch->flow_stats;
+	if (f->tracked)
+		printf("control: switch: tcp connections tracked=%" PRIu64 " closed=%" PRIu64
+		       " evicted=%" PRIu64 " kept_on_old_instance=%" PRIu64 " frames\n",
+		       f->tracked, f->closed, f->evicted, f->pinned);
 }
 
 uint64_t vnic_poll(void)
@@ -407,4 +447,132 @@ uint64_t vnic_poll(void)
 		vnic_print_counters();
 	}
 	return moved ? now : next_report_ns;
+}
+
+/* ------------------------------------------------------------ hot swap */
+
+/* "<guest>.<nic><suffix>", cut to what a switch port's name holds. */
+static void name_port(struct vnic *v, const char *suffix)
+{
+	char name[sizeof(v->guest) + sizeof(v->name) + 4];
+	snprintf(name, sizeof(name), "%s.%s%s", v->guest, v->name, suffix);
+	size_t len = strnlen(name, VSWITCH_NAME_MAX);
+	memcpy(v->port_name, name, len);
+	v->port_name[len] = '\0';
+}
+
+/*
+ * A staged vNIC (spec->staged): the MAC of the running instance's vNIC of
+ * the same guest and name - the address the LAN and its ARP caches know -
+ * on a staged switch port whose one peer is the control domain's stack,
+ * which probes it (docs/vnic-ring.md, "Hot swap").
+ */
+static int attach_port(struct vnic *v, const struct dom_spec *spec, const char **why)
+{
+	snprintf(v->guest, sizeof(v->guest), "%s", spec->name ? spec->name : "guest");
+	const struct vnic *running = NULL;
+	for (unsigned i = 0; i < VNIC_TOTAL && !running; i++) {
+		const struct vnic *o = &vnics[i];
+		if (o != v && o->used && o->switch_port >= 0 && !o->staged && !o->draining &&
+		    strcmp(o->guest, v->guest) == 0 && strcmp(o->name, v->name) == 0)
+			running = o;
+	}
+	if (running) {
+		memcpy(v->mac, running->mac, 6);
+	} else { /* nothing runs (stop-then-start): the derived MAC, as ever */
+		printf("control: %s: no running instance has a vNIC %s: the staged one gets its "
+		       "derived MAC\n",
+		       v->guest, v->name);
+		uint8_t taken[VNIC_TOTAL][6];
+		unsigned taken_count = 0;
+		for (unsigned i = 0; i < VNIC_TOTAL; i++)
+			if (vnics[i].used && &vnics[i] != v && vnics[i].switch_port >= 0)
+				memcpy(taken[taken_count++], vnics[i].mac, 6);
+		vswitch_mac_assign(board_mac, v->guest, v->index, (const uint8_t(*)[6])taken,
+				   taken_count, v->mac);
+	}
+	name_port(v, "'");
+	int peer = vswitch_port_find(the_switch, "control");
+	if (peer < 0)
+		printf(
+		    "control: %s: warning: no control domain port on the switch; the staged vNIC "
+		    "%s reaches nobody until it is promoted\n",
+		    v->guest, v->name);
+	v->switch_port =
+	    vswitch_port_add_staged(the_switch, v->port_name, &vnic_ops, v, v->mac, peer);
+	if (v->switch_port < 0) {
+		*why = "no free switch port for the new instance (CONFIG_SWITCH_PORTS_MAX)";
+		return -ENOSPC;
+	}
+	v->staged = true;
+	vswitch_port_track_flows(the_switch, v->switch_port, true); /* from its promotion on */
+	return 0;
+}
+
+int vnic_promote(struct dom_handle *new_h, struct dom_handle *old_h)
+{
+	if (!the_switch)
+		return -ENODEV;
+	for (unsigned i = 0; i < new_h->nic_count; i++)
+		if (!new_h->nics[i] || !new_h->nics[i]->staged || new_h->nics[i]->switch_port < 0)
+			return -EINVAL;
+	uint64_t now = ms_now();
+	for (unsigned i = 0; i < new_h->nic_count; i++) {
+		struct vnic *v = new_h->nics[i];
+		int old = vswitch_port_promote(the_switch, v->switch_port, now);
+		if (old < -1)
+			return -EINVAL; /* not reached: checked above */
+		v->staged = false;
+		struct vnic *o = NULL;
+		for (unsigned s = 0; s < VNIC_TOTAL && old >= 0 && !o; s++)
+			if (vnics[s].used && vnics[s].switch_port == old)
+				o = &vnics[s];
+		bool expected = !old_h;
+		for (unsigned k = 0; old_h && k < old_h->nic_count; k++)
+			expected = expected || old_h->nics[k] == o;
+		if (o) {
+			o->draining = true;
+			name_port(o, "~");
+			vswitch_port_rename(the_switch, o->switch_port, o->port_name);
+		}
+		name_port(v, "");
+		vswitch_port_rename(the_switch, v->switch_port, v->port_name);
+		printf("control: %s: vNIC %s now reaches d%u (switch port %d)", v->guest, v->name,
+		       v->domid, v->switch_port);
+		if (o)
+			printf("; d%u keeps its %u TCP connections until they close, at most %u "
+			       "ms%s\n",
+			       o->domid, vswitch_port_flows(the_switch, o->switch_port, now),
+			       (unsigned)CONFIG_SWITCH_DRAIN_MS,
+			       expected ? "" : " (warning: not the instance given as the old one)");
+		else
+			printf("; no instance had it\n");
+	}
+	return 0;
+}
+
+bool vnic_drained(const struct dom_handle *old_h)
+{
+	if (!the_switch || !old_h)
+		return true;
+	uint64_t now = ms_now();
+	for (unsigned i = 0; i < old_h->nic_count; i++) {
+		const struct vnic *v = old_h->nics[i];
+		if (v && v->switch_port >= 0 &&
+		    !vswitch_port_drained(the_switch, v->switch_port, now))
+			return false;
+	}
+	return true;
+}
+
+unsigned vnic_open_flows(const struct dom_handle *handle)
+{
+	unsigned open = 0;
+	if (!the_switch || !handle)
+		return 0;
+	uint64_t now = ms_now();
+	for (unsigned i = 0; i < handle->nic_count; i++)
+		if (handle->nics[i] && handle->nics[i]->switch_port >= 0)
+			open += vswitch_port_flows(the_switch, handle->nics[i]->switch_port, now);
+	return open;
 }

@@ -16,6 +16,7 @@
 #ifndef FLOTILLA_CONTROL_VNIC_H
 #define FLOTILLA_CONTROL_VNIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +46,22 @@ void vnic_destroy(struct dom_handle *handle);
 uint64_t vnic_poll(void);
 /* One line per switch port with its counters. */
 void vnic_print_counters(void);
+
+/*
+ * Hot swap (docs/vnic-ring.md, "Hot swap"). A handle built from a spec
+ * with `staged` has its vNICs on staged switch ports named "<guest>.<nic>'"
+ * (same MACs as the running instance; they reach only the control
+ * domain's port "control"). vnic_promote() moves each of new_h's MACs to
+ * it: new_h's ports become live and take the name "<guest>.<nic>", old_h's
+ * drain as "<guest>.<nic>~" (old_h may be NULL: nothing ran). 0, or
+ * -EINVAL when new_h has a vNIC that is not staged (nothing changed),
+ * -ENODEV without a switch.
+ */
+int vnic_promote(struct dom_handle *new_h, struct dom_handle *old_h);
+/* True once every vNIC of old_h is drained: no open TCP connection left on
+ * it, or CONFIG_SWITCH_DRAIN_MS since vnic_promote(). Then destroy it. */
+bool vnic_drained(const struct dom_handle *old_h);
+/* Open TCP connections the switch still keeps on handle's vNICs. */
+unsigned vnic_open_flows(const struct dom_handle *handle);
 
 #endif

@@ -29,6 +29,13 @@
  * to one MAC (guests' vNICs): frames it sends from any other source are
  * dropped, and no other port can claim that MAC. Nothing is allocated:
  * all state is in struct vswitch.
+ *
+ * Hot swap (docs/vnic-ring.md, "Hot swap"): a second port may share a
+ * guest's locked MAC as a *staged* port, isolated with one peer (the
+ * control domain's stack) until it is promoted; the MAC's previous port
+ * then *drains*: the IPv4 TCP connections it had, kept in a bounded flow
+ * table (CONFIG_SWITCH_FLOWS), stay on it until they close or
+ * CONFIG_SWITCH_DRAIN_MS has passed, everything else goes to the new port.
  */
 #ifndef FLOTILLA_CONTROL_VSWITCH_H
 #define FLOTILLA_CONTROL_VSWITCH_H
@@ -46,6 +53,16 @@
 
 #define VSWITCH_PORTS     CONFIG_SWITCH_PORTS_MAX
 #define VSWITCH_MAC_TABLE CONFIG_SWITCH_MAC_TABLE
+#define VSWITCH_FLOWS     CONFIG_SWITCH_FLOWS
+#define VSWITCH_FLOW_WAYS 8u /* flow table associativity */
+#define VSWITCH_FLOW_KEY  18u
+
+/* A port's part in a hot swap. */
+enum vswitch_role {
+	VSWITCH_LIVE,     /* an ordinary port; if locked, the owner of its MAC */
+	VSWITCH_STAGED,   /* shares a locked MAC; reaches and is reached by its peer only */
+	VSWITCH_DRAINING, /* a MAC's previous owner: gets only its own TCP flows */
+};
 
 struct vswitch_port_ops {
 	int (*transmit)(void *context, const uint8_t *frame, size_t len);
@@ -68,7 +85,11 @@ struct vswitch_port {
 	char name[VSWITCH_NAME_MAX + 1];
 	const struct vswitch_port_ops *ops;
 	void *context;
-	uint32_t flood_tokens; /* in 1/1000 frame */
+	uint8_t role;            /* enum vswitch_role */
+	bool track_flows;        /* its IPv4 TCP connections go into the flow table */
+	int16_t peer;            /* VSWITCH_STAGED: the one port it talks to, or -1 */
+	uint64_t drain_since_ms; /* VSWITCH_DRAINING: when it was replaced */
+	uint32_t flood_tokens;   /* in 1/1000 frame */
 	uint64_t flood_refilled_ms;
 	struct vswitch_counters counters;
 };
@@ -78,6 +99,23 @@ struct vswitch_mac_entry {
 	uint8_t port; /* index + 1; 0 = unused */
 	uint8_t reserved;
 	uint32_t last_seen_s;
+};
+
+/* One TCP connection of a tracked port, seen from the guest's side. */
+struct vswitch_flow {
+	/* MAC, local IPv4, remote IPv4, local port, remote port: bytes as in
+	 * the frame, compared with memcmp. */
+	uint8_t key[VSWITCH_FLOW_KEY];
+	uint8_t owner; /* port + 1; 0 = free */
+	uint8_t state; /* phase and FIN bits, vswitch.c */
+	uint64_t last_ms;
+};
+
+struct vswitch_flow_stats {
+	uint64_t tracked; /* new entries */
+	uint64_t closed;  /* by RST, or FIN from both sides */
+	uint64_t evicted; /* live entries pushed out by a full set */
+	uint64_t pinned;  /* frames for a swapped MAC kept on the draining port */
 };
 
 struct vswitch_stats {
@@ -93,6 +131,9 @@ struct vswitch_stats {
 struct vswitch {
 	struct vswitch_port ports[VSWITCH_PORTS];
 	struct vswitch_mac_entry table[VSWITCH_MAC_TABLE];
+	struct vswitch_flow flows[VSWITCH_FLOWS];
+	struct vswitch_flow_stats flow_stats;
+	unsigned swapping; /* staged + draining ports: 0 keeps the plain fast path */
 	uint32_t ageing_s;
 	uint32_t flood_per_s; /* CONFIG_SWITCH_FLOOD_PER_S unless changed */
 	uint32_t flood_burst;
@@ -107,7 +148,8 @@ struct vswitch {
 void vswitch_init(struct vswitch *sw, uint32_t ageing_s);
 /* A new port; locked_mac NULL for a learning port (a NIC, a stack that
  * bridges), else the only source MAC it may use. Returns the port number
- * or -1 (no free port, a bad ops, a locked MAC already in use). */
+ * or -1 (no free port, a bad ops, a locked MAC already in use by a live
+ * port). */
 int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_port_ops *ops,
 		     void *context, const uint8_t *locked_mac);
 /* Forget the port and every MAC learned on it. */
@@ -121,6 +163,44 @@ unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint64_t now_ms);
 const struct vswitch_counters *vswitch_port_counters(const struct vswitch *sw, int port);
 /* The port a MAC is known on (locked or learned and not aged), or -1. */
 int vswitch_lookup(const struct vswitch *sw, const uint8_t mac[6]);
+
+/*
+ * Hot swap. A staged port shares `mac` with the port locked to it (the
+ * live instance of a guest's vNIC; there may be none) and is isolated:
+ * every frame it sends goes to peer_port only, whatever its destination,
+ * and is never learned; the only frames it gets are those peer_port sends
+ * to `mac` (they no longer reach the live port) and peer_port's floods.
+ * peer_port -1: it reaches nobody. Returns the port number or -1 (no free
+ * port, a bad ops or MAC, a peer that is not a port, a staged port for
+ * this MAC already).
+ */
+int vswitch_port_add_staged(struct vswitch *sw, const char *name,
+			    const struct vswitch_port_ops *ops, void *context, const uint8_t mac[6],
+			    int peer_port);
+/*
+ * The staged port becomes the live, locked port of its MAC; the previous
+ * live port becomes draining: frames to the MAC reach it only when they
+ * belong to a TCP connection it owns in the flow table (not a new SYN),
+ * everything else - new connections, broadcasts, UDP, unknown flows -
+ * reaches the new port (unicast ARP reaches both). What the draining port
+ * sends is forwarded as before. Returns
+ * the previous live port, -1 when there was none, or -2 when `staged` is
+ * not a staged port (nothing changed).
+ */
+int vswitch_port_promote(struct vswitch *sw, int staged, uint64_t now_ms);
+/* True once a draining port owns no open connection (closing ones do not
+ * count) or CONFIG_SWITCH_DRAIN_MS has passed since its promotion; true
+ * for a port that does not exist; false for a live or staged port. */
+bool vswitch_port_drained(const struct vswitch *sw, int port, uint64_t now_ms);
+/* Open (not closing, not expired) connections the port owns. */
+unsigned vswitch_port_flows(const struct vswitch *sw, int port, uint64_t now_ms);
+/* Track a locked port's IPv4 TCP connections (guests' vNICs), so that a
+ * hot swap can leave them on it. The control domain's own port has no
+ * need: it is never swapped. Ignored for a port that is not locked. */
+void vswitch_port_track_flows(struct vswitch *sw, int port, bool on);
+/* The port with this name, or -1. */
+int vswitch_port_find(const struct vswitch *sw, const char *name);
+void vswitch_port_rename(struct vswitch *sw, int port, const char *name);
 
 /*
  * A guest NIC's MAC: stable across boots and updates because it depends

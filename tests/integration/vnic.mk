@@ -33,9 +33,11 @@ test-switch: $(VNIC_HOST)/test_switch
 SWITCH_FUZZ_TEST_SECONDS ?= 10
 SWITCH_FUZZ_SECONDS ?= 600
 test-switch-fuzz: $(VNIC_FUZZ)
+	$(Q)/usr/bin/python3 $(SRC)/tests/fuzz/fuzz_switch_seeds.py $(VNIC_FUZZ_CORPUS)
 	@$(RUN_SUITE) switch-fuzz sh $(SRC)/tests/fuzz/run_fuzz_switch.sh $(VNIC_FUZZ) $(VNIC_FUZZ_CORPUS) $(SWITCH_FUZZ_TEST_SECONDS)
 FUZZ_TARGETS += fuzz-switch
 fuzz-switch: $(VNIC_FUZZ)
+	$(Q)/usr/bin/python3 $(SRC)/tests/fuzz/fuzz_switch_seeds.py $(VNIC_FUZZ_CORPUS)
 	$(Q)sh $(SRC)/tests/fuzz/run_fuzz_switch.sh $(VNIC_FUZZ) $(VNIC_FUZZ_CORPUS) $(SWITCH_FUZZ_SECONDS)
 
 # The board test: two guests talk through the switch while one floods and
