@@ -132,7 +132,7 @@ static void get_guests(struct http_conn *c, const struct http_request *r)
 		json_string(&j, "state", supervisor_state_name(g->state));
 		json_string(&j, "version", g->version);
 		if (g->state == GUEST_RUNNING) {
-			json_uint(&j, "domid", guest_dom((struct guest *)g)->domid);
+			json_uint(&j, "domid", guest_dom(g)->domid);
 			json_uint(&j, "uptime_ms", (now - g->started_ns) / NS_PER_MS);
 		}
 		json_uint(&j, "restarts", g->restarts);

@@ -261,9 +261,9 @@ static void render_guest(struct json_writer *j, const void *arg)
 	json_uint(j, "vcpus", g->vcpus);
 	struct dom_info info;
 	if (g->state == GUEST_RUNNING) {
-		json_uint(j, "domid", g->dom.domid);
+		json_uint(j, "domid", guest_dom(g)->domid);
 		json_uint(j, "uptime_ms", (now - g->started_ns) / NS_PER_MS);
-		if (dom_getinfo(g->dom.domid, &info) == 0 && info.domid == g->dom.domid) {
+		if (dom_getinfo(guest_dom(g)->domid, &info) == 0 && info.domid == guest_dom(g)->domid) {
 			json_uint(j, "cpu_time_ns", info.cpu_time_ns);
 			json_uint(j, "memory_bytes", info.pages * 4096u);
 		}
@@ -513,8 +513,8 @@ static void render_metrics(struct text *t)
 	for (int i = 0; i < guests; i++) {
 		const struct guest *g = supervisor_guest(i);
 		struct dom_info info;
-		if (g->state == GUEST_RUNNING && dom_getinfo(g->dom.domid, &info) == 0 &&
-		    info.domid == g->dom.domid)
+		if (g->state == GUEST_RUNNING && dom_getinfo(guest_dom(g)->domid, &info) == 0 &&
+		    info.domid == guest_dom(g)->domid)
 			emit(t, "flotilla_guest_cpu_seconds_total{guest=\"%s\"} %.6f\n",
 			     label(g->name, l1, sizeof(l1)), (double)info.cpu_time_ns / 1e9);
 	}
@@ -522,8 +522,8 @@ static void render_metrics(struct text *t)
 	for (int i = 0; i < guests; i++) {
 		const struct guest *g = supervisor_guest(i);
 		struct dom_info info;
-		if (g->state == GUEST_RUNNING && dom_getinfo(g->dom.domid, &info) == 0 &&
-		    info.domid == g->dom.domid)
+		if (g->state == GUEST_RUNNING && dom_getinfo(guest_dom(g)->domid, &info) == 0 &&
+		    info.domid == guest_dom(g)->domid)
 			emit(t, "flotilla_guest_memory_bytes{guest=\"%s\"} %" PRIu64 "\n",
 			     label(g->name, l1, sizeof(l1)), info.pages * 4096u);
 	}

@@ -86,7 +86,7 @@ bool monitor_guest_status(const struct guest *g, struct monitor_guest_status *s)
 	memset(s, 0, sizeof(*s));
 #ifdef HAVE_GSTATUS
 	struct gstatus_view v;
-	if (g->state != GUEST_RUNNING || !gstatus_read(&g->dom, &v) || !v.valid)
+	if (g->state != GUEST_RUNNING || !gstatus_read(&g->inst[g->run].dom, &v) || !v.valid)
 		return false;
 	s->valid = true;
 	s->ready = v.ready;
@@ -201,12 +201,10 @@ static void check_guest(const struct guest *g, uint64_t now_ms)
 {
 	uint64_t now = flotilla_clock_monotonic();
 	struct monitor_guest_status status;
-	bool window_live =
-	    now - g->window_start_ns <= (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * NS_PER_S;
 	struct health_guest_input in = {
 	    .state = state_of(g->state),
 	    .refused_reason = g->refused_reason,
-	    .crashes_in_window = window_live || g->state == GUEST_FAILED ? g->crashes_in_window : 0,
+	    .crashes_in_window = supervisor_crashes_in_window(g),
 	    .crash_limit = CONFIG_CONTROL_CRASH_LIMIT,
 	    .window_s = CONFIG_CONTROL_CRASH_WINDOW_S,
 	    .uptime_ms = g->state == GUEST_RUNNING ? (now - g->started_ns) / NS_PER_MS : 0,

@@ -922,6 +922,8 @@ int store_activate_pushed(const char *name, const struct ota_manifest *m)
 void store_log_push_refused(const char *name, int status, const struct ota_manifest *m)
 {
 	refuse_event(name, status, OTA_EVENT_FROM_NETWORK, NO_SLOT, m ? m->version : NULL);
+}
+
 /* ---------------------------------------------------------------- health (health_board.c) */
 
 void store_health_info(struct store_health_info *out)

@@ -148,7 +148,7 @@ static void log_line(struct guest *g, struct guest_instance *in)
 	if (!g->quiet)
 		printf("[%s%s] %s\n", g->name, cand ? " new" : "", in->line);
 	if (g->log) {
-		snprintf(g->log[g->log_next], sizeof(g->log[0]), "%s%s", cand ? "(new) " : "",
+		snprintf(g->log[g->log_next], sizeof(g->log[0]), "%s%.152s", cand ? "(new) " : "",
 			 in->line);
 		g->log_next = (g->log_next + 1) % CONFIG_CONTROL_LOG_LINES;
 		if (g->log_count < CONFIG_CONTROL_LOG_LINES)
@@ -471,6 +471,17 @@ static unsigned crashes_in_window(const struct guest *g, uint64_t now)
 	for (unsigned i = 0; i < CONFIG_CONTROL_CRASH_LIMIT; i++)
 		if (g->crash_ns[i] && now - g->crash_ns[i] <= (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * SECONDS)
 			n++;
+	return n;
+}
+
+unsigned supervisor_crashes_in_window(const struct guest *g)
+{
+	/* A guest marked failed keeps its count: that is why it stopped. */
+	uint64_t now = flotilla_clock_monotonic();
+	unsigned n = crashes_in_window(g, now);
+	if (g->state == GUEST_FAILED && n == 0)
+		for (unsigned i = 0; i < CONFIG_CONTROL_CRASH_LIMIT; i++)
+			n += g->crash_ns[i] != 0;
 	return n;
 }
 
@@ -851,7 +862,7 @@ static uint64_t swap_probation(struct guest *g, uint64_t now)
 				 "v%s did not call flotilla_ready() within %u s", c->version,
 				 g->ready_timeout_s);
 		else
-			snprintf(reason, sizeof(reason), "v%s: probe %s: %s", c->version, g->probe,
+			snprintf(reason, sizeof(reason), "v%.15s: probe %.30s: %.70s", c->version, g->probe,
 				 g->probe_run.reason[0] ? g->probe_run.reason : "no answer in time");
 		swap_fail(g, g->swap == SWAP_PROBATION ? "not_ready" : "probe_failed", reason);
 		return UINT64_MAX;
@@ -889,7 +900,7 @@ static uint64_t swap_probation(struct guest *g, uint64_t now)
 		return now;
 	case PROBE_FAILED: {
 		char reason[128];
-		snprintf(reason, sizeof(reason), "v%s: probe %s: %s", c->version, g->probe,
+		snprintf(reason, sizeof(reason), "v%.15s: probe %.30s: %.70s", c->version, g->probe,
 			 g->probe_run.reason);
 		swap_fail(g, "probe_failed", reason);
 		return UINT64_MAX;

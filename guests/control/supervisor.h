@@ -104,9 +104,9 @@ struct guest {
 };
 
 /* The serving instance's domain (domid 0 when none). */
-static inline struct dom_handle *guest_dom(struct guest *g)
+static inline struct dom_handle *guest_dom(const struct guest *g)
 {
-	return &g->inst[g->run].dom;
+	return (struct dom_handle *)&g->inst[g->run].dom;
 }
 
 /* supervisor.c */
@@ -130,6 +130,8 @@ bool supervisor_plan_gives_nics(const char *plan_nics, const struct ota_manifest
 				size_t size);
 /* A new operation id (push.c starts an operation when a bundle arrives). */
 uint32_t supervisor_next_op_id(void);
+/* Crashes within the sliding window (for the health checks). */
+unsigned supervisor_crashes_in_window(const struct guest *g);
 /* The plan guest called name, or NULL. */
 struct guest *supervisor_find(const char *name);
 /* An operation (push, swap, rollback, restart) is under way for g: a second
