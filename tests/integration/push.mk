@@ -94,7 +94,7 @@ QEMU_SUITES += push-fixtures
 test-push-fixtures: $(PUSH_BUNDLES) $(PUSH_FIXTURES) $(PUSH_UNIX)
 	$(Q)$(RUN_SUITE_SERIAL) push-fixtures env O=$(O) $(PYTHON) $(PUSH_TESTS)/test_push_variants.py \
 		--flotilla $(FLOTILLA_CLI) --pub $(PUSH_SIGNING_PUB) --board $(BOARD) --out $(O) \
-		--bundles $(PUSH_OUT) --unix $(O)/host/push
+		--bundles $(PUSH_OUT) --unix $(O)/host/push --slot-kb $(CONFIG_OTA_SLOT_SIZE_KB)
 
 # The board suite: a plan whose www declares its probe and a short
 # ready_timeout_s (hypervisor-cfg/test/orangepi-pc-push.toml). Until
