@@ -9,8 +9,8 @@
                          --slot-kb N --www-v2 IMG --www-raw IMG --hello IMG --out DIR
         One bad bundle per class into DIR and DIR/index.json:
         {"classes": [{"class", "file", "guest" (the URL's name), "expect"
-        (ota/ error name the board answers with, or null where the device
-        API chooses the code), "verify" (what `flotilla verify` says on the
+        (the error code the board answers with: ota/'s name for it, or the
+        device API's own, docs/device-api.md), "verify" (what `flotilla verify` says on the
         host: an ota/ error name, or "ok" when the file itself is a valid
         bundle and only the board can refuse it), "why"}]}.
 
@@ -151,11 +151,11 @@ def main():
     add("wrong-board", path, "wrong-board", "wrong-board", "signed for another board")
 
     path, _ = sign("unknown-guest", args.www_v2, guest="ghost")
-    add("unknown-guest", path, None, "ok", "a valid bundle for a guest the plan does not have",
+    add("unknown-guest", path, "no_such_guest", "ok", "a valid bundle for a guest the plan does not have",
         guest="ghost")
 
     path, _ = sign("other-guest", args.hello, guest="hello", nic=False)
-    add("other-guest", path, None, "ok", "a valid bundle for hello, pushed to /v1/guests/www")
+    add("other-guest", path, "wrong-guest", "ok", "a valid bundle for hello, pushed to /v1/guests/www")
 
     # The factory image's counter is 1 (tools/mkbootbundle.py): 0 is below it.
     path, _ = sign("rollback", args.www_v2, counter=0)
