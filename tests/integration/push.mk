@@ -11,6 +11,7 @@
 #   probe-500    2.0.3  ready, but /healthz answers 500
 #   crash-later  2.0.4  ready and serving, crashes 5 s after every start
 #   pad1m        2.1.0  v2 padded to a 1 MiB image (bench: push throughput)
+#   pad1mb       2.1.1  the same, another version (power cuts alternate the two)
 #   pad16m       2.2.0  v2 padded to a 16 MiB image (bench; needs slots of
 #                       more than 16 MiB: CONFIG_OTA_SLOT_SIZE_KB)
 # $(O)/push/bad/: the bad bundles (tests/integration/push_fixtures.py) and
@@ -27,13 +28,14 @@ PUSH_SIGNING_PUB := $(patsubst %.key,%.pub,$(SIGNING_KEY))
 # with make PUSH_OPERATOR_KEY=... if it lives elsewhere.
 PUSH_OPERATOR_KEY ?= $(O)/keys/operator.key
 
-PUSH_VARIANTS := v2 crash-start never-ready probe-500 crash-later pad1m pad16m
+PUSH_VARIANTS := v2 crash-start never-ready probe-500 crash-later pad1m pad1mb pad16m
 PUSH_VERSION_v2 := 2.0.0
 PUSH_VERSION_crash-start := 2.0.1
 PUSH_VERSION_never-ready := 2.0.2
 PUSH_VERSION_probe-500 := 2.0.3
 PUSH_VERSION_crash-later := 2.0.4
 PUSH_VERSION_pad1m := 2.1.0
+PUSH_VERSION_pad1mb := 2.1.1
 PUSH_VERSION_pad16m := 2.2.0
 PUSH_FAULT_crash-start := WWW_FAULT_CRASH_START
 PUSH_FAULT_never-ready := WWW_FAULT_NEVER_READY
@@ -41,6 +43,7 @@ PUSH_FAULT_probe-500 := WWW_FAULT_HEALTHZ_500
 PUSH_FAULT_crash-later := WWW_FAULT_CRASH_LATER
 # Image sizes of the padded variants (bytes).
 PUSH_PAD_pad1m := 1048576
+PUSH_PAD_pad1mb := 1048576
 PUSH_PAD_pad16m := 16777216
 
 push_defines = -DWWW_VERSION='"$(PUSH_VERSION_$(1))"' $(if $(PUSH_FAULT_$(1)),-DWWW_FAULT=$(PUSH_FAULT_$(1)))

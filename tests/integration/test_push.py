@@ -754,17 +754,17 @@ def measure_push(tap, rig, a, bundle, label, bench, key):
 
 def section_powercut(tap, rig, a, cuts):
     """Kill QEMU during a push (upload) and during the swap; boot the card again."""
-    bundles = {"2.0.0": os.path.join(a.bundles, "www-v2.bnd"),
-               "2.1.0": os.path.join(a.bundles, "www-pad1m.bnd")}
+    bundles = {"2.1.0": os.path.join(a.bundles, "www-pad1m.bnd"),
+               "2.1.1": os.path.join(a.bundles, "www-pad1mb.bnd")}
     order = ["receiving", "installed", "starting", "healthy", "confirmed"]
-    # How long the 1 MiB upload takes here, so the cuts fall inside it.
+    # How long a 1 MiB upload takes here, so the cuts fall inside it.
     upload_s = 2.0
-    if rig.www_version() != "2.1.0":
-        rc, doc, seconds, err = cli_push(a, rig.control, bundles["2.1.0"])
-        installed = ((doc.get("operation") or {}).get("ms") or {}).get("installed")
-        if rc == 0 and installed:
-            upload_s = installed / 1000
-    tap.note(f"power cuts: the 1 MiB upload takes {upload_s:.2f} s here")
+    other = "2.1.1" if rig.www_version() == "2.1.0" else "2.1.0"
+    rc, doc, seconds, err = cli_push(a, rig.control, bundles[other])
+    installed = ((doc.get("operation") or {}).get("ms") or {}).get("installed")
+    if rc == 0 and installed:
+        upload_s = installed / 1000
+    tap.note(f"power cuts: a 1 MiB upload takes {upload_s:.2f} s here")
     moments = [("upload", (k + 0.5) / cuts) for k in range(cuts)]
     stages = [("installed", 0.0), ("starting", 0.0), ("starting", 0.15), ("starting", 0.4),
               ("healthy", 0.0), ("healthy", 0.05), ("confirmed", 0.0), ("confirmed", 0.5)]
@@ -774,10 +774,8 @@ def section_powercut(tap, rig, a, cuts):
                  else f"power cut {i + 1}: at stage {when[0]} + {when[1] * 1000:.0f} ms")
         try:
             serving = rig.www_version()
-            target = "2.1.0" if serving != "2.1.0" else "2.0.0"
-            bundle = bundles["2.1.0"] if kind == "upload" else bundles[target]
-            if kind == "upload":
-                target = "2.1.0" if serving != "2.1.0" else None
+            target = "2.1.1" if serving == "2.1.0" else "2.1.0"
+            bundle = bundles[target]
             push = start_cli_push(a, rig.control, bundle)
             t0 = time.monotonic()
             last = None
@@ -809,10 +807,9 @@ def section_powercut(tap, rig, a, cuts):
             slots = store["slots"] if isinstance(store, dict) else []
             confirmed = [x["version"] for x in slots if x["state"] == "confirmed"]
             # Confirmed before the cut: it must be the one serving. Still
-            # receiving at the cut (and pushing pad1m over 2.1.0 changes
-            # nothing): the old one. In between: either, but one confirmed.
-            must = target if last == "confirmed" else serving if last == "receiving" or target is None \
-                else None
+            # receiving at the cut: the old one. In between: either, but
+            # exactly one confirmed, and it serves.
+            must = target if last == "confirmed" else serving if last == "receiving" else None
             ok = (now in (serving, target) and guests.get("www", {}).get("version") == now and
                   confirmed == [now] and (must is None or now == must) and
                   not any(x["state"] == "installing" for x in slots))

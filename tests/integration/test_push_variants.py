@@ -31,7 +31,7 @@ from harness import ROOT, Tap
 from www_launch import Server, why_not_root_mode
 
 VERSIONS = {"v2": "2.0.0", "crash-start": "2.0.1", "never-ready": "2.0.2", "probe-500": "2.0.3",
-            "crash-later": "2.0.4", "pad1m": "2.1.0", "pad16m": "2.2.0"}
+            "crash-later": "2.0.4", "pad1m": "2.1.0", "pad1mb": "2.1.1", "pad16m": "2.2.0"}
 
 
 def ota_messages():
@@ -102,7 +102,7 @@ def fixtures(tap, a):
                   r.returncode == 0 and m.get("name") == "www" and m.get("version") == version and
                   m.get("security_counter") == 1 and m.get("nics") == ["lan"],
                   r.stderr + i.stdout + i.stderr)
-    sizes = {"pad1m": 1 << 20, "pad16m": 16 << 20}
+    sizes = {"pad1m": 1 << 20, "pad1mb": 1 << 20, "pad16m": 16 << 20}
     for variant, size in sizes.items():
         img = os.path.join(a.bundles, f"www-{variant}.img")
         tap.check(f"www-{variant}: a {size >> 20} MiB image", os.path.getsize(img) == size,
