@@ -16,7 +16,7 @@
  *
  * Once it listens, www calls flotilla_ready(): a new version is confirmed
  * only after that and its health probe. Every response names the version
- * (header X-Www-Version, GET /version, the /healthz body), so a client can
+ * (header X-Www-Version on every response, GET /version), so a client can
  * tell which instance answered during a hot swap.
  *
  * Test builds (tests/integration/push.mk) set WWW_VERSION and WWW_FAULT to
@@ -44,19 +44,19 @@
 #endif
 
 /* Faults a test build may inject (-DWWW_FAULT=...), one each. */
-#define WWW_FAULT_NONE         0
-#define WWW_FAULT_CRASH_START  1 /* crashes before it listens */
-#define WWW_FAULT_NEVER_READY  2 /* serves, but never calls flotilla_ready() */
-#define WWW_FAULT_HEALTHZ_500  3 /* ready, but /healthz answers 500 */
-#define WWW_FAULT_CRASH_LATER  4 /* ready and serving, crashes WWW_CRASH_AFTER_S after start */
+#define WWW_FAULT_NONE        0
+#define WWW_FAULT_CRASH_START 1 /* crashes before it listens */
+#define WWW_FAULT_NEVER_READY 2 /* serves, but never calls flotilla_ready() */
+#define WWW_FAULT_HEALTHZ_500 3 /* ready, but /healthz answers 500 */
+#define WWW_FAULT_CRASH_LATER 4 /* ready and serving, crashes WWW_CRASH_AFTER_S after start */
 #ifndef WWW_FAULT
 #define WWW_FAULT WWW_FAULT_NONE
 #endif
 #ifndef WWW_CRASH_AFTER_S
 #define WWW_CRASH_AFTER_S 5
 #endif
-#define WWW_STRINGIFY(x)      #x
-#define WWW_TEXT(x)           WWW_STRINGIFY(x)
+#define WWW_STRINGIFY(x)       #x
+#define WWW_TEXT(x)            WWW_STRINGIFY(x)
 #define WWW_CRASH_AFTER_S_TEXT WWW_TEXT(WWW_CRASH_AFTER_S)
 
 struct client {
@@ -140,7 +140,7 @@ static void respond(struct client *c, const struct http_request *req)
 		return;
 	}
 	if (strcmp(req->target, "/healthz") == 0) {
-		static const uint8_t ok[] = "ok " WWW_VERSION "\n";
+		static const uint8_t ok[] = "ok\n";
 		if (WWW_FAULT == WWW_FAULT_HEALTHZ_500) {
 			static const uint8_t failing[] = "failing " WWW_VERSION " (test fault)\n";
 			start_response(c, 500, req, "text/plain; charset=utf-8", failing,

@@ -5,7 +5,7 @@
 # version (WWW_VERSION) and a fault (WWW_FAULT, see main.c), signed as guest
 # "www" for this board with the build's signing key, counter 1 (the factory
 # image's), the plan's memory (16 MiB), 1 vCPU and the vNIC "lan":
-#   v2           2.0.0  serves, names its version (X-Www-Version, /version, /healthz)
+#   v2           2.0.0  serves, names its version (X-Www-Version, /version)
 #   crash-start  2.0.1  crashes before it listens
 #   never-ready  2.0.2  serves but never calls flotilla_ready()
 #   probe-500    2.0.3  ready, but /healthz answers 500
