@@ -11,6 +11,12 @@ $(WWW_SITE_DATA): $(SRC)/guests/www/mksite.py $(WWW_SITE_FILES)
 
 $(O)/target/guests/www/site.o $(O)/host/guests/www: $(WWW_SITE_DATA)
 
+# The version www names in its responses (X-Www-Version, /version, /healthz):
+# the one its bundle is signed with. Test variants set their own
+# (tests/integration/push.mk).
+$(O)/target/guests/www/main.o: TARGET_CFLAGS += -DWWW_VERSION='"$(FLOTILLA_VERSION)"'
+$(O)/host/guests/www: RUNTIME_UNIX_CFLAGS += -DWWW_VERSION='"$(FLOTILLA_VERSION)"'
+
 
 # The image with its TCP/IP stack, against the goal of 128 KiB.
 WWW_SIZE_GOAL := 131072

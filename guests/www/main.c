@@ -13,6 +13,14 @@
  * arrive completely within WWW_REQUEST_TIMEOUT_S of the previous response
  * (or the accept), and a response must make progress every
  * WWW_SEND_TIMEOUT_S.
+ *
+ * Once it listens, www calls flotilla_ready(): a new version is confirmed
+ * only after that and its health probe. Every response names the version
+ * (header X-Www-Version on every response, GET /version), so a client can
+ * tell which instance answered during a hot swap.
+ *
+ * Test builds (tests/integration/push.mk) set WWW_VERSION and WWW_FAULT to
+ * make the versions the update tests push; WWW_FAULT_NONE is the product.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +38,26 @@
 #define WWW_SEND_TIMEOUT_S    30
 #define WWW_LISTEN_BACKLOG    2 /* half-open endpoints; beyond them SYN cookies answer */
 #define NS_PER_S              1000000000ull
+
+#ifndef WWW_VERSION
+#define WWW_VERSION "dev"
+#endif
+
+/* Faults a test build may inject (-DWWW_FAULT=...), one each. */
+#define WWW_FAULT_NONE        0
+#define WWW_FAULT_CRASH_START 1 /* crashes before it listens */
+#define WWW_FAULT_NEVER_READY 2 /* serves, but never calls flotilla_ready() */
+#define WWW_FAULT_HEALTHZ_500 3 /* ready, but /healthz answers 500 */
+#define WWW_FAULT_CRASH_LATER 4 /* ready and serving, crashes WWW_CRASH_AFTER_S after start */
+#ifndef WWW_FAULT
+#define WWW_FAULT WWW_FAULT_NONE
+#endif
+#ifndef WWW_CRASH_AFTER_S
+#define WWW_CRASH_AFTER_S 5
+#endif
+#define WWW_STRINGIFY(x)       #x
+#define WWW_TEXT(x)            WWW_STRINGIFY(x)
+#define WWW_CRASH_AFTER_S_TEXT WWW_TEXT(WWW_CRASH_AFTER_S)
 
 struct client {
 	struct tcp_conn *conn; /* NULL: the slot is free */
@@ -72,6 +100,14 @@ static void start_response(struct client *c, int status, const struct http_reque
 {
 	c->head_len = http_format_head(c->head, sizeof(c->head), status, type, len, c->keep_alive,
 				       req ? req->minor : 1);
+	/* The version goes in as the last header, before the blank line. */
+	static const char version[] = "X-Www-Version: " WWW_VERSION "\r\n\r\n";
+	if (c->head_len >= 2 && c->head_len - 2 + sizeof(version) - 1 <= sizeof(c->head)) {
+		memcpy(c->head + c->head_len - 2, version, sizeof(version) - 1);
+		c->head_len += sizeof(version) - 1 - 2;
+	} else {
+		c->head_len = 0;
+	}
 	c->head_off = 0;
 	c->body = body;
 	c->body_len = send_body ? len : 0;
@@ -105,7 +141,18 @@ static void respond(struct client *c, const struct http_request *req)
 	}
 	if (strcmp(req->target, "/healthz") == 0) {
 		static const uint8_t ok[] = "ok\n";
+		if (WWW_FAULT == WWW_FAULT_HEALTHZ_500) {
+			static const uint8_t failing[] = "failing " WWW_VERSION " (test fault)\n";
+			start_response(c, 500, req, "text/plain; charset=utf-8", failing,
+				       sizeof(failing) - 1, body);
+			return;
+		}
 		start_response(c, 200, req, "text/plain; charset=utf-8", ok, sizeof(ok) - 1, body);
+		return;
+	}
+	if (strcmp(req->target, "/version") == 0) {
+		static const uint8_t v[] = WWW_VERSION "\n";
+		start_response(c, 200, req, "text/plain; charset=utf-8", v, sizeof(v) - 1, body);
 		return;
 	}
 	if (strcmp(req->target, SITE_TESTFILE_PATH) == 0) {
@@ -314,8 +361,23 @@ static unsigned port_from(const char *bootargs)
 	return port > 0 && port < 65536 ? (unsigned)port : 0;
 }
 
+/* A null-pointer write: the runtime's exception handler reports it and the
+ * domain shuts down with reason "crash", as a real bug would. */
+static void crash(const char *why)
+{
+	printf("www: %s: crashing on purpose (test fault)\n", why);
+	fflush(stdout);
+	volatile int *null_pointer = (volatile int *)0;
+	*null_pointer = 42;
+	flotilla_exit(3); /* not reached where the null page is unmapped */
+}
+
 int flotilla_main(const struct flotilla_start_info *info)
 {
+	uint64_t started = flotilla_clock_monotonic();
+	printf("www: version %s\n", WWW_VERSION);
+	if (WWW_FAULT == WWW_FAULT_CRASH_START)
+		crash("at start");
 	unsigned port = port_from(info->bootargs);
 	if (port == 0) {
 		printf("www: bad port= boot argument (want 1-65535)\n");
@@ -338,6 +400,15 @@ int flotilla_main(const struct flotilla_start_info *info)
 		return 1;
 	}
 	printf("www: serving 2048 on TCP port %u\n", port);
-	for (;;)
-		flotilla_netif_wait(nif, expire_clients());
+	if (WWW_FAULT != WWW_FAULT_NEVER_READY)
+		flotilla_ready();
+	uint64_t crash_at = WWW_FAULT == WWW_FAULT_CRASH_LATER
+				? started + (uint64_t)WWW_CRASH_AFTER_S * NS_PER_S
+				: UINT64_MAX;
+	for (;;) {
+		uint64_t next = expire_clients();
+		if (flotilla_clock_monotonic() >= crash_at)
+			crash("after " WWW_CRASH_AFTER_S_TEXT " s");
+		flotilla_netif_wait(nif, next < crash_at ? next : crash_at);
+	}
 }
