@@ -634,7 +634,9 @@ def section_swap(tap, rig, a, bench):
     op = api.operation("www")
     ms = op.get("ms", {})
     tap.note(f"operation: {json.dumps(op)}")
-    if bench is not None:
+    if bench is not None and op.get("stage") != "confirmed":
+        bench["ota_swap_note"] = f"not confirmed: {op.get('stage')} {op.get('code')}"
+    elif bench is not None:
         bench.update({"ota_swap_push_to_confirmed_ms": ms.get("finished"),
                       "ota_swap_build_to_healthy_ms": (ms["healthy"] - ms["built"])
                       if "healthy" in ms and "built" in ms else None,
@@ -672,7 +674,7 @@ def section_faults(tap, rig, a, bench):
                   "the same domain", s["failed"] == 0 and set(s["versions"]) == {serving} and
                   after.get("domid") == before.get("domid") and after.get("version") == serving,
                   (s["failures"], set(s["versions"]), before, after))
-        if bench is not None and variant == "probe-500":
+        if bench is not None and variant == "probe-500" and stage == "rolled_back":
             op = doc.get("operation") or {}
             bench["ota_rollback_probe_failed_ms"] = (op.get("ms") or {}).get("finished")
             bench["ota_rollback_probe_failed_cli_s"] = round(seconds, 3)
