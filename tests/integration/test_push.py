@@ -641,6 +641,10 @@ def section_swap(tap, rig, a, bench):
                       "ota_swap_build_to_healthy_ms": (ms["healthy"] - ms["built"])
                       if "healthy" in ms and "built" in ms else None,
                       "ota_swap_install_ms": ms.get("installed"),
+                      "ota_swap_build_to_ready_ms": (ms["ready"] - ms["built"])
+                      if "ready" in ms and "built" in ms else None,
+                      "ota_swap_switched_ms": ms.get("switched"),
+                      "ota_swap_board_gap_ms": op.get("gap_ms"),
                       "ota_switch_gap_ms": round(s["gap_ms"], 1),
                       "ota_failed_requests_under_load": s["failed"],
                       "ota_swap_requests_under_load": s["requests"],
