@@ -74,6 +74,7 @@ $(O)/host/push/www-%: $(www_UNIX_SRCS) $(SRC)/tests/integration/push.mk $(CONFIG
 	$(Q)mkdir -p $(@D)
 	@echo "  HOSTCC  $(patsubst $(O)/%,%,$@)"
 	$(Q)$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(RUNTIME_NET_UNIX_CFLAGS) $(call push_defines,$*) -o $@ $(www_UNIX_SRCS)
+	$(Q)$(call multi_deps,$(HOST_CC) $(RUNTIME_UNIX_CFLAGS) $(RUNTIME_NET_UNIX_CFLAGS),$(www_UNIX_SRCS))
 
 PUSH_UNIX := $(addprefix $(O)/host/push/www-,v2 crash-start never-ready probe-500 crash-later)
 PUSH_BUNDLES := $(PUSH_VARIANTS:%=$(PUSH_OUT)/www-%.bnd)

@@ -566,9 +566,24 @@ def section_bad(tap, rig, a):
               len(err.strip().splitlines()) == 1, (rc, doc, err))
 
 
+def steady_free_memory(rig):
+    """Xen's free memory once nothing else is starting or stopping: the
+    other guests settled (hello exits after its greeting), two readings equal."""
+    wait_for(lambda: all(g.get("state") != "running" or g["name"] == "www" or g.get("uptime_ms", 0) > 5000
+                         for g in rig.api.guests().values()), 30)
+    last = None
+    for _ in range(10):
+        free, table = rig.console_status()
+        if free == last:
+            break
+        last = free
+        time.sleep(1.0)
+    return free, table
+
+
 def section_swap(tap, rig, a, bench):
     api = rig.api
-    free_before, table = rig.console_status()
+    free_before, table = steady_free_memory(rig)
     old = api.guests()["www"]
     v_old = rig.www_version()
     load = LoadLoop(rig.www)
@@ -619,11 +634,17 @@ def section_swap(tap, rig, a, bench):
     op = api.operation("www")
     ms = op.get("ms", {})
     tap.note(f"operation: {json.dumps(op)}")
-    if bench is not None:
+    if bench is not None and op.get("stage") != "confirmed":
+        bench["ota_swap_note"] = f"not confirmed: {op.get('stage')} {op.get('code')}"
+    elif bench is not None:
         bench.update({"ota_swap_push_to_confirmed_ms": ms.get("finished"),
                       "ota_swap_build_to_healthy_ms": (ms["healthy"] - ms["built"])
                       if "healthy" in ms and "built" in ms else None,
                       "ota_swap_install_ms": ms.get("installed"),
+                      "ota_swap_build_to_ready_ms": (ms["ready"] - ms["built"])
+                      if "ready" in ms and "built" in ms else None,
+                      "ota_swap_switched_ms": ms.get("switched"),
+                      "ota_swap_board_gap_ms": op.get("gap_ms"),
                       "ota_switch_gap_ms": round(s["gap_ms"], 1),
                       "ota_failed_requests_under_load": s["failed"],
                       "ota_swap_requests_under_load": s["requests"],
@@ -657,7 +678,7 @@ def section_faults(tap, rig, a, bench):
                   "the same domain", s["failed"] == 0 and set(s["versions"]) == {serving} and
                   after.get("domid") == before.get("domid") and after.get("version") == serving,
                   (s["failures"], set(s["versions"]), before, after))
-        if bench is not None and variant == "probe-500":
+        if bench is not None and variant == "probe-500" and stage == "rolled_back":
             op = doc.get("operation") or {}
             bench["ota_rollback_probe_failed_ms"] = (op.get("ms") or {}).get("finished")
             bench["ota_rollback_probe_failed_cli_s"] = round(seconds, 3)
@@ -757,17 +778,18 @@ def measure_push(tap, rig, a, bundle, label, bench, key):
     op = doc.get("operation") or {}
     ms = (op.get("ms") or {}).get("installed")
     size = os.path.getsize(bundle)
-    if rc == 0 and ms:
+    if ms:  # the upload and install are timed whatever the swap's verdict
         mbps = size / 1e6 / (ms / 1000)
-        tap.note(f"{label} push: {size} bytes installed in {ms} ms ({mbps:.2f} MB/s), confirmed after "
-                 f"{seconds:.2f} s")
+        tap.note(f"{label} push: {size} bytes installed in {ms} ms ({mbps:.2f} MB/s); verdict {stage} "
+                 f"after {seconds:.2f} s")
         if bench is not None:
             bench[f"ota_push_{key}_mbps"] = round(mbps, 3)
-            bench[f"ota_push_{key}_confirmed_s"] = round(seconds, 3)
+            if rc == 0:
+                bench[f"ota_push_{key}_confirmed_s"] = round(seconds, 3)
             for k in ("ram_high_water", "ram_high_water_bytes", "heap_high_water"):
                 if k in op:
                     bench[f"ota_install_{k}"] = op[k]
-        return True
+        return rc == 0
     tap.note(f"{label} push not measured: exit {rc}, {stage} {code}: {err.strip()[:200]}")
     if bench is not None:
         bench[f"ota_push_{key}_note"] = f"{stage} {code}".strip()
