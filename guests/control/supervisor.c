@@ -220,8 +220,15 @@ static int destroy_instance(struct guest *g, struct guest_instance *in)
 {
 	if (!in->dom.domid)
 		return 0;
-	if (!in->dying)
+	if (!in->dying) {
 		instance_console_flush(g, in);
+		/* Remember where the serving instance was on the LAN. */
+		if (in == &g->inst[g->run] && in->dom.domid) {
+			char lease[sizeof(g->lease)];
+			if (gstatus_lease_args(&in->dom, lease, sizeof(lease)) > 0)
+				memcpy(g->lease, lease, sizeof(lease));
+		}
+	}
 	uint16_t domid = in->dom.domid;
 	int rc = dom_destroy(&in->dom);
 	if (rc != 0) {
@@ -857,20 +864,28 @@ static uint64_t swap_probation(struct guest *g, uint64_t now)
 	struct gstatus_view v;
 	if (now >= g->swap_deadline_ns) {
 		char reason[128];
-		if (g->swap == SWAP_PROBATION)
+		if (g->swap == SWAP_PROBATION && g->swap_no_address)
+			snprintf(reason, sizeof(reason),
+				 "v%s was ready but reported no address to probe within %u s",
+				 c->version, g->ready_timeout_s);
+		else if (g->swap == SWAP_PROBATION)
 			snprintf(reason, sizeof(reason),
 				 "v%s did not call flotilla_ready() within %u s", c->version,
 				 g->ready_timeout_s);
 		else
 			snprintf(reason, sizeof(reason), "v%.15s: probe %.30s: %.70s", c->version, g->probe,
 				 g->probe_run.reason[0] ? g->probe_run.reason : "no answer in time");
-		swap_fail(g, g->swap == SWAP_PROBATION ? "not_ready" : "probe_failed", reason);
+		swap_fail(g,
+			  g->swap == SWAP_PROBATION && !g->swap_no_address ? "not_ready"
+									   : "probe_failed",
+			  reason);
 		return UINT64_MAX;
 	}
 	if (g->swap == SWAP_PROBATION) {
 		if (!gstatus_read(&c->dom, &v) || !v.ready)
 			return now + 20 * MS;
-		g->op.ready_ms = now / MS;
+		if (!g->op.ready_ms)
+			g->op.ready_ms = now / MS;
 		struct probe_spec spec;
 		const char *why = NULL;
 		if (!g->probe[0] || probe_parse(g->probe, &spec, &why) != 0 ||
@@ -882,12 +897,12 @@ static uint64_t swap_probation(struct guest *g, uint64_t now)
 		for (unsigned nic = 0; nic < 4 && !ip; nic++)
 			ip = v.ipv4[nic];
 		if (!ip) {
-			char reason[128];
-			snprintf(reason, sizeof(reason), "v%s reported no address to probe",
-				 c->version);
-			swap_fail(g, "probe_failed", reason);
-			return UINT64_MAX;
+			/* Ready before DHCP bound an address: wait for it (the
+			 * deadline's reason says so if it never comes). */
+			g->swap_no_address = true;
+			return now + 20 * MS;
 		}
+		g->swap_no_address = false;
 		uint64_t left_ms = (g->swap_deadline_ns - now) / MS;
 		probe_gate_start(&g->probe_run, &spec, ip, (uint32_t)(left_ms ? left_ms : 1));
 		g->swap = SWAP_PROBING;
@@ -975,11 +990,14 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 	bool serving = g->state == GUEST_RUNNING && instance_live(&g->inst[g->run]);
 	uint64_t free_pages = dom_xen_free_pages(), need = instance_pages(g);
 	g->swap_side_by_side = serving && free_pages >= need;
-	char extra[200] = "";
+	char extra[sizeof(g->lease)] = "";
+	/* The address(es) the serving instance holds (or held, if it is
+	 * gone): the candidate serves under them at once. */
+	if (serving && gstatus_lease_args(guest_dom(g), extra, sizeof(extra)) > 0)
+		memcpy(g->lease, extra, sizeof(extra));
+	memcpy(extra, g->lease, sizeof(extra));
 	if (g->swap_side_by_side) {
 		snprintf(g->op.mode, sizeof(g->op.mode), "side-by-side");
-		/* the address(es) the serving instance holds: the candidate serves under them */
-		gstatus_lease_args(guest_dom(g), extra, sizeof(extra));
 	} else {
 		snprintf(g->op.mode, sizeof(g->op.mode), "stop-then-start");
 		if (serving)
@@ -1007,6 +1025,7 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 	g->op.stage = OP_STARTING;
 	g->op.built_ms = flotilla_clock_monotonic() / MS;
 	g->swap = SWAP_PROBATION;
+	g->swap_no_address = false;
 	unsigned timeout = g->ready_timeout_s ? g->ready_timeout_s : 30;
 	g->swap_deadline_ns = flotilla_clock_monotonic() + (uint64_t)timeout * SECONDS;
 	printf("control: %s: v%s on probation (%s, %u s to become ready%s%s)\n", g->name,

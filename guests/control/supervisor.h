@@ -92,6 +92,10 @@ struct guest {
 	uint64_t swap_deadline_ns;
 	uint64_t swap_stopped_ns; /* stop-then-start: when the old instance went */
 	char swap_old_version[16];
+	/* the serving instance's address(es) as boot arguments, kept from its
+	 * status page when it went: a stop-then-start successor takes them */
+	char lease[160];
+	bool swap_no_address;    /* ready, but no address reported yet */
 	bool auto_rollback;      /* the swap is a rollback after a crash loop */
 	struct probe_gate probe_run; /* the candidate's health probe */
 
