@@ -37,9 +37,11 @@ const char *ota_event_type_name(unsigned type)
 
 const char *ota_event_reason_text(unsigned reason)
 {
-	static const char *const texts[] = {"", "its attempts ran out",
+	static const char *const texts[] = {"",
+					    "its attempts ran out",
 					    "not confirmed before the board restarted",
-					    "its image was refused", "it failed its health gate",
+					    "its image was refused",
+					    "it failed its health gate",
 					    "it crash-looped after confirmation",
 					    "an operator rolled it back"};
 

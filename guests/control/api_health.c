@@ -263,7 +263,8 @@ static void render_guest(struct json_writer *j, const void *arg)
 	if (g->state == GUEST_RUNNING) {
 		json_uint(j, "domid", guest_dom(g)->domid);
 		json_uint(j, "uptime_ms", (now - g->started_ns) / NS_PER_MS);
-		if (dom_getinfo(guest_dom(g)->domid, &info) == 0 && info.domid == guest_dom(g)->domid) {
+		if (dom_getinfo(guest_dom(g)->domid, &info) == 0 &&
+		    info.domid == guest_dom(g)->domid) {
 			json_uint(j, "cpu_time_ns", info.cpu_time_ns);
 			json_uint(j, "memory_bytes", info.pages * 4096u);
 		}

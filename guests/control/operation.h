@@ -37,9 +37,9 @@ struct guest_operation {
 	enum op_stage stage;
 	char version[16];      /* the version being installed / started */
 	char from_version[16]; /* the version serving when it began */
-	char code[32];         /* machine-readable reason ("not_ready", "probe_failed", ota_ codes) */
-	char reason[128];      /* one line for humans */
-	char mode[24];         /* "side-by-side" or "stop-then-start" */
+	char code[32];    /* machine-readable reason ("not_ready", "probe_failed", ota_ codes) */
+	char reason[128]; /* one line for humans */
+	char mode[24];    /* "side-by-side" or "stop-then-start" */
 	uint64_t bytes, total; /* bundle bytes received / announced */
 	/* flotilla_clock_monotonic() ms at each step; 0 = not reached */
 	uint64_t started_ms, installed_ms, built_ms, ready_ms, healthy_ms, switched_ms, finished_ms;

@@ -233,8 +233,9 @@ static int destroy_instance(struct guest *g, struct guest_instance *in)
 	int rc = dom_destroy(&in->dom);
 	if (rc != 0) {
 		if (!in->dying)
-			printf("control: %s: d%u could not be destroyed (%d): retrying every %u ms\n",
-			       g->name, domid, rc, CONFIG_CONTROL_DESTROY_RETRY_MS);
+			printf(
+			    "control: %s: d%u could not be destroyed (%d): retrying every %u ms\n",
+			    g->name, domid, rc, CONFIG_CONTROL_DESTROY_RETRY_MS);
 		in->dying = true;
 		in->destroy_retry_ns =
 		    flotilla_clock_monotonic() + (uint64_t)CONFIG_CONTROL_DESTROY_RETRY_MS * MS;
@@ -287,8 +288,8 @@ static int start_instance(struct guest *g, struct guest_instance *in, bool stage
 	in->line_len = 0;
 	char version[sizeof(g->version)];
 	memcpy(version, g->version, sizeof(version));
-	int rc =
-	    g->from_store ? store_build(g, &spec, &in->dom, &why) : dom_build(&spec, &in->dom, &why);
+	int rc = g->from_store ? store_build(g, &spec, &in->dom, &why)
+			       : dom_build(&spec, &in->dom, &why);
 	/* store_build() names the version it built in g->version: it belongs
 	 * to this instance; the guest's stays that of the serving one. */
 	memcpy(in->version, g->version, sizeof(in->version));
@@ -311,8 +312,9 @@ static int start_instance(struct guest *g, struct guest_instance *in, bool stage
 	}
 	in->started_ns = flotilla_clock_monotonic();
 	if (!g->quiet)
-		printf("control: %s: started as d%u (%u MiB, %u vCPU, console port %u%s)\n", g->name,
-		       in->dom.domid, g->memory_mb, g->vcpus, (unsigned)in->dom.console_port,
+		printf("control: %s: started as d%u (%u MiB, %u vCPU, console port %u%s)\n",
+		       g->name, in->dom.domid, g->memory_mb, g->vcpus,
+		       (unsigned)in->dom.console_port,
 		       staged ? ", staged beside the running one" : "");
 	return 0;
 }
@@ -476,7 +478,8 @@ static unsigned crashes_in_window(const struct guest *g, uint64_t now)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < CONFIG_CONTROL_CRASH_LIMIT; i++)
-		if (g->crash_ns[i] && now - g->crash_ns[i] <= (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * SECONDS)
+		if (g->crash_ns[i] &&
+		    now - g->crash_ns[i] <= (uint64_t)CONFIG_CONTROL_CRASH_WINDOW_S * SECONDS)
 			n++;
 	return n;
 }
@@ -590,7 +593,8 @@ uint64_t supervisor_poll(void)
 				swap_candidate_died(g, reason);
 				changed = true;
 			}
-			if (g->state == GUEST_RUNNING && instance_stopped(&g->inst[g->run], &reason)) {
+			if (g->state == GUEST_RUNNING &&
+			    instance_stopped(&g->inst[g->run], &reason)) {
 				serving_died(g, reason);
 				changed = true;
 			}
@@ -848,7 +852,8 @@ static void swap_switch_over(struct guest *g)
 	if (!g->swap_side_by_side) {
 		g->op.gap_ms = (uint32_t)((now - g->swap_stopped_ns) / MS);
 		op_finish(g, g->auto_rollback ? OP_ROLLED_BACK : OP_CONFIRMED,
-			  g->auto_rollback ? "crash_loop" : NULL, g->auto_rollback ? g->op.reason : NULL);
+			  g->auto_rollback ? "crash_loop" : NULL,
+			  g->auto_rollback ? g->op.reason : NULL);
 		supervisor_print_status();
 		return;
 	}
@@ -873,8 +878,10 @@ static uint64_t swap_probation(struct guest *g, uint64_t now)
 				 "v%s did not call flotilla_ready() within %u s", c->version,
 				 g->ready_timeout_s);
 		else
-			snprintf(reason, sizeof(reason), "v%.15s: probe %.30s: %.70s", c->version, g->probe,
-				 g->probe_run.reason[0] ? g->probe_run.reason : "no answer in time");
+			snprintf(reason, sizeof(reason), "v%.15s: probe %.30s: %.70s", c->version,
+				 g->probe,
+				 g->probe_run.reason[0] ? g->probe_run.reason
+							: "no answer in time");
 		swap_fail(g,
 			  g->swap == SWAP_PROBATION && !g->swap_no_address ? "not_ready"
 									   : "probe_failed",
@@ -936,7 +943,8 @@ static uint64_t swap_poll(struct guest *g, uint64_t now)
 			return now + 50 * MS;
 		destroy_instance(g, old);
 		op_finish(g, g->auto_rollback ? OP_ROLLED_BACK : OP_CONFIRMED,
-			  g->auto_rollback ? "crash_loop" : NULL, g->auto_rollback ? g->op.reason : NULL);
+			  g->auto_rollback ? "crash_loop" : NULL,
+			  g->auto_rollback ? g->op.reason : NULL);
 		supervisor_print_status();
 		return UINT64_MAX;
 	}
@@ -958,7 +966,8 @@ static void swap_candidate_died(struct guest *g, int reason)
 	destroy_instance(g, c);
 	if (g->swap == SWAP_DRAINING)
 		op_finish(g, g->auto_rollback ? OP_ROLLED_BACK : OP_CONFIRMED,
-			  g->auto_rollback ? "crash_loop" : NULL, g->auto_rollback ? g->op.reason : NULL);
+			  g->auto_rollback ? "crash_loop" : NULL,
+			  g->auto_rollback ? g->op.reason : NULL);
 }
 
 static void op_begin(struct guest *g, enum op_kind kind)
@@ -1001,12 +1010,14 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 	} else {
 		snprintf(g->op.mode, sizeof(g->op.mode), "stop-then-start");
 		if (serving)
-			printf("control: %s: Xen has %" PRIu64 " free pages, a second instance needs "
+			printf("control: %s: Xen has %" PRIu64
+			       " free pages, a second instance needs "
 			       "%" PRIu64 ": stop-then-start\n",
 			       g->name, free_pages, need);
 		g->swap_stopped_ns = now;
 		if (serving && destroy_instance(g, &g->inst[g->run]) != 0) {
-			op_finish(g, OP_FAILED, "stop_failed", "the running instance would not stop");
+			op_finish(g, OP_FAILED, "stop_failed",
+				  "the running instance would not stop");
 			return;
 		}
 		g->state = GUEST_BACKOFF; /* no instance now; the swap decides what runs */
@@ -1097,4 +1108,3 @@ int supervisor_restart(struct guest *g)
 	supervisor_swap_start(g, OP_RESTART);
 	return OTA_OK;
 }
-

@@ -75,7 +75,7 @@ struct guest {
 	const char *refused_reason;
 	char version[16]; /* of the serving instance */
 	struct guest_instance inst[2];
-	uint8_t run; /* inst[run] serves; inst[!run] is a swap's candidate */
+	uint8_t run;         /* inst[run] serves; inst[!run] is a swap's candidate */
 	uint64_t started_ns; /* of the serving instance */
 	unsigned restarts;
 	/* the latest crashes, a ring: newest at crash_next - 1 (a sliding window) */
@@ -95,8 +95,8 @@ struct guest {
 	/* the serving instance's address(es) as boot arguments, kept from its
 	 * status page when it went: a stop-then-start successor takes them */
 	char lease[160];
-	bool swap_no_address;    /* ready, but no address reported yet */
-	bool auto_rollback;      /* the swap is a rollback after a crash loop */
+	bool swap_no_address;        /* ready, but no address reported yet */
+	bool auto_rollback;          /* the swap is a rollback after a crash loop */
 	struct probe_gate probe_run; /* the candidate's health probe */
 
 	/* the latest operator action on this guest (a push, rollback, restart) */
