@@ -186,7 +186,15 @@ static size_t vnic_receive(void *context, uint8_t *buf, size_t size)
 	}
 }
 
-static const struct vswitch_port_ops vnic_ops = {vnic_transmit, vnic_receive};
+/* Is the guest's RX ring full? (vswitch_offer() then makes the NIC wait
+ * while the guest drains.) A broken ring is not "full": it never drains. */
+static bool vnic_full(void *context)
+{
+	struct vnic *v = context;
+	return !v->rx.broken && vnic_ring_free_slots(&v->rx) == 0;
+}
+
+static const struct vswitch_port_ops vnic_ops = {vnic_transmit, vnic_receive, vnic_full};
 
 static uint64_t window_pfn(unsigned slot)
 {
@@ -390,9 +398,9 @@ void vnic_print_counters(void)
 		const struct vswitch_counters *c = &port->counters;
 		printf("control: switch: port %s rx_frames=%" PRIu64 " rx_bytes=%" PRIu64
 		       " rx_drops=%" PRIu64 " tx_frames=%" PRIu64 " tx_bytes=%" PRIu64
-		       " tx_drops=%" PRIu64 "\n",
+		       " tx_drops=%" PRIu64 " tx_held=%" PRIu64 "\n",
 		       port->name, c->rx_frames, c->rx_bytes, c->rx_drops, c->tx_frames,
-		       c->tx_bytes, c->tx_drops);
+		       c->tx_bytes, c->tx_drops, c->tx_held);
 	}
 }
 

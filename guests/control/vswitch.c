@@ -161,6 +161,7 @@ static void deliver(struct vswitch *sw, int port, const uint8_t *frame, size_t l
 {
 	struct vswitch_port *out = &sw->ports[port];
 	if (out->ops->transmit(out->context, frame, len) == 0) {
+		out->taken_ms = sw->now_ms;
 		out->counters.tx_frames++;
 		out->counters.tx_bytes += len;
 	} else {
@@ -230,6 +231,42 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
 	for (int p = 0; p < VSWITCH_PORTS; p++)
 		if (p != port && sw->ports[p].used)
 			deliver(sw, p, frame, len);
+}
+
+/* The one port vswitch_input() would hand this frame to (valid, from an
+ * allowed source, known unicast, not back to its source), or -1. No side
+ * effects: vswitch_offer() asks before it decides. */
+static int unicast_target(const struct vswitch *sw, int port, const uint8_t *frame, size_t len)
+{
+	if (port < 0 || port >= VSWITCH_PORTS || !sw->ports[port].used || !frame ||
+	    len < VSWITCH_FRAME_MIN || len > VSWITCH_FRAME_MAX)
+		return -1;
+	const struct vswitch_port *in = &sw->ports[port];
+	const uint8_t *destination = frame, *source = frame + 6;
+	if (is_multicast(destination) || is_multicast(source) || mac_equal(source, zero_mac) ||
+	    (in->locked ? !mac_equal(source, in->mac) : locked_owner(sw, source) >= 0))
+		return -1;
+	int target = vswitch_lookup(sw, destination);
+	return target == port ? -1 : target;
+}
+
+enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *frame, size_t len,
+				   uint64_t now_ms, uint32_t hold_ms)
+{
+	if (now_ms > sw->now_ms)
+		sw->now_ms = now_ms;
+	sw->now_s = (uint32_t)(sw->now_ms / 1000u);
+	int target = hold_ms ? unicast_target(sw, port, frame, len) : -1;
+	if (target >= 0) {
+		struct vswitch_port *out = &sw->ports[target];
+		if (out->ops->full && sw->now_ms - out->taken_ms <= hold_ms &&
+		    out->ops->full(out->context)) {
+			out->counters.tx_held++;
+			return VSWITCH_HELD;
+		}
+	}
+	vswitch_input(sw, port, frame, len, now_ms);
+	return VSWITCH_TAKEN;
 }
 
 unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint64_t now_ms)

@@ -50,6 +50,9 @@
 struct vswitch_port_ops {
 	int (*transmit)(void *context, const uint8_t *frame, size_t len);
 	size_t (*receive)(void *context, uint8_t *buf, size_t size);
+	/* Optional: true when transmit would refuse a frame now (the port's
+	 * queue is full). Only vswitch_offer() asks; NULL = never full. */
+	bool (*full)(void *context);
 };
 
 struct vswitch_counters {
@@ -59,6 +62,7 @@ struct vswitch_counters {
 	uint64_t tx_frames; /* frames the port took from the switch */
 	uint64_t tx_bytes;
 	uint64_t tx_drops; /* the port's queue was full */
+	uint64_t tx_held;  /* vswitch_offer(): frames for it made to wait (per offer) */
 };
 
 struct vswitch_port {
@@ -70,6 +74,7 @@ struct vswitch_port {
 	void *context;
 	uint32_t flood_tokens; /* in 1/1000 frame */
 	uint64_t flood_refilled_ms;
+	uint64_t taken_ms; /* when its transmit last took a frame */
 	struct vswitch_counters counters;
 };
 
@@ -114,6 +119,21 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 void vswitch_port_remove(struct vswitch *sw, int port);
 /* One frame received on port at now_ms (monotonic milliseconds). */
 void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now_ms);
+/*
+ * Bounded backpressure for a port that receives from a device which can
+ * keep a frame (a NIC whose receive descriptor can wait): like
+ * vswitch_input(), unless the frame is known unicast for one other port
+ * whose queue is full (ops->full) while that port is draining - its
+ * transmit took a frame within the last hold_ms. Then nothing is done or
+ * counted but that port's tx_held, and VSWITCH_HELD says: keep the frame
+ * and offer it again shortly. A port that stops draining (a deaf guest)
+ * holds the sender at most hold_ms after the last frame it took; after
+ * that its frames are dropped as vswitch_input() drops them. hold_ms 0 is
+ * vswitch_input().
+ */
+enum vswitch_verdict { VSWITCH_TAKEN, VSWITCH_HELD };
+enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *frame, size_t len,
+				   uint64_t now_ms, uint32_t hold_ms);
 /* One round-robin pass pulling at most budget frames from each port with a
  * receive function. Returns the frames moved (call again while > 0, after
  * letting other work run). */

@@ -52,8 +52,8 @@ static void ring(struct vnic_ring *producer, struct vnic_ring *consumer)
 int main(void)
 {
 	static struct vswitch sw;
-	static const struct vswitch_port_ops guest_ops = {to_guest, NULL};
-	static const struct vswitch_port_ops other_ops = {to_nowhere, NULL};
+	static const struct vswitch_port_ops guest_ops = {.transmit = to_guest};
+	static const struct vswitch_port_ops other_ops = {.transmit = to_nowhere};
 	const uint8_t a[6] = {0x02, 0, 0, 0, 0, 1}, b[6] = {0x02, 0, 0, 0, 0, 2};
 	uint8_t frame[VNIC_RING_FRAME_MAX], out[VNIC_RING_FRAME_MAX];
 	size_t len;
