@@ -187,11 +187,13 @@ static size_t vnic_receive(void *context, uint8_t *buf, size_t size)
 }
 
 /* Is the guest's RX ring full? (vswitch_offer() then makes the NIC wait
- * while the guest drains.) A broken ring is not "full": it never drains. */
+ * while the guest drains, and the guest's notification when half the ring
+ * is free wakes the main loop to offer the frame again.) A broken ring is
+ * not "full": it never drains. */
 static bool vnic_full(void *context)
 {
 	struct vnic *v = context;
-	return !v->rx.broken && vnic_ring_free_slots(&v->rx) == 0;
+	return vnic_ring_full(&v->rx);
 }
 
 static const struct vswitch_port_ops vnic_ops = {vnic_transmit, vnic_receive, vnic_full};
