@@ -49,6 +49,19 @@ def run_suite_inside(lan, tap, label, script, url, timeout, env=()):
     return text
 
 
+def switch_ports(board):
+    """The switch's per-port counters now (the console's `s` key)."""
+    board.pos = len(board.output)
+    start = board.pos
+    board.send("s")
+    board.expect(r"control: switch: port eth0 ", 15)
+    board.collect(1.0)
+    ports = {}
+    for name, fields in re.findall(r"^control: switch: port (\S+) (.*)$", board.output[start:], re.M):
+        ports[name] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
+    return ports
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("image")
@@ -107,13 +120,17 @@ def main():
             # backpressure), so the legitimate SYN waits behind the flood
             # instead of being dropped with it. The client may wait up to 10 s
             # so that a miss is measured, not just reported as a timeout.
+            before = switch_ports(board).get("www.lan", {})
             flood = run_suite_inside(
                 lan, tap, "SYN flood against www on the board", "test_www_synflood.py", url, 600,
                 env=["SYNFLOOD_CONNECT_TIMEOUT=10"])
             m = re.search(r"legitimate connect in ([\d.]+|inf) ms", flood)
             flood_connect_ms = float(m.group(1)) if m else float("nan")
+            after = switch_ports(board).get("www.lan", {})
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in ("tx_frames", "tx_drops", "tx_held")}
             tap.note(f"SYN flood on the board: the legitimate client connected {flood_connect_ms:.0f} ms "
-                     "after a 2000-SYN burst")
+                     f"after a 2000-SYN burst; www.lan meanwhile took {delta['tx_frames']} frames, "
+                     f"dropped {delta['tx_drops']} at its full ring, held the NIC {delta['tx_held']} times")
             run_suite_inside(lan, tap, "a browser plays 2048 on the board", "test_www_browser.py",
                              url, 600)
             board.pos = len(board.output)
