@@ -62,6 +62,12 @@ def switch_ports(board):
     return ports
 
 
+def tap_tx_dropped(lan, tap):
+    """Frames the host's TAP dropped on their way to the board (its queue full)."""
+    out = lan.run(["cat", f"/sys/class/net/{tap}/statistics/tx_dropped"]).stdout.strip()
+    return int(out) if out.isdigit() else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("image")
@@ -121,6 +127,7 @@ def main():
             # instead of being dropped with it. The client may wait up to 10 s
             # so that a miss is measured, not just reported as a timeout.
             before = switch_ports(board).get("www.lan", {})
+            tap_before = tap_tx_dropped(lan, nic)
             flood = run_suite_inside(
                 lan, tap, "SYN flood against www on the board", "test_www_synflood.py", url, 600,
                 env=["SYNFLOOD_CONNECT_TIMEOUT=10"])
@@ -130,7 +137,8 @@ def main():
             delta = {k: after.get(k, 0) - before.get(k, 0) for k in ("tx_frames", "tx_drops", "tx_held")}
             tap.note(f"SYN flood on the board: the legitimate client connected {flood_connect_ms:.0f} ms "
                      f"after a 2000-SYN burst; www.lan meanwhile took {delta['tx_frames']} frames, "
-                     f"dropped {delta['tx_drops']} at its full ring, held the NIC {delta['tx_held']} times")
+                     f"dropped {delta['tx_drops']} at its full ring, held the NIC {delta['tx_held']} times; "
+                     f"the host's TAP dropped {tap_tx_dropped(lan, nic) - tap_before}")
             run_suite_inside(lan, tap, "a browser plays 2048 on the board", "test_www_browser.py",
                              url, 600)
             board.pos = len(board.output)
