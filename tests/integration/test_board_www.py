@@ -126,19 +126,23 @@ def main():
             # backpressure), so the legitimate SYN waits behind the flood
             # instead of being dropped with it. The client may wait up to 10 s
             # so that a miss is measured, not just reported as a timeout.
-            before = switch_ports(board).get("www.lan", {})
+            ports = switch_ports(board)
+            before, eth0_before = ports.get("www.lan", {}), ports.get("eth0", {})
             tap_before = tap_tx_dropped(lan, nic)
             flood = run_suite_inside(
                 lan, tap, "SYN flood against www on the board", "test_www_synflood.py", url, 600,
                 env=["SYNFLOOD_CONNECT_TIMEOUT=10"])
             m = re.search(r"legitimate connect in ([\d.]+|inf) ms", flood)
             flood_connect_ms = float(m.group(1)) if m else float("nan")
-            after = switch_ports(board).get("www.lan", {})
+            ports = switch_ports(board)
+            after, eth0_after = ports.get("www.lan", {}), ports.get("eth0", {})
             delta = {k: after.get(k, 0) - before.get(k, 0) for k in ("tx_frames", "tx_drops", "tx_held")}
             tap.note(f"SYN flood on the board: the legitimate client connected {flood_connect_ms:.0f} ms "
                      f"after a 2000-SYN burst; www.lan meanwhile took {delta['tx_frames']} frames, "
                      f"dropped {delta['tx_drops']} at its full ring, held the NIC {delta['tx_held']} times; "
-                     f"the host's TAP dropped {tap_tx_dropped(lan, nic) - tap_before}")
+                     f"the host's TAP dropped {tap_tx_dropped(lan, nic) - tap_before}, the switch "
+                     f"{eth0_after.get('tx_drops', 0) - eth0_before.get('tx_drops', 0)} for the NIC's "
+                     "full transmit ring")
             run_suite_inside(lan, tap, "a browser plays 2048 on the board", "test_www_browser.py",
                              url, 600)
             board.pos = len(board.output)
