@@ -53,6 +53,7 @@ void vswitch_init(struct vswitch *sw, uint32_t ageing_s)
 	sw->ageing_s = ageing_s;
 	sw->flood_per_s = CONFIG_SWITCH_FLOOD_PER_S;
 	sw->flood_burst = CONFIG_SWITCH_FLOOD_BURST;
+	sw->hold_burst_ms = VSWITCH_HOLD_BURST_MS;
 }
 
 /* The port a locked MAC belongs to, or -1. */
@@ -82,6 +83,8 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 		port->context = context;
 		port->flood_tokens = sw->flood_burst * 1000u;
 		port->flood_refilled_ms = sw->now_ms;
+		port->hold_credit_ms = sw->hold_burst_ms;
+		port->hold_refilled_ms = sw->now_ms;
 		if (name) {
 			strncpy(port->name, name, VSWITCH_NAME_MAX);
 			port->name[VSWITCH_NAME_MAX] = '\0';
@@ -250,6 +253,33 @@ static int unicast_target(const struct vswitch *sw, int port, const uint8_t *fra
 	return target == port ? -1 : target;
 }
 
+/*
+ * May this port hold the NIC a little longer? Consecutive holds (offers at
+ * most HOLD_GAP_MS apart) are charged the time between them, so a stretch
+ * costs its length; credit comes back at half of real time.
+ */
+#define HOLD_GAP_MS 10u
+
+static bool hold_allowed(struct vswitch *sw, struct vswitch_port *out)
+{
+	uint64_t elapsed = sw->now_ms - out->hold_refilled_ms;
+	uint64_t add = elapsed / 2;
+	out->hold_refilled_ms += add * 2;
+	out->hold_credit_ms = add >= sw->hold_burst_ms - out->hold_credit_ms
+				  ? sw->hold_burst_ms
+				  : out->hold_credit_ms + (uint32_t)add;
+	uint64_t charge = 0;
+	if (out->last_held_ms && sw->now_ms - out->last_held_ms <= HOLD_GAP_MS)
+		charge = sw->now_ms - out->last_held_ms;
+	if (out->hold_credit_ms == 0 || charge > out->hold_credit_ms) {
+		out->last_held_ms = 0;
+		return false;
+	}
+	out->hold_credit_ms -= (uint32_t)charge;
+	out->last_held_ms = sw->now_ms;
+	return true;
+}
+
 enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *frame, size_t len,
 				   uint64_t now_ms, uint32_t hold_ms)
 {
@@ -260,7 +290,7 @@ enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *
 	if (target >= 0) {
 		struct vswitch_port *out = &sw->ports[target];
 		if (out->ops->full && sw->now_ms - out->taken_ms <= hold_ms &&
-		    out->ops->full(out->context)) {
+		    out->ops->full(out->context) && hold_allowed(sw, out)) {
 			out->counters.tx_held++;
 			return VSWITCH_HELD;
 		}

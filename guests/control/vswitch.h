@@ -45,6 +45,10 @@
 #define VSWITCH_WAYS      4u /* MAC table associativity */
 
 #define VSWITCH_PORTS     CONFIG_SWITCH_PORTS_MAX
+/* vswitch_offer(): a port's credit for holding the NIC, refilled at half
+ * of real time: a stretch lasts at most twice this, and over longer
+ * periods a port holds the NIC at most half of the time. */
+#define VSWITCH_HOLD_BURST_MS 500u
 #define VSWITCH_MAC_TABLE CONFIG_SWITCH_MAC_TABLE
 
 struct vswitch_port_ops {
@@ -75,6 +79,11 @@ struct vswitch_port {
 	uint32_t flood_tokens; /* in 1/1000 frame */
 	uint64_t flood_refilled_ms;
 	uint64_t taken_ms; /* when its transmit last took a frame */
+	/* vswitch_offer()'s budget: how long this port may still hold the NIC
+	 * (ms), refilled at half of real time up to sw->hold_burst_ms. */
+	uint32_t hold_credit_ms;
+	uint64_t hold_refilled_ms;
+	uint64_t last_held_ms; /* the last VSWITCH_HELD for it; 0 = none */
 	struct vswitch_counters counters;
 };
 
@@ -101,6 +110,7 @@ struct vswitch {
 	uint32_t ageing_s;
 	uint32_t flood_per_s; /* CONFIG_SWITCH_FLOOD_PER_S unless changed */
 	uint32_t flood_burst;
+	uint32_t hold_burst_ms; /* VSWITCH_HOLD_BURST_MS unless changed */
 	uint32_t now_s;
 	uint64_t now_ms;
 	unsigned next_poll; /* round-robin start */
@@ -128,7 +138,10 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
  * counted but that port's tx_held, and VSWITCH_HELD says: keep the frame
  * and offer it again shortly. A port that stops draining (a deaf guest)
  * holds the sender at most hold_ms after the last frame it took; after
- * that its frames are dropped as vswitch_input() drops them. hold_ms 0 is
+ * that its frames are dropped as vswitch_input() drops them. And a port
+ * that drains, but slowly, holds the sender at most 2 x hold_burst_ms at
+ * a stretch and half of the time in the long run (a budget per port), so
+ * it cannot slow everybody's traffic to its own pace. hold_ms 0 is
  * vswitch_input().
  */
 enum vswitch_verdict { VSWITCH_TAKEN, VSWITCH_HELD };

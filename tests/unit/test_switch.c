@@ -399,6 +399,37 @@ static void test_backpressure(void)
 	      vswitch_offer(&sw, port[0], f, 64, 2001, 20) == VSWITCH_TAKEN);
 }
 
+/* A guest that drains, but slowly (one frame every 5 ms), while the NIC
+ * offers it a frame every millisecond: held at most 2 x hold_burst_ms at a
+ * stretch (the credit, refilled at half speed meanwhile), and about half
+ * of the time after that. */
+static void test_hold_budget(void)
+{
+	setup();
+	vswitch_port_remove(&sw, port[2]);
+	port[2] = vswitch_port_add(&sw, "a.lan", &ops_full, &tp[2], mac_a);
+	tp[2].capacity = 1;
+	uint8_t f[64];
+	frame(f, mac_a, mac_lan);
+	const struct vswitch_counters *a = vswitch_port_counters(&sw, port[2]);
+	uint64_t first_drop = 0;
+	unsigned held_late = 0;
+	for (uint64_t t = 10000; t < 15000; t++) {
+		if (t % 5 == 0)
+			tp[2].queued = 0; /* the guest takes one */
+		uint64_t drops = a->tx_drops;
+		enum vswitch_verdict v = vswitch_offer(&sw, port[0], f, 64, t, 200);
+		if (a->tx_drops > drops && !first_drop)
+			first_drop = t;
+		if (t >= 13000 && v == VSWITCH_HELD)
+			held_late++;
+	}
+	check("a slow guest holds the NIC at most 2 x hold_burst_ms at a stretch",
+	      first_drop >= 10000 + 2 * VSWITCH_HOLD_BURST_MS - 30 &&
+		  first_drop <= 10000 + 2 * VSWITCH_HOLD_BURST_MS + 30);
+	check("and about half of the time after that", held_late >= 800 && held_late <= 1200);
+}
+
 int main(void)
 {
 	test_ports();
@@ -411,6 +442,7 @@ int main(void)
 	test_table_bounded();
 	test_mac_derive();
 	test_backpressure();
+	test_hold_budget();
 	printf("# struct vswitch: %zu bytes (%d ports, %d MAC entries)\n", sizeof(struct vswitch),
 	       VSWITCH_PORTS, VSWITCH_MAC_TABLE);
 	printf("1..%d\n", count);
