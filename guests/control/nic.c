@@ -112,5 +112,6 @@ void nic_print_counters(const struct nic *nic)
 	       " frames %" PRIu64 " bytes, drops rx %" PRIu64 " tx %" PRIu64 ", errors rx %" PRIu64
 	       " tx %" PRIu64 ", irqs %" PRIu64 ", ring full %" PRIu64 ", held %" PRIu64 "\n",
 	       nic->name, c->rx_frames, c->rx_bytes, c->tx_frames, c->tx_bytes, c->rx_dropped,
-	       c->tx_dropped, c->rx_errors, c->tx_errors, c->interrupts, c->rx_ring_full, c->rx_held);
+	       c->tx_dropped, c->rx_errors, c->tx_errors, c->interrupts, c->rx_ring_full,
+	       c->rx_held);
 }

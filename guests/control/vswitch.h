@@ -45,11 +45,12 @@
 #define VSWITCH_WAYS      4u /* MAC table associativity */
 
 #define VSWITCH_PORTS     CONFIG_SWITCH_PORTS_MAX
+#define VSWITCH_MAC_TABLE CONFIG_SWITCH_MAC_TABLE
+
 /* vswitch_offer(): a port's credit for holding the NIC, refilled at half
  * of real time: a stretch lasts at most twice this, and over longer
  * periods a port holds the NIC at most half of the time. */
 #define VSWITCH_HOLD_BURST_MS 500u
-#define VSWITCH_MAC_TABLE CONFIG_SWITCH_MAC_TABLE
 
 struct vswitch_port_ops {
 	int (*transmit)(void *context, const uint8_t *frame, size_t len);
