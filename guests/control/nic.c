@@ -110,7 +110,8 @@ void nic_print_counters(const struct nic *nic)
 	const struct nic_counters *c = &nic->counters;
 	printf("control: nic %s rx %" PRIu64 " frames %" PRIu64 " bytes, tx %" PRIu64
 	       " frames %" PRIu64 " bytes, drops rx %" PRIu64 " tx %" PRIu64 ", errors rx %" PRIu64
-	       " tx %" PRIu64 ", irqs %" PRIu64 ", ring full %" PRIu64 "\n",
+	       " tx %" PRIu64 ", irqs %" PRIu64 ", ring full %" PRIu64 ", held %" PRIu64 "\n",
 	       nic->name, c->rx_frames, c->rx_bytes, c->tx_frames, c->tx_bytes, c->rx_dropped,
-	       c->tx_dropped, c->rx_errors, c->tx_errors, c->interrupts, c->rx_ring_full);
+	       c->tx_dropped, c->rx_errors, c->tx_errors, c->interrupts, c->rx_ring_full,
+	       c->rx_held);
 }

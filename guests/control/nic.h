@@ -21,6 +21,7 @@ struct nic_counters {
 	uint64_t tx_frames, tx_bytes;
 	uint64_t rx_dropped;   /* the receiver had no room: frames lost */
 	uint64_t rx_ring_full; /* the receive ring ran full (frames waited) */
+	uint64_t rx_held;      /* polls that stopped at a frame the callback kept */
 	uint64_t rx_errors;    /* frames the controller flagged (CRC, length, ...) */
 	uint64_t tx_dropped;   /* transmit ring full */
 	uint64_t tx_errors;    /* frame too large, controller error */
@@ -28,8 +29,12 @@ struct nic_counters {
 };
 
 /* Called from nic_poll() for every good frame received (FCS stripped). The
- * frame is valid only during the call. */
-typedef void nic_receive_fn(void *arg, const uint8_t *frame, size_t len);
+ * frame is valid only during the call. Returns true when the frame was
+ * used (forwarded or dropped), false to keep it: the driver then leaves it
+ * in its receive ring, stops, sets `held`, and offers the same frame first
+ * on the next nic_poll(). Frames behind it wait in the ring and then in
+ * the wire's (or the emulator's) queue instead of being lost. */
+typedef bool nic_receive_fn(void *arg, const uint8_t *frame, size_t len);
 
 struct nic;
 
@@ -56,6 +61,7 @@ struct nic {
 	void *receive_arg;
 	struct nic_counters counters;
 	bool work; /* set by the interrupt handler */
+	bool held; /* the receive callback kept the frame at the ring's head */
 	unsigned irq;
 };
 

@@ -16,7 +16,9 @@
  * completed ones in ring order, hands the frame up, and gives the
  * descriptor back; then it writes RX_CTL1's DMA start bit, which wakes a
  * receiver that stopped for want of descriptors (QEMU's model stops
- * taking frames from its backend until then).
+ * taking frames from its backend until then). When the callback keeps a
+ * frame (backpressure, nic.h), poll() stops there without giving that
+ * descriptor back; the next poll() offers it again.
  * Transmit: transmit() copies the frame into the next free slot, gives the
  * descriptor to the device and writes TX_CTL1's start bit; poll() reclaims
  * completed slots. A full ring drops the frame (counted): the stack above
@@ -245,6 +247,7 @@ static unsigned emac_poll(struct nic *nic, unsigned budget)
 {
 	struct emac *e = (struct emac *)nic;
 	nic->work = false;
+	nic->held = false;
 	unsigned delivered = 0, returned = 0;
 	const uint8_t *frame;
 	size_t len;
@@ -254,11 +257,17 @@ static unsigned emac_poll(struct nic *nic, unsigned budget)
 		if (result == EMAC_RX_ERROR) {
 			nic->counters.rx_errors++;
 		} else {
+			/* Kept: the descriptor stays the CPU's, so the device
+			 * fills the rest of the ring and then (QEMU: can_receive
+			 * false) leaves frames in its backend's queue. */
+			if (nic->receive && !nic->receive(nic->receive_arg, frame, len)) {
+				nic->held = true;
+				nic->counters.rx_held++;
+				break;
+			}
 			nic->counters.rx_frames++;
 			nic->counters.rx_bytes += len;
 			delivered++;
-			if (nic->receive)
-				nic->receive(nic->receive_arg, frame, len);
 		}
 		uint32_t restart = emac_rx_restart_address(&e->rx);
 		if (restart) {

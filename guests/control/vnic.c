@@ -209,7 +209,17 @@ static size_t vnic_receive(void *context, uint8_t *buf, size_t size)
 	}
 }
 
-static const struct vswitch_port_ops vnic_ops = {vnic_transmit, vnic_receive};
+/* Is the guest's RX ring full? (vswitch_offer() then makes the NIC wait
+ * while the guest drains, and the guest's notification when half the ring
+ * is free wakes the main loop to offer the frame again.) A broken ring is
+ * not "full": it never drains. */
+static bool vnic_full(void *context)
+{
+	struct vnic *v = context;
+	return vnic_ring_full(&v->rx);
+}
+
+static const struct vswitch_port_ops vnic_ops = {vnic_transmit, vnic_receive, vnic_full};
 
 static uint64_t window_pfn(unsigned slot)
 {
@@ -425,9 +435,9 @@ void vnic_print_counters(void)
 				 vswitch_port_flows(the_switch, p, ms_now()));
 		printf("control: switch: port %s rx_frames=%" PRIu64 " rx_bytes=%" PRIu64
 		       " rx_drops=%" PRIu64 " tx_frames=%" PRIu64 " tx_bytes=%" PRIu64
-		       " tx_drops=%" PRIu64 "%s\n",
+		       " tx_drops=%" PRIu64 " tx_held=%" PRIu64 "%s\n",
 		       port->name, c->rx_frames, c->rx_bytes, c->rx_drops, c->tx_frames,
-		       c->tx_bytes, c->tx_drops, role);
+		       c->tx_bytes, c->tx_drops, c->tx_held, role);
 	}
 	const struct vswitch_flow_stats *f = &the_switch->flow_stats;
 	if (f->tracked)

@@ -62,6 +62,7 @@ void vswitch_init(struct vswitch *sw, uint32_t ageing_s)
 	sw->ageing_s = ageing_s;
 	sw->flood_per_s = CONFIG_SWITCH_FLOOD_PER_S;
 	sw->flood_burst = CONFIG_SWITCH_FLOOD_BURST;
+	sw->hold_burst_ms = VSWITCH_HOLD_BURST_MS;
 }
 
 /* The port a locked MAC belongs to (its live port if it has one, else a
@@ -96,6 +97,8 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 		port->context = context;
 		port->flood_tokens = sw->flood_burst * 1000u;
 		port->flood_refilled_ms = sw->now_ms;
+		port->hold_credit_ms = sw->hold_burst_ms;
+		port->hold_refilled_ms = sw->now_ms;
 		if (name) {
 			strncpy(port->name, name, VSWITCH_NAME_MAX);
 			port->name[VSWITCH_NAME_MAX] = '\0';
@@ -176,6 +179,7 @@ static void deliver(struct vswitch *sw, int port, const uint8_t *frame, size_t l
 {
 	struct vswitch_port *out = &sw->ports[port];
 	if (out->ops->transmit(out->context, frame, len) == 0) {
+		out->taken_ms = sw->now_ms;
 		out->counters.tx_frames++;
 		out->counters.tx_bytes += len;
 	} else {
@@ -251,6 +255,73 @@ void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t le
 	for (int p = 0; p < VSWITCH_PORTS; p++)
 		if (p != port && sw->ports[p].used && floods_to(sw, port, p))
 			deliver(sw, p, frame, len);
+}
+
+/* The one port vswitch_input() would hand this frame to (valid, from an
+ * allowed source, known unicast, not back to its source), or -1. No side
+ * effects: vswitch_offer() asks before it decides. */
+static int route_target(const struct vswitch *sw, int port, const uint8_t *frame, size_t len,
+			bool *pinned);
+
+static int unicast_target(const struct vswitch *sw, int port, const uint8_t *frame, size_t len)
+{
+	if (port < 0 || port >= VSWITCH_PORTS || !sw->ports[port].used || !frame ||
+	    len < VSWITCH_FRAME_MIN || len > VSWITCH_FRAME_MAX)
+		return -1;
+	const struct vswitch_port *in = &sw->ports[port];
+	const uint8_t *destination = frame, *source = frame + 6;
+	if (is_multicast(destination) || is_multicast(source) || mac_equal(source, zero_mac) ||
+	    (in->locked ? !mac_equal(source, in->mac) : locked_owner(sw, source) >= 0))
+		return -1;
+	bool pinned; /* during a swap: the instance the frame really goes to */
+	int target = route_target(sw, port, frame, len, &pinned);
+	return target == port ? -1 : target;
+}
+
+/*
+ * May this port hold the NIC a little longer? Consecutive holds (offers at
+ * most HOLD_GAP_MS apart) are charged the time between them, so a stretch
+ * costs its length; credit comes back at half of real time.
+ */
+#define HOLD_GAP_MS 10u
+
+static bool hold_allowed(struct vswitch *sw, struct vswitch_port *out)
+{
+	uint64_t elapsed = sw->now_ms - out->hold_refilled_ms;
+	uint64_t add = elapsed / 2;
+	out->hold_refilled_ms += add * 2;
+	out->hold_credit_ms = add >= sw->hold_burst_ms - out->hold_credit_ms
+				  ? sw->hold_burst_ms
+				  : out->hold_credit_ms + (uint32_t)add;
+	uint64_t charge = 0;
+	if (out->last_held_ms && sw->now_ms - out->last_held_ms <= HOLD_GAP_MS)
+		charge = sw->now_ms - out->last_held_ms;
+	if (out->hold_credit_ms == 0 || charge > out->hold_credit_ms) {
+		out->last_held_ms = 0;
+		return false;
+	}
+	out->hold_credit_ms -= (uint32_t)charge;
+	out->last_held_ms = sw->now_ms;
+	return true;
+}
+
+enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *frame, size_t len,
+				   uint64_t now_ms, uint32_t hold_ms)
+{
+	if (now_ms > sw->now_ms)
+		sw->now_ms = now_ms;
+	sw->now_s = (uint32_t)(sw->now_ms / 1000u);
+	int target = hold_ms ? unicast_target(sw, port, frame, len) : -1;
+	if (target >= 0) {
+		struct vswitch_port *out = &sw->ports[target];
+		if (out->ops->full && sw->now_ms - out->taken_ms <= hold_ms &&
+		    out->ops->full(out->context) && hold_allowed(sw, out)) {
+			out->counters.tx_held++;
+			return VSWITCH_HELD;
+		}
+	}
+	vswitch_input(sw, port, frame, len, now_ms);
+	return VSWITCH_TAKEN;
 }
 
 unsigned vswitch_poll(struct vswitch *sw, unsigned budget, uint64_t now_ms)

@@ -64,9 +64,17 @@ enum vswitch_role {
 	VSWITCH_DRAINING, /* a MAC's previous owner: gets only its own TCP flows */
 };
 
+/* vswitch_offer(): a port's credit for holding the NIC, refilled at half
+ * of real time: a stretch lasts at most twice this, and over longer
+ * periods a port holds the NIC at most half of the time. */
+#define VSWITCH_HOLD_BURST_MS 500u
+
 struct vswitch_port_ops {
 	int (*transmit)(void *context, const uint8_t *frame, size_t len);
 	size_t (*receive)(void *context, uint8_t *buf, size_t size);
+	/* Optional: true when transmit would refuse a frame now (the port's
+	 * queue is full). Only vswitch_offer() asks; NULL = never full. */
+	bool (*full)(void *context);
 };
 
 struct vswitch_counters {
@@ -76,6 +84,7 @@ struct vswitch_counters {
 	uint64_t tx_frames; /* frames the port took from the switch */
 	uint64_t tx_bytes;
 	uint64_t tx_drops; /* the port's queue was full */
+	uint64_t tx_held;  /* vswitch_offer(): frames for it made to wait (per offer) */
 };
 
 struct vswitch_port {
@@ -91,6 +100,12 @@ struct vswitch_port {
 	uint64_t drain_since_ms; /* VSWITCH_DRAINING: when it was replaced */
 	uint32_t flood_tokens;   /* in 1/1000 frame */
 	uint64_t flood_refilled_ms;
+	uint64_t taken_ms; /* when its transmit last took a frame */
+	/* vswitch_offer()'s budget: how long this port may still hold the NIC
+	 * (ms), refilled at half of real time up to sw->hold_burst_ms. */
+	uint32_t hold_credit_ms;
+	uint64_t hold_refilled_ms;
+	uint64_t last_held_ms; /* the last VSWITCH_HELD for it; 0 = none */
 	struct vswitch_counters counters;
 };
 
@@ -137,6 +152,7 @@ struct vswitch {
 	uint32_t ageing_s;
 	uint32_t flood_per_s; /* CONFIG_SWITCH_FLOOD_PER_S unless changed */
 	uint32_t flood_burst;
+	uint32_t hold_burst_ms; /* VSWITCH_HOLD_BURST_MS unless changed */
 	uint32_t now_s;
 	uint64_t now_ms;
 	unsigned next_poll; /* round-robin start */
@@ -156,6 +172,24 @@ int vswitch_port_add(struct vswitch *sw, const char *name, const struct vswitch_
 void vswitch_port_remove(struct vswitch *sw, int port);
 /* One frame received on port at now_ms (monotonic milliseconds). */
 void vswitch_input(struct vswitch *sw, int port, const uint8_t *frame, size_t len, uint64_t now_ms);
+/*
+ * Bounded backpressure for a port that receives from a device which can
+ * keep a frame (a NIC whose receive descriptor can wait): like
+ * vswitch_input(), unless the frame is known unicast for one other port
+ * whose queue is full (ops->full) while that port is draining - its
+ * transmit took a frame within the last hold_ms. Then nothing is done or
+ * counted but that port's tx_held, and VSWITCH_HELD says: keep the frame
+ * and offer it again shortly. A port that stops draining (a deaf guest)
+ * holds the sender at most hold_ms after the last frame it took; after
+ * that its frames are dropped as vswitch_input() drops them. And a port
+ * that drains, but slowly, holds the sender at most 2 x hold_burst_ms at
+ * a stretch and half of the time in the long run (a budget per port), so
+ * it cannot slow everybody's traffic to its own pace. hold_ms 0 is
+ * vswitch_input().
+ */
+enum vswitch_verdict { VSWITCH_TAKEN, VSWITCH_HELD };
+enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *frame, size_t len,
+				   uint64_t now_ms, uint32_t hold_ms);
 /* One round-robin pass pulling at most budget frames from each port with a
  * receive function. Returns the frames moved (call again while > 0, after
  * letting other work run). */

@@ -73,8 +73,8 @@ static double run(int from, const uint8_t *frame, size_t len_in, long n)
 
 int main(void)
 {
-	static const struct vswitch_port_ops guest_ops = {to_guest, NULL};
-	static const struct vswitch_port_ops other_ops = {to_nowhere, NULL};
+	static const struct vswitch_port_ops guest_ops = {.transmit = to_guest};
+	static const struct vswitch_port_ops other_ops = {.transmit = to_nowhere};
 	const uint8_t a[6] = {0x02, 0, 0, 0, 0, 1}, b[6] = {0x02, 0, 0, 0, 0, 2};
 	uint8_t frame[VNIC_RING_FRAME_MAX], out[VNIC_RING_FRAME_MAX];
 	size_t len;

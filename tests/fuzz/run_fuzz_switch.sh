@@ -10,7 +10,7 @@ mkdir -p "$corpus"
 rc=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 if [ $rc = 0 ]; then
-	echo "ok 1 - fuzz_switch: ${runs:-?} inputs in ${seconds} s through vswitch_input, invariants held"
+	echo "ok 1 - fuzz_switch: ${runs:-?} inputs in ${seconds} s through vswitch_input and vswitch_offer, invariants held"
 else
 	tail -n 30 "$log"
 	echo "not ok 1 - fuzz_switch: crash (exit $rc), reproducer in $(dirname "$corpus")/crash-* (see $log)"

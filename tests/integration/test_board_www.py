@@ -7,8 +7,8 @@ The control domain and the www guest (behind its virtual NIC and the
 control domain's switch) each get a lease; Linux pings both; curl fetches
 the game and a 4 MiB file from www, byte-identical. Then the www suites
 written for the unix target run against the board itself: HTTP behaviour
-(test_www.py), the SYN flood (test_www_synflood.py; its 1 s bound is reported
-here, asserted on the unix target) and a browser playing
+(test_www.py), the SYN flood (test_www_synflood.py: a legitimate connection
+within 1 s after 2000 spoofed SYNs) and a browser playing
 2048 (test_www_browser.py), each inside the namespace with --url.
 
     test_board_www.py IMAGE [--site DIR] [--bench FILE]
@@ -31,11 +31,10 @@ WWW_NET = r"^\[www\] net: eth0 (\d+\.\d+\.\d+\.\d+)/\d+ via DHCP"
 MAC = r"^control: www: vNIC lan ([0-9a-f:]{17})"
 
 
-def run_suite_inside(lan, tap, label, script, url, timeout, env=(), reported=()):
+def run_suite_inside(lan, tap, label, script, url, timeout, env=()):
     """Runs one of the www test scripts inside the LAN; folds its TAP lines in.
     Checks only the unix-target launcher can make (it owns the TAP, the
-    console) are skipped there and left out here; those in `reported` are
-    notes, not checks (see the SYN flood below)."""
+    console) are skipped there and left out here."""
     out = lan.run(["env", *env, PY, os.path.join(HERE, script), "--url", url, "--out", BUILD],
                   timeout=timeout)
     text = (out.stdout or "") + (out.stderr or "")
@@ -45,11 +44,28 @@ def run_suite_inside(lan, tap, label, script, url, timeout, env=(), reported=())
     for status, what in lines:
         if "# SKIP" in what:
             tap.note(f"{label}: not applicable to a board: {what}")
-        elif what in reported:
-            tap.note(f"{label}: {status} - {what} (reported, not asserted on the emulated board)")
         else:
             tap.check(f"{label}: {what}", status == "ok", text[-2000:] if status != "ok" else "")
     return text
+
+
+def switch_ports(board):
+    """The switch's per-port counters now (the console's `s` key)."""
+    board.pos = len(board.output)
+    start = board.pos
+    board.send("s")
+    board.expect(r"control: switch: port eth0 ", 15)
+    board.collect(1.0)
+    ports = {}
+    for name, fields in re.findall(r"^control: switch: port (\S+) (.*)$", board.output[start:], re.M):
+        ports[name] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
+    return ports
+
+
+def tap_tx_dropped(lan, tap):
+    """Frames the host's TAP dropped on their way to the board (its queue full)."""
+    out = lan.run(["cat", f"/sys/class/net/{tap}/statistics/tx_dropped"]).stdout.strip()
+    return int(out) if out.isdigit() else 0
 
 
 def main():
@@ -105,26 +121,39 @@ def main():
 
             url = f"http://{www}/"
             run_suite_inside(lan, tap, "www on the board", "test_www.py", url, 600)
-            # The 1 s requirement is asserted on the unix target (suite
-            # syn-flood). On the board the flood outruns www: the switch drops
-            # what www's ring cannot take, and when the legitimate SYN is among
-            # the drops the client waits for its 1 s retransmission (measured:
-            # 22-32 ms when it survives, 1.0-1.4 s when it does not). So here
-            # the client waits up to 10 s; the time is reported, the rest asserted.
+            # The 1 s requirement, asserted on the board too: the NIC holds a
+            # flood for www in its ring while www drains (docs/networking.md,
+            # backpressure), so the legitimate SYN waits behind the flood
+            # instead of being dropped with it. The client may wait up to 10 s
+            # so that a miss is measured, not just reported as a timeout.
+            ports = switch_ports(board)
+            before, eth0_before = ports.get("www.lan", {}), ports.get("eth0", {})
+            tap_before = tap_tx_dropped(lan, nic)
             flood = run_suite_inside(
                 lan, tap, "SYN flood against www on the board", "test_www_synflood.py", url, 600,
-                env=["SYNFLOOD_CONNECT_TIMEOUT=10"],
-                reported=("a legitimate connection after the flood completes within 1 s",))
+                env=["SYNFLOOD_CONNECT_TIMEOUT=10"])
             m = re.search(r"legitimate connect in ([\d.]+|inf) ms", flood)
             flood_connect_ms = float(m.group(1)) if m else float("nan")
+            ports = switch_ports(board)
+            after, eth0_after = ports.get("www.lan", {}), ports.get("eth0", {})
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in ("tx_frames", "tx_drops", "tx_held")}
             tap.note(f"SYN flood on the board: the legitimate client connected {flood_connect_ms:.0f} ms "
-                     "after a 2000-SYN burst (1 s is asserted on the unix target only)")
+                     f"after a 2000-SYN burst; www.lan meanwhile took {delta['tx_frames']} frames, "
+                     f"dropped {delta['tx_drops']} at its full ring, held the NIC {delta['tx_held']} times; "
+                     f"the host's TAP dropped {tap_tx_dropped(lan, nic) - tap_before}, the switch "
+                     f"{eth0_after.get('tx_drops', 0) - eth0_before.get('tx_drops', 0)} for the NIC's "
+                     "full transmit ring")
             run_suite_inside(lan, tap, "a browser plays 2048 on the board", "test_www_browser.py",
                              url, 600)
             board.pos = len(board.output)
             board.send("s")
             board.expect(r"control: switch: port eth0 ", 15)
             board.collect(1.0)
+            port = re.findall(r"control: switch: port www\.lan .*tx_drops=(\d+)(?: tx_held=(\d+))?",
+                              board.output[board.pos:])
+            if port:
+                tap.note(f"www.lan after all suites: {port[-1][0]} frames dropped at its full ring, "
+                         f"{port[-1][1] or '?'} offers held while it drained")
             tap.check("after all that, www is still running and the control domain answers",
                       re.search(r"control:\s+www\s+running", board.output[board.pos - 2000:]) and
                       lan.ping(control, count=3, interval=0.1)[0] == 0, board.output[-2000:])

@@ -54,7 +54,14 @@ static size_t port_receive(void *context, uint8_t *buf, size_t size)
 	return sizeof(tp->send_frame);
 }
 
-static const struct vswitch_port_ops ops = {port_transmit, port_receive};
+static bool port_full(void *context)
+{
+	const struct test_port *tp = context;
+	return tp->queued >= tp->capacity;
+}
+
+static const struct vswitch_port_ops ops = {port_transmit, port_receive, NULL};
+static const struct vswitch_port_ops ops_full = {port_transmit, port_receive, port_full};
 
 static struct vswitch sw;
 static struct test_port tp[8];
@@ -105,7 +112,7 @@ static void test_ports(void)
 {
 	setup();
 	check("five ports are added", port[0] == 0 && port[4] == 4);
-	struct vswitch_port_ops no_transmit = {NULL, port_receive};
+	struct vswitch_port_ops no_transmit = {.receive = port_receive};
 	check("a port without transmit is refused",
 	      vswitch_port_add(&sw, "x", &no_transmit, NULL, NULL) < 0);
 	check("a second port locked to a MAC in use is refused",
@@ -744,6 +751,83 @@ static void test_swap_without_allocation(void)
 #else
 	check("staging, promotion, pinning and draining allocated nothing # SKIP no ASan", 1);
 #endif
+/* vswitch_offer(): a full port that drains holds the NIC; one that does not
+ * drain, a flood, or a port that cannot say it is full never does. */
+static void test_backpressure(void)
+{
+	setup();
+	vswitch_port_remove(&sw, port[2]);
+	port[2] = vswitch_port_add(&sw, "a.lan", &ops_full, &tp[2], mac_a);
+	uint8_t f[64];
+	frame(f, mac_a, mac_lan);
+	tp[2].capacity = 2;
+	enum vswitch_verdict v1 = vswitch_offer(&sw, port[0], f, 64, 1000, 20);
+	enum vswitch_verdict v2 = vswitch_offer(&sw, port[0], f, 64, 1001, 20);
+	check("frames for a guest with room are taken",
+	      v1 == VSWITCH_TAKEN && v2 == VSWITCH_TAKEN && queued(2) == 2);
+	const struct vswitch_counters *a = vswitch_port_counters(&sw, port[2]);
+	const struct vswitch_counters *nic = vswitch_port_counters(&sw, port[0]);
+	uint64_t nic_rx = nic->rx_frames;
+	check("a frame for a full guest that took one 9 ms ago is held, not dropped or counted",
+	      vswitch_offer(&sw, port[0], f, 64, 1010, 20) == VSWITCH_HELD && a->tx_held == 1 &&
+		  a->tx_drops == 0 && nic->rx_frames == nic_rx && queued(2) == 2);
+	tp[2].queued = 0; /* the guest drains */
+	check("offered again once the guest drained, it is delivered",
+	      vswitch_offer(&sw, port[0], f, 64, 1015, 20) == VSWITCH_TAKEN && queued(2) == 1 &&
+		  nic->rx_frames == nic_rx + 1 && a->tx_drops == 0);
+	vswitch_offer(&sw, port[0], f, 64, 1015, 20); /* full again, last taken at 1015 */
+	check("held up to hold_ms after the last frame the guest took",
+	      vswitch_offer(&sw, port[0], f, 64, 1035, 20) == VSWITCH_HELD);
+	check("a guest that took nothing for longer than hold_ms is not waited for: dropped",
+	      vswitch_offer(&sw, port[0], f, 64, 1036, 20) == VSWITCH_TAKEN && a->tx_drops == 1 &&
+		  queued(2) == 2);
+	tp[2].queued = 0;
+	vswitch_offer(&sw, port[0], f, 64, 2000, 20);
+	vswitch_offer(&sw, port[0], f, 64, 2000, 20);
+	check("hold_ms 0 never holds (vswitch_input)",
+	      vswitch_offer(&sw, port[0], f, 64, 2000, 0) == VSWITCH_TAKEN && a->tx_drops == 2);
+	frame(f, broadcast, mac_lan);
+	check("a broadcast is never held (the other ports have it already)",
+	      vswitch_offer(&sw, port[0], f, 64, 2001, 20) == VSWITCH_TAKEN && a->tx_drops == 3);
+	tp[3].capacity = 0;
+	frame(f, mac_b, mac_lan);
+	check("a port without ops->full is never waited for",
+	      vswitch_offer(&sw, port[0], f, 64, 2001, 20) == VSWITCH_TAKEN &&
+		  vswitch_port_counters(&sw, port[3])->tx_drops >= 1);
+	frame(f, mac_a, mac_b);
+	check("a frame whose source a locked port may not use is never held",
+	      vswitch_offer(&sw, port[0], f, 64, 2001, 20) == VSWITCH_TAKEN);
+}
+
+/* A guest that drains, but slowly (one frame every 5 ms), while the NIC
+ * offers it a frame every millisecond: held at most 2 x hold_burst_ms at a
+ * stretch (the credit, refilled at half speed meanwhile), and about half
+ * of the time after that. */
+static void test_hold_budget(void)
+{
+	setup();
+	vswitch_port_remove(&sw, port[2]);
+	port[2] = vswitch_port_add(&sw, "a.lan", &ops_full, &tp[2], mac_a);
+	tp[2].capacity = 1;
+	uint8_t f[64];
+	frame(f, mac_a, mac_lan);
+	const struct vswitch_counters *a = vswitch_port_counters(&sw, port[2]);
+	uint64_t first_drop = 0;
+	unsigned held_late = 0;
+	for (uint64_t t = 10000; t < 15000; t++) {
+		if (t % 5 == 0)
+			tp[2].queued = 0; /* the guest takes one */
+		uint64_t drops = a->tx_drops;
+		enum vswitch_verdict v = vswitch_offer(&sw, port[0], f, 64, t, 200);
+		if (a->tx_drops > drops && !first_drop)
+			first_drop = t;
+		if (t >= 13000 && v == VSWITCH_HELD)
+			held_late++;
+	}
+	check("a slow guest holds the NIC at most 2 x hold_burst_ms at a stretch",
+	      first_drop >= 10000 + 2 * VSWITCH_HOLD_BURST_MS - 30 &&
+		  first_drop <= 10000 + 2 * VSWITCH_HOLD_BURST_MS + 30);
+	check("and about half of the time after that", held_late >= 800 && held_late <= 1200);
 }
 
 int main(void)
@@ -758,6 +842,8 @@ int main(void)
 	test_table_bounded();
 	test_mac_derive();
 	test_swap_without_allocation();
+	test_backpressure();
+	test_hold_budget();
 	printf("# struct vswitch: %zu bytes (%d ports, %d MAC entries)\n", sizeof(struct vswitch),
 	       VSWITCH_PORTS, VSWITCH_MAC_TABLE);
 	printf("1..%d\n", count);

@@ -138,6 +138,23 @@ static void test_full(void)
 	vnic_ring_get(&c, got, sizeof(got), &len);
 	check("freeing more slots without a new request does not notify again",
 	      !vnic_ring_release(&c));
+
+	/* A producer that asks vnic_ring_full() instead of putting. */
+	fresh(&p, &c, SLOTS);
+	for (unsigned i = 0; i < SLOTS; i++)
+		vnic_ring_put(&p, frame, sizeof(frame));
+	vnic_ring_push(&p);
+	check("vnic_ring_full() says full, and counts no refused put",
+	      vnic_ring_full(&p) && p.stats.full == 0);
+	early = 0;
+	for (unsigned i = 0; i < SLOTS / 2 - 1; i++) {
+		vnic_ring_get(&c, got, sizeof(got), &len);
+		early += vnic_ring_release(&c);
+	}
+	vnic_ring_get(&c, got, sizeof(got), &len);
+	check("after vnic_ring_full(), the consumer notifies once half the ring is free",
+	      early == 0 && vnic_ring_release(&c));
+	check("then it is no longer full", !vnic_ring_full(&p));
 }
 
 static void test_wraparound(void)

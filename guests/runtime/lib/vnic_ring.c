@@ -106,29 +106,39 @@ uint32_t vnic_ring_free_slots(struct vnic_ring *ring)
 	return ring->slot_count - (uint32_t)(ring->prod - cons);
 }
 
+/* Full: ask for a notification when half the ring is free (a busy sender
+ * then refills in batches, not slot by slot), then look again in case the
+ * consumer freed slots before it saw the ask. OK, FULL or BROKEN. */
+static enum vnic_ring_result check_space(struct vnic_ring *ring)
+{
+	uint32_t cons;
+	if (!read_cons(ring, &cons))
+		return VNIC_RING_BROKEN;
+	if ((uint32_t)(ring->prod - cons) != ring->slot_count)
+		return VNIC_RING_OK;
+	ring->header->cons_event = cons + ring->slot_count / 2;
+	full_barrier();
+	if (!read_cons(ring, &cons))
+		return VNIC_RING_BROKEN;
+	return (uint32_t)(ring->prod - cons) == ring->slot_count ? VNIC_RING_FULL : VNIC_RING_OK;
+}
+
+bool vnic_ring_full(struct vnic_ring *ring)
+{
+	return !ring->broken && ring->header && check_space(ring) == VNIC_RING_FULL;
+}
+
 enum vnic_ring_result vnic_ring_put(struct vnic_ring *ring, const void *frame, size_t len)
 {
 	if (ring->broken || !ring->header)
 		return VNIC_RING_BROKEN;
 	if (!frame || len < VNIC_RING_FRAME_MIN || len > VNIC_RING_FRAME_MAX)
 		return VNIC_RING_EINVAL;
-	uint32_t cons;
-	if (!read_cons(ring, &cons))
-		return VNIC_RING_BROKEN;
-	if ((uint32_t)(ring->prod - cons) == ring->slot_count) {
-		/* Full: ask for a notification when half the ring is free (a
-		 * busy sender then refills in batches, not slot by slot), then
-		 * look again in case the consumer freed slots before it saw
-		 * the ask. */
-		ring->header->cons_event = cons + ring->slot_count / 2;
-		full_barrier();
-		if (!read_cons(ring, &cons))
-			return VNIC_RING_BROKEN;
-		if ((uint32_t)(ring->prod - cons) == ring->slot_count) {
-			ring->stats.full++;
-			return VNIC_RING_FULL;
-		}
-	}
+	enum vnic_ring_result space = check_space(ring);
+	if (space == VNIC_RING_FULL)
+		ring->stats.full++;
+	if (space != VNIC_RING_OK)
+		return space;
 	struct vnic_ring_slot *slot = &ring->slots[ring->prod & (ring->slot_count - 1)];
 	memcpy(slot->frame, frame, len);
 	slot->flags = 0;

@@ -94,6 +94,10 @@ int vnic_ring_attach(struct vnic_ring *ring, void *memory, size_t size, uint32_t
 enum vnic_ring_result vnic_ring_put(struct vnic_ring *ring, const void *frame, size_t len);
 /* Publish what was put; true if the consumer asked to be notified. */
 bool vnic_ring_push(struct vnic_ring *ring);
+/* True when no slot is free (false when broken); then, as a refused put
+ * does, asks the consumer to notify when half the ring is free, so a
+ * producer that waits for space instead of putting is woken too. */
+bool vnic_ring_full(struct vnic_ring *ring);
 /* Free slots as far as the producer knows (0 when broken). */
 uint32_t vnic_ring_free_slots(struct vnic_ring *ring);
 
