@@ -704,7 +704,8 @@ def section_crashloop(tap, rig, a, bench):
     crashes = len(re.findall(r"crashing on purpose", rig.board.output))
     tap.check(f"then it crash-loops and is rolled back by itself, hot: {serving} serves again "
               f"({took:.0f} s after confirmation, {crashes} crashes seen)",
-              back and ok_serving and crashes >= 2, (op, crashes))
+              back and ok_serving and crashes >= 2,
+              (op, crashes, re.findall(r"^(?:\[www[^\]]*\]|control: www:).*$", rig.board.output, re.M)[-40:]))
     tap.note(f"crash loop: operation {op.get('kind')} {op.get('stage')} {op.get('code')}: "
              f"{op.get('reason')}")
     if bench is not None and back:

@@ -751,6 +751,8 @@ static void test_swap_without_allocation(void)
 #else
 	check("staging, promotion, pinning and draining allocated nothing # SKIP no ASan", 1);
 #endif
+}
+
 /* vswitch_offer(): a full port that drains holds the NIC; one that does not
  * drain, a flood, or a port that cannot say it is full never does. */
 static void test_backpressure(void)
