@@ -701,6 +701,7 @@ def section_crashloop(tap, rig, a, bench):
     op = api.operation("www")
     took = time.monotonic() - t_confirmed
     ok_serving = wait_for(lambda: rig.www_version() == serving, 10)
+    rig.board.collect(1.0)  # the console is read only when asked: take what it printed
     crashes = len(re.findall(r"crashing on purpose", rig.board.output))
     tap.check(f"then it crash-loops and is rolled back by itself, hot: {serving} serves again "
               f"({took:.0f} s after confirmation, {crashes} crashes seen)",
