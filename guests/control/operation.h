@@ -44,6 +44,10 @@ struct guest_operation {
 	/* flotilla_clock_monotonic() ms at each step; 0 = not reached */
 	uint64_t started_ms, installed_ms, built_ms, ready_ms, healthy_ms, switched_ms, finished_ms;
 	uint32_t gap_ms; /* stop-then-start: time without any instance */
+	/* the control domain's RAM high-water (heap break + pages) when the
+	 * bundle began to arrive and once it was installed: an install must
+	 * not grow with the bundle */
+	uint32_t ram_before, ram_installed;
 };
 
 static inline const char *op_stage_name(enum op_stage s)

@@ -21,6 +21,9 @@
 #include "store.h"
 #include "supervisor.h"
 
+/* The runtime's RAM high-water (guests/runtime/xen/memory.c). */
+size_t memory_high_water(void);
+
 #define NS_PER_MS 1000000u
 
 /* One PUT being received: what is kept per connection. */
@@ -145,6 +148,10 @@ static void write_operation(struct json_writer *j, const struct guest *g)
 	put_ms(j, "finished", op->finished_ms, op->started_ms);
 	json_end_object(j);
 	json_uint(j, "gap_ms", op->gap_ms);
+	if (op->ram_installed) {
+		json_uint(j, "ram_high_water_before", op->ram_before);
+		json_uint(j, "ram_high_water_installed", op->ram_installed);
+	}
 	json_uint(j, "age_ms", op->started_ms ? now_ms() - op->started_ms : 0);
 	json_end_object(j);
 }
@@ -330,6 +337,7 @@ static bool start_install(struct http_conn *c, struct push *p)
 		return false;
 	}
 	op_begin(g, OP_UPDATE, OP_RECEIVING);
+	g->op.ram_before = (uint32_t)memory_high_water();
 	g->op.total = p->total;
 	g->op.bytes = p->received;
 	p->claimed = true;
@@ -424,6 +432,7 @@ void push_put_end(struct http_conn *c, const struct http_request *r)
 	}
 	g->op.stage = OP_INSTALLED;
 	g->op.installed_ms = now_ms();
+	g->op.ram_installed = (uint32_t)memory_high_water();
 	printf("control: %s: v%s received and installed as TRIAL in %" PRIu64 " ms; swapping\n",
 	       g->name, g->op.version, g->op.installed_ms - g->op.started_ms);
 	release(p);
