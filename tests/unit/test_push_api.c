@@ -67,6 +67,12 @@ size_t memory_high_water(void)
 	return 0;
 }
 
+uint32_t supervisor_next_op_id(void)
+{
+	static uint32_t id;
+	return ++id;
+}
+
 struct guest *supervisor_find(const char *name)
 {
 	for (size_t i = 0; i < 2; i++)
