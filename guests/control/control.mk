@@ -18,6 +18,8 @@ CONTROL_MODULES += push
 CONTROL_MODULES += probe probe_test
 # Health: the model (portable, host-tested), the monitor that feeds it, its API views.
 CONTROL_MODULES += health monitor api_health
+# Following a guest's logs (GET /v1/guests/NAME/logs?follow=1).
+CONTROL_MODULES += api_logs
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.
