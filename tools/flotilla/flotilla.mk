@@ -3,7 +3,7 @@
 
 FLOTILLA_SRC := $(SRC)/tools/flotilla
 FLOTILLA_MODULES := main util keys bundle_build verb_keys verb_bundle verb_store verb_flash devcfg \
-	client config verb_push
+	client config verb_push verb_health
 FLOTILLA_H := $(O)/host/flotilla.d
 FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/guests/control -I$(SRC)/ota -I$(O)/include $(DEPFLAGS) \
 	-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"'
