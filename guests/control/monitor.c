@@ -75,10 +75,12 @@ struct guest_probe {
 	bool ran, passed;
 	uint32_t latency_ms;
 	char reason[PROBE_REASON_MAX];
+	char skipped[PROBE_REASON_MAX]; /* why the last attempt could not run */
 };
 static struct guest_probe *probes;
 static void probe_record(const struct guest *g, uint64_t now_ms);
 static int guest_index(const struct guest *g);
+static void probe_verdict(int i, enum probe_state st);
 
 int monitor_start(struct card_store *card_store)
 {
@@ -312,7 +314,9 @@ static void probes_start(void)
 		uint32_t timeout_ms = g->ready_timeout_s * 1000u;
 		if (timeout_ms == 0 || timeout_ms > PROBE_TIMEOUT_MAX_MS)
 			timeout_ms = PROBE_TIMEOUT_MAX_MS;
-		probe_start(&gp->probe, &gp->spec, address, timeout_ms);
+		enum probe_state st = probe_start(&gp->probe, &gp->spec, address, timeout_ms);
+		if (st != PROBE_RUNNING)
+			probe_verdict(i, st); /* known at once (no address, no free connection) */
 	}
 }
 
@@ -330,17 +334,41 @@ static void probes_poll(uint64_t *deadline_ns)
 				*deadline_ns = d * NS_PER_MS;
 			continue;
 		}
-		gp->probe.state = PROBE_IDLE; /* the verdict is copied: ready for the next run */
-		/* The control domain's own shortage is not the guest's failure. */
-		if (st == PROBE_FAILED && strstr(gp->probe.reason, "no free TCP connection"))
-			continue;
-		gp->ran = true;
-		gp->passed = st == PROBE_PASSED;
-		gp->latency_ms = gp->probe.latency_ms;
-		snprintf(gp->reason, sizeof(gp->reason), "%s", gp->probe.reason);
-		if (model.runs)
-			probe_record(supervisor_guest(i), flotilla_clock_monotonic() / NS_PER_MS);
+		probe_verdict(i, st);
 	}
+}
+
+/* A probe's verdict: kept for the NAME.probe check and recorded at once. */
+static void probe_verdict(int i, enum probe_state st)
+{
+	struct guest_probe *gp = &probes[i];
+	const struct guest *g = supervisor_guest(i);
+	gp->probe.state = PROBE_IDLE; /* the verdict is copied: ready for the next run */
+	/* The control domain's own state (no address yet, every TCP connection
+	 * in use) is not the guest's failure: no verdict this time. */
+	if (st == PROBE_FAILED && (strstr(gp->probe.reason, "no free TCP connection") ||
+				   strstr(gp->probe.reason, "control domain has no"))) {
+		if (strcmp(gp->skipped, gp->probe.reason) != 0)
+			printf("control: health: %s: not probed: %s\n", g->name, gp->probe.reason);
+		snprintf(gp->skipped, sizeof(gp->skipped), "%s", gp->probe.reason);
+		return;
+	}
+	gp->skipped[0] = '\0';
+	bool passed = st == PROBE_PASSED;
+	/* One console line per change of verdict (or of a failure's reason). */
+	if (!gp->ran || passed != gp->passed || (!passed && strcmp(gp->reason, gp->probe.reason) != 0)) {
+		if (passed)
+			printf("control: health: %s: probe passed in %u ms\n", g->name,
+			       (unsigned)gp->probe.latency_ms);
+		else
+			printf("control: health: %s: probe failed: %s\n", g->name, gp->probe.reason);
+	}
+	gp->ran = true;
+	gp->passed = passed;
+	gp->latency_ms = gp->probe.latency_ms;
+	snprintf(gp->reason, sizeof(gp->reason), "%s", gp->probe.reason);
+	if (model.runs)
+		probe_record(g, flotilla_clock_monotonic() / NS_PER_MS);
 }
 
 static void probe_record(const struct guest *g, uint64_t now_ms)
