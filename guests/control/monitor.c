@@ -71,7 +71,8 @@ static struct {
 struct guest_probe {
 	struct probe probe;
 	struct probe_spec spec;
-	bool parsed, valid;
+	bool parsed, valid, announced;
+	bool in_flight; /* started, verdict not yet taken (the stack's callbacks may give it) */
 	bool ran, passed;
 	uint32_t latency_ms;
 	char reason[PROBE_REASON_MAX];
@@ -290,13 +291,16 @@ static void probes_start(void)
 	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX; i++) {
 		const struct guest *g = supervisor_guest(i);
 		struct guest_probe *gp = &probes[i];
-		const char *why;
+		const char *why = NULL;
 		if (!gp->parsed) {
 			gp->parsed = true;
 			gp->valid = g->probe[0] && probe_parse(g->probe, &gp->spec, &why) == 0 &&
 				    gp->spec.kind != PROBE_NONE;
+			if (g->probe[0] && !gp->valid)
+				printf("control: health: %s: probe \"%s\" not run: %s\n", g->name,
+				       g->probe, why ? why : "none");
 		}
-		if (!gp->valid || gp->probe.state == PROBE_RUNNING)
+		if (!gp->valid || gp->in_flight)
 			continue;
 		/* Not running: nothing to probe. During a swap the supervisor's gate
 		 * probes the candidate; the serving instance keeps its last verdict. */
@@ -311,9 +315,17 @@ static void probes_start(void)
 			/* Its network is not up yet (or it reports none): no verdict. */
 			continue;
 		}
+		if (!gp->announced) {
+			gp->announced = true;
+			printf("control: health: %s: probing %s at %u.%u.%u.%u every %u s\n", g->name,
+			       g->probe, (unsigned)(address >> 24), (unsigned)(address >> 16) & 0xff,
+			       (unsigned)(address >> 8) & 0xff, (unsigned)address & 0xff,
+			       (unsigned)CONFIG_HEALTH_PERIOD_S);
+		}
 		uint32_t timeout_ms = g->ready_timeout_s * 1000u;
 		if (timeout_ms == 0 || timeout_ms > PROBE_TIMEOUT_MAX_MS)
 			timeout_ms = PROBE_TIMEOUT_MAX_MS;
+		gp->in_flight = true;
 		enum probe_state st = probe_start(&gp->probe, &gp->spec, address, timeout_ms);
 		if (st != PROBE_RUNNING)
 			probe_verdict(i, st); /* known at once (no address, no free connection) */
@@ -325,7 +337,7 @@ static void probes_poll(uint64_t *deadline_ns)
 {
 	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX; i++) {
 		struct guest_probe *gp = &probes[i];
-		if (gp->probe.state != PROBE_RUNNING)
+		if (!gp->in_flight)
 			continue;
 		enum probe_state st = probe_poll(&gp->probe);
 		if (st == PROBE_RUNNING) {
@@ -343,7 +355,7 @@ static void probe_verdict(int i, enum probe_state st)
 {
 	struct guest_probe *gp = &probes[i];
 	const struct guest *g = supervisor_guest(i);
-	gp->probe.state = PROBE_IDLE; /* the verdict is copied: ready for the next run */
+	gp->in_flight = false; /* the verdict is taken: ready for the next run */
 	/* The control domain's own state (no address yet, every TCP connection
 	 * in use) is not the guest's failure: no verdict this time. */
 	if (st == PROBE_FAILED && (strstr(gp->probe.reason, "no free TCP connection") ||
