@@ -19,9 +19,9 @@
 
 #include <generated/autoconf.h>
 
-#define NS_PER_MS    1000000ull
-#define PENDING_MAX  512 /* one JSON line: a console line is at most 160 printable bytes */
-#define FOLLOW_TYPE  "application/x-ndjson"
+#define NS_PER_MS   1000000ull
+#define PENDING_MAX 512 /* one JSON line: a console line is at most 160 printable bytes */
+#define FOLLOW_TYPE "application/x-ndjson"
 
 struct follower {
 	struct http_conn *c; /* NULL: free */
@@ -218,10 +218,10 @@ void api_logs_follow(struct http_conn *c, const struct guest *g)
 	slot->next = g->log ? oldest_kept(g) : 0;
 	/* The state as it is now comes first, as events, so the client knows
 	 * where it starts; then the kept lines. */
-	slot->state = (enum guest_state)-1;
+	slot->state = (enum guest_state) - 1;
 	slot->op_id = g->op.stage == OP_IDLE ? g->op.id : UINT32_MAX;
 	slot->op_stage = g->op.stage;
-	slot->health = (enum health_status)-1;
+	slot->health = (enum health_status) - 1;
 	slot->last_ms = now_ms();
 	http_respond_stream_open(c, 200, FOLLOW_TYPE, follow_fill);
 	if (!c->stream_open)

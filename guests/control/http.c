@@ -99,12 +99,12 @@ static void respond_head(struct http_conn *c, int status, const char *content_ty
 	else
 		snprintf(length, sizeof(length), "Content-Length: %llu\r\n",
 			 (unsigned long long)len);
-	int n = snprintf(c->out, sizeof(c->out),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s"
-			 "Cache-Control: no-store\r\n%sConnection: %s\r\n\r\n",
-			 status, http_status_text(status),
-			 content_type ? content_type : "text/plain", length, extra ? extra : "",
-			 c->close_after ? "close" : "keep-alive");
+	int n =
+	    snprintf(c->out, sizeof(c->out),
+		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s"
+		     "Cache-Control: no-store\r\n%sConnection: %s\r\n\r\n",
+		     status, http_status_text(status), content_type ? content_type : "text/plain",
+		     length, extra ? extra : "", c->close_after ? "close" : "keep-alive");
 	c->out_len = n > 0 && (size_t)n < sizeof(c->out) ? (size_t)n : 0;
 	c->out_sent = 0;
 	c->answered = true;

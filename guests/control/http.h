@@ -110,7 +110,7 @@ struct http_conn {
 	/* a streamed body (http_respond_stream): bytes still to come */
 	uint64_t stream_left;
 	size_t (*stream)(struct http_conn *c, char *buf, size_t cap);
-	bool stream_open; /* http_respond_stream_open(): the body ends with the connection */
+	bool stream_open;  /* http_respond_stream_open(): the body ends with the connection */
 	unsigned requests; /* answered on this connection */
 };
 

@@ -288,7 +288,8 @@ static uint32_t guest_address(const struct guest *g)
 /* A run of the checks: start each running guest's probe (one at a time per guest). */
 static void probes_start(void)
 {
-	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX; i++) {
+	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX;
+	     i++) {
 		const struct guest *g = supervisor_guest(i);
 		struct guest_probe *gp = &probes[i];
 		const char *why = NULL;
@@ -317,10 +318,10 @@ static void probes_start(void)
 		}
 		if (!gp->announced) {
 			gp->announced = true;
-			printf("control: health: %s: probing %s at %u.%u.%u.%u every %u s\n", g->name,
-			       g->probe, (unsigned)(address >> 24), (unsigned)(address >> 16) & 0xff,
-			       (unsigned)(address >> 8) & 0xff, (unsigned)address & 0xff,
-			       (unsigned)CONFIG_HEALTH_PERIOD_S);
+			printf("control: health: %s: probing %s at %u.%u.%u.%u every %u s\n",
+			       g->name, g->probe, (unsigned)(address >> 24),
+			       (unsigned)(address >> 16) & 0xff, (unsigned)(address >> 8) & 0xff,
+			       (unsigned)address & 0xff, (unsigned)CONFIG_HEALTH_PERIOD_S);
 		}
 		uint32_t timeout_ms = g->ready_timeout_s * 1000u;
 		if (timeout_ms == 0 || timeout_ms > PROBE_TIMEOUT_MAX_MS)
@@ -335,7 +336,8 @@ static void probes_start(void)
 /* Verdicts that arrived: recorded at once (not at the next run). */
 static void probes_poll(uint64_t *deadline_ns)
 {
-	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX; i++) {
+	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX;
+	     i++) {
 		struct guest_probe *gp = &probes[i];
 		if (!gp->in_flight)
 			continue;
@@ -368,12 +370,14 @@ static void probe_verdict(int i, enum probe_state st)
 	gp->skipped[0] = '\0';
 	bool passed = st == PROBE_PASSED;
 	/* One console line per change of verdict (or of a failure's reason). */
-	if (!gp->ran || passed != gp->passed || (!passed && strcmp(gp->reason, gp->probe.reason) != 0)) {
+	if (!gp->ran || passed != gp->passed ||
+	    (!passed && strcmp(gp->reason, gp->probe.reason) != 0)) {
 		if (passed)
 			printf("control: health: %s: probe passed in %u ms\n", g->name,
 			       (unsigned)gp->probe.latency_ms);
 		else
-			printf("control: health: %s: probe failed: %s\n", g->name, gp->probe.reason);
+			printf("control: health: %s: probe failed: %s\n", g->name,
+			       gp->probe.reason);
 	}
 	gp->ran = true;
 	gp->passed = passed;

@@ -41,7 +41,7 @@
 #define HEALTH_EXIT_UNKNOWN  3
 
 #define BOARD_TEXT                                                                                 \
-	"  BOARD          a board named in the config file, or HOST[:PORT] (port 80 by default)\n"  \
+	"  BOARD          a board named in the config file, or HOST[:PORT] (port 80 by default)\n" \
 	"  --key FILE     the operator's private key (default: the config file's)\n"               \
 	"  --json         print the board's JSON document(s) as it sent them\n"                    \
 	"  --timeout S    how long to wait for the board (default 10)\n"
@@ -141,7 +141,8 @@ static int parse_options(int argc, char **argv, struct options *o, int want, boo
 				return CLI_EXIT_USAGE;
 			if (cli_parse_u32(v, &o->interval_s) != 0 || o->interval_s == 0 ||
 			    o->interval_s > 86400)
-				return cli_usage_error("bad --interval '%s' (seconds, 1..86400)", v);
+				return cli_usage_error("bad --interval '%s' (seconds, 1..86400)",
+						       v);
 		} else if (may_watch && (r = cli_option(argc, argv, &i, "--count", &v)) != 0) {
 			if (r < 0)
 				return CLI_EXIT_USAGE;
@@ -149,8 +150,8 @@ static int parse_options(int argc, char **argv, struct options *o, int want, boo
 				return cli_usage_error("bad --count '%s' (1 or more)", v);
 		} else if (strcmp(argv[i], "--json") == 0) {
 			o->json = true;
-		} else if (may_follow && (strcmp(argv[i], "-f") == 0 ||
-					  strcmp(argv[i], "--follow") == 0)) {
+		} else if (may_follow &&
+			   (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0)) {
 			o->follow = true;
 		} else if (may_watch && strcmp(argv[i], "--watch") == 0) {
 			o->watch = true;
@@ -272,7 +273,7 @@ static int http_failure(struct session *s, const char *target)
 		fprintf(stderr, "flotilla: (the board wants a signed request: give --key "
 				"OPERATOR.key or key = in the config file)\n");
 	return response.status >= 400 && response.status < 500 ? CLI_EXIT_REFUSED
-								: CLI_EXIT_UNREACHABLE;
+							       : CLI_EXIT_UNREACHABLE;
 }
 
 /* ---------------------------------------------------------------- JSON lists */
@@ -413,7 +414,7 @@ static void duration(uint64_t ms, char *out, size_t cap)
 /* A status word, padded to width, coloured on a terminal. */
 static void status_word(FILE *out, const struct session *s, const char *status, int width)
 {
-	const char *colour = strcmp(status, "ok") == 0	     ? "\033[32m"
+	const char *colour = strcmp(status, "ok") == 0         ? "\033[32m"
 			     : strcmp(status, "degraded") == 0 ? "\033[33m"
 			     : strcmp(status, "failed") == 0   ? "\033[31m"
 							       : "\033[35m";
@@ -426,9 +427,9 @@ static void status_word(FILE *out, const struct session *s, const char *status, 
 
 static int health_exit(const char *status)
 {
-	return strcmp(status, "ok") == 0	 ? HEALTH_EXIT_OK
+	return strcmp(status, "ok") == 0         ? HEALTH_EXIT_OK
 	       : strcmp(status, "degraded") == 0 ? HEALTH_EXIT_DEGRADED
-	       : strcmp(status, "failed") == 0	 ? HEALTH_EXIT_FAILED
+	       : strcmp(status, "failed") == 0   ? HEALTH_EXIT_FAILED
 						 : HEALTH_EXIT_UNKNOWN;
 }
 
@@ -453,8 +454,8 @@ static int health_once(struct session *s, const struct options *o, FILE *out)
 				s->target.host, s->target.port);
 		return HEALTH_EXIT_UNKNOWN;
 	}
-	if (response.status != 200 || client_json_string(response.body, "status", status,
-							   sizeof(status)) != 0) {
+	if (response.status != 200 ||
+	    client_json_string(response.body, "status", status, sizeof(status)) != 0) {
 		if (response.status != 200)
 			http_failure(s, "/v1/health");
 		else
@@ -502,7 +503,8 @@ static int health_once(struct session *s, const struct options *o, FILE *out)
 			duration(uptime, up, sizeof(up));
 			fprintf(out, "%s  ", board[0] ? board : s->target.label);
 			status_word(out, s, status, 0);
-			fprintf(out, "  (%s:%u, flotilla %s, up %s, %llu checks, checked %llu s ago)\n",
+			fprintf(out,
+				"  (%s:%u, flotilla %s, up %s, %llu checks, checked %llu s ago)\n",
 				s->target.host, s->target.port, version[0] ? version : "?", up,
 				(unsigned long long)checks, (unsigned long long)(ago / 1000));
 		}
@@ -690,13 +692,14 @@ int verb_status(int argc, char **argv)
 	if (o.json)
 		printf("{\"board\":%s,\"guests\":[", ping_body);
 	else
-		printf("%s  (%s:%u)  flotilla %s, up %s\n\n%-12s %-8s %-8s %-4s %-26s %-16s %-8s %s\n",
-		       board[0] ? board : s->target.label, s->target.host, s->target.port,
-		       version[0] ? version : "?", up, "GUEST", "STATE", "VERSION", "SLOT",
-		       "SLOTS", "ADDRESSES", "UPTIME", "RESTARTS");
+		printf(
+		    "%s  (%s:%u)  flotilla %s, up %s\n\n%-12s %-8s %-8s %-4s %-26s %-16s %-8s %s\n",
+		    board[0] ? board : s->target.label, s->target.host, s->target.port,
+		    version[0] ? version : "?", up, "GUEST", "STATE", "VERSION", "SLOT", "SLOTS",
+		    "ADDRESSES", "UPTIME", "RESTARTS");
 	while (next_element(guests_body, "guests", &cursor, item, sizeof(item))) {
 		char name[64], target[128], state[24], gversion[40], slot[8], slots[160] = "",
-								      addresses[128] = "";
+									      addresses[128] = "";
 		const char *sub = NULL;
 		char element[256];
 		uint64_t guest_up = 0, restarts = 0;
@@ -853,9 +856,8 @@ int verb_logs(int argc, char **argv)
 	if (o.follow) {
 		static struct follow f;
 		struct sigaction sa = {.sa_handler = on_interrupt};
-		struct client_request rq = {.on_body = follow_body,
-					    .on_body_ctx = &f,
-					    .stream_stall_ms = FOLLOW_STALL_MS};
+		struct client_request rq = {
+		    .on_body = follow_body, .on_body_ctx = &f, .stream_stall_ms = FOLLOW_STALL_MS};
 
 		f.guest = name;
 		f.json = o.json;
@@ -932,8 +934,8 @@ int verb_events(int argc, char **argv)
 		rc = CLI_EXIT_OK;
 		goto out;
 	}
-	printf("%-6s %-5s %-10s %-16s %-12s %-4s %-10s %-10s %s\n", "SEQ", "BOOT", "UPTIME", "EVENT",
-	       "GUEST", "SLOT", "VERSION", "STATUS", "REASON");
+	printf("%-6s %-5s %-10s %-16s %-12s %-4s %-10s %-10s %s\n", "SEQ", "BOOT", "UPTIME",
+	       "EVENT", "GUEST", "SLOT", "VERSION", "STATUS", "REASON");
 	while (next_element(response.body, "events", &cursor, item, sizeof(item))) {
 		char seq[24], boot[24], type[40], guest[64], slot[8], version[40], status[40],
 		    reason[160], up[24];
