@@ -56,7 +56,11 @@ class Lan:
     """Host ports forwarded to the board's first two DHCP addresses."""
 
     def __init__(self):
-        self.ports = {"10.0.2.15": free_port(), "10.0.2.16": free_port()}
+        first = free_port()
+        second = free_port()
+        while second == first:  # the kernel may hand the same free port out twice
+            second = free_port()
+        self.ports = {"10.0.2.15": first, "10.0.2.16": second}
         fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{p}-{a}:80" for a, p in self.ports.items())
         self.nic_args = ["-nic", f"user,model={NIC_MODEL},{fwd}"]
         self.base = None
