@@ -13,6 +13,14 @@
 #endif
 #endif
 
+/* One domain's build of the stack may hold more connections than the
+ * configuration gives every guest: the control domain's (net/net.mk,
+ * NET_CONTROL_LIB) serves the device API and probes guests at once. */
+#ifdef NET_TCP_CONNS_OVERRIDE
+#undef CONFIG_NET_TCP_CONNS
+#define CONFIG_NET_TCP_CONNS NET_TCP_CONNS_OVERRIDE
+#endif
+
 #ifndef CONFIG_NET_MTU
 #define CONFIG_NET_MTU 1500
 #endif

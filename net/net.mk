@@ -18,6 +18,24 @@ $(NET_LIB): $(NET_TARGET_OBJS)
 	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 	@echo "  AR      $@"
 
+# The control domain's build of the same sources: CONFIG_NET_TCP_CONNS plus
+# NET_CONTROL_EXTRA_CONNS TCP connections, so that the device API's
+# connections (API_CONNECTIONS, guests/control/api.h; a followed log holds
+# one for as long as its client listens) never leave the health probes of
+# the guests (the swap's gate, the monitor's periodic probe) without one.
+NET_CONTROL_EXTRA_CONNS ?= 8
+NET_CONTROL_TCP_CONNS = $(shell expr $(or $(CONFIG_NET_TCP_CONNS),8) + $(NET_CONTROL_EXTRA_CONNS))
+NET_CONTROL_LIB := $(O)/target/control-net/libnet.a
+NET_CONTROL_OBJS := $(patsubst $(SRC)/net/%.c,$(O)/target/control-net/%.o,$(NET_SRCS))
+
+$(O)/target/control-net/%.o: $(SRC)/net/%.c $(NET_HDRS) $(SRC)/net/net.mk
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(TARGET_CC) $(TARGET_CFLAGS) -DNET_TCP_CONNS_OVERRIDE=$(NET_CONTROL_TCP_CONNS) -I$(SRC)/net -c $< -o $@
+
+$(NET_CONTROL_LIB): $(NET_CONTROL_OBJS)
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
+	@echo "  AR      $@ ($(NET_CONTROL_TCP_CONNS) TCP connections)"
+
 .PHONY: net-size
 net-size: $(NET_LIB)
 	$(Q)$(TARGET_SIZE) -t $(NET_LIB) | tail -n 1 | awk '{ printf "net: libnet.a text %d data %d bss %d (Cortex-A7 Thumb-2 -Os)\n", $$1, $$2, $$3 }'

@@ -143,6 +143,7 @@ $(HTTP_FZ)/seeds/.stamp:
 	@rm -rf $(@D) && mkdir -p $(@D)
 	@printf '\003GET /v1/guests/www?x=1 HTTP/1.1\r\nHost: b\r\nAuthorization: Flotilla k\r\n\r\n' > $(@D)/get
 	@printf '\005PUT /v1/guests/www HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\n\r\nhelloGET /v1/stream HTTP/1.1\r\nHost: b\r\n\r\n' > $(@D)/put
+	@printf '\002GET /v1/follow HTTP/1.1\r\nHost: b\r\n\r\nGET /v1/stream HTTP/1.1\r\nHost: b\r\n\r\n' > $(@D)/follow
 	@printf '\001POST /v1/guests/a/rollback HTTP/1.0\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n!' > $(@D)/post
 	@touch $@
 test-http-fuzz: $(HTTP_FZ)/fuzz_http $(HTTP_FZ)/seeds/.stamp

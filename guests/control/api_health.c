@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_logs.h"
 #include "card.h"
 #include "domain.h"
 #include "event_log.h"
@@ -353,8 +354,7 @@ void api_get_guest_logs(struct http_conn *c, const struct http_request *r)
 		return;
 	}
 	if (strstr(r->query, "follow=1")) {
-		http_respond_error(c, 501, "not_implemented",
-				   "follow is not available yet: poll without it");
+		api_logs_follow(c, g);
 		return;
 	}
 	respond_json_rendered(c, 200, render_logs, g);

@@ -18,12 +18,15 @@ CONTROL_MODULES += push
 CONTROL_MODULES += probe probe_test
 # Health: the model (portable, host-tested), the monitor that feeds it, its API views.
 CONTROL_MODULES += health monitor api_health
+# Following a guest's logs (GET /v1/guests/NAME/logs?follow=1).
+CONTROL_MODULES += api_logs
 CONTROL_OBJS := $(CONTROL_MODULES:%=$(CONTROL_OUT)/%.o)
 CONTROL_IMAGE := $(O)/control.img
 # The device side of ota/: bundle verifier (+ the trusted keys) and mbedTLS.
 CONTROL_OTA_LIBS := $(O)/target/ota/libota.a $(O)/target/mbedtls/libmbedcrypto-min.a
-# Its own TCP/IP stack (net/), on its port.
-CONTROL_OTA_LIBS += $(O)/target/net/libnet.a
+# Its own TCP/IP stack (net/), on its port: a build with more TCP connections
+# than a guest's (net/net.mk, NET_CONTROL_LIB).
+CONTROL_OTA_LIBS += $(O)/target/control-net/libnet.a
 
 $(CONTROL_OUT)/%.o: $(CONTROL_DIR)/%.c $(CONTROL_DIR)/control.mk $(CONFIG_H) $(LIBFDT_INC)/.stamp | $(XEN_PUBLIC)/xen
 	$(Q)mkdir -p $(@D)

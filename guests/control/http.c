@@ -92,12 +92,19 @@ static void respond_head(struct http_conn *c, int status, const char *content_ty
 		c->close_after = true;
 	if (!c->request.keep_alive)
 		c->close_after = true;
-	int n = snprintf(c->out, sizeof(c->out),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
-			 "Cache-Control: no-store\r\n%sConnection: %s\r\n\r\n",
-			 status, http_status_text(status),
-			 content_type ? content_type : "text/plain", (unsigned long long)len,
-			 extra ? extra : "", c->close_after ? "close" : "keep-alive");
+	char length[48] = "";
+	/* UINT64_MAX: no length, the body ends with the connection. */
+	if (len == UINT64_MAX)
+		c->close_after = true;
+	else
+		snprintf(length, sizeof(length), "Content-Length: %llu\r\n",
+			 (unsigned long long)len);
+	int n =
+	    snprintf(c->out, sizeof(c->out),
+		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s"
+		     "Cache-Control: no-store\r\n%sConnection: %s\r\n\r\n",
+		     status, http_status_text(status), content_type ? content_type : "text/plain",
+		     length, extra ? extra : "", c->close_after ? "close" : "keep-alive");
 	c->out_len = n > 0 && (size_t)n < sizeof(c->out) ? (size_t)n : 0;
 	c->out_sent = 0;
 	c->answered = true;
@@ -161,8 +168,29 @@ void http_respond_stream(struct http_conn *c, int status, const char *content_ty
 		return;
 	respond_head(c, status, content_type, len, NULL);
 	c->stream = fill;
+	c->stream_open = false;
 	c->stream_left = c->head_only ? 0 : len;
 	after_answer(c);
+}
+
+void http_respond_stream_open(struct http_conn *c, int status, const char *content_type,
+			      size_t (*fill)(struct http_conn *c, char *buf, size_t cap))
+{
+	if (c->answered || c->state == HTTP_CLOSED)
+		return;
+	respond_head(c, status, content_type, UINT64_MAX, NULL);
+	c->stream = fill;
+	c->stream_open = !c->head_only;
+	c->stream_left = c->head_only ? 0 : UINT64_MAX;
+	after_answer(c);
+}
+
+void http_stream_end(struct http_conn *c)
+{
+	if (!c->stream_open)
+		return;
+	c->stream_open = false;
+	c->stream_left = 0;
 }
 
 /* ---------------------------------------------------------------- parsing */
@@ -519,7 +547,8 @@ size_t http_conn_output(struct http_conn *c, void *buf, size_t cap)
 		size_t got = c->stream ? c->stream(c, out + n, room) : 0;
 		if (got > room)
 			got = room;
-		c->stream_left -= got;
+		if (!c->stream_open)
+			c->stream_left -= got;
 		n += got;
 	}
 	if (!output_pending(c))
@@ -534,6 +563,12 @@ bool http_conn_should_close(const struct http_conn *c)
 
 void http_conn_peer_closed(struct http_conn *c)
 {
+	/* Nobody listens to an open stream any more: it ends here. */
+	if (c->stream_open) {
+		c->stream_open = false;
+		c->stream_left = 0;
+		c->state = HTTP_CLOSED;
+	}
 	/* A half-sent request can never complete; a finished one may still be answered. */
 	if (c->state == HTTP_READ_BODY || (c->state == HTTP_READ_HEAD && c->in_len) ||
 	    (c->state == HTTP_READ_HEAD && !output_pending(c)))
@@ -558,6 +593,9 @@ bool http_conn_expired(struct http_conn *c, uint64_t now_ms)
 		http_respond_error(c, 408, "timeout", "the body stalled");
 		return false;
 	}
+	/* An open stream waits for news as long as its client listens. */
+	if (c->stream_open)
+		return false;
 	/* Idle between requests, or a client that does not read its answer. */
 	return now_ms - c->last_activity_ms > HTTP_IDLE_TIMEOUT_MS && c->state != HTTP_WAIT;
 }

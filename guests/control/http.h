@@ -110,6 +110,7 @@ struct http_conn {
 	/* a streamed body (http_respond_stream): bytes still to come */
 	uint64_t stream_left;
 	size_t (*stream)(struct http_conn *c, char *buf, size_t cap);
+	bool stream_open;  /* http_respond_stream_open(): the body ends with the connection */
 	unsigned requests; /* answered on this connection */
 };
 
@@ -142,6 +143,19 @@ void http_respond_error(struct http_conn *c, int status, const char *code, const
 /* A body of exactly len bytes produced by fill() as output room appears. */
 void http_respond_stream(struct http_conn *c, int status, const char *content_type, uint64_t len,
 			 size_t (*fill)(struct http_conn *c, char *buf, size_t cap));
+/*
+ * A body without a length that ends when the connection does (HTTP/1.1
+ * "Connection: close" framing, RFC 9112 §6.3 rule 8): for answers that go
+ * on for as long as the client listens (GET /v1/guests/NAME/logs?follow=1).
+ * fill() is asked whenever output room appears (and by the owner's poll)
+ * and may return 0 when it has nothing yet; the connection is not expired
+ * while it waits. It ends when the client goes away, or after
+ * http_stream_end() once what fill() gave is sent. HEAD gets the head only.
+ */
+void http_respond_stream_open(struct http_conn *c, int status, const char *content_type,
+			      size_t (*fill)(struct http_conn *c, char *buf, size_t cap));
+/* Ends an open stream: the connection closes once the output is sent. */
+void http_stream_end(struct http_conn *c);
 const char *http_status_text(int status);
 
 /*

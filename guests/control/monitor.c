@@ -8,12 +8,14 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "card.h"
 #include "ctlnet.h"
 #include "domain.h"
 #include "nic.h"
+#include "probe.h"
 #include "runtime.h"
 #include "store.h"
 #include "supervisor.h"
@@ -60,6 +62,27 @@ static struct {
 	unsigned restarts;
 } seen[BOOT_BUNDLE_ENTRIES_MAX];
 
+/*
+ * Each running guest's probe (its plan's `probe`), once a period, at the
+ * address its status page reports, driven from monitor_poll(). The last
+ * verdict feeds the NAME.probe check. Allocated at start (not .bss).
+ */
+#define PROBE_TIMEOUT_MAX_MS 5000u
+struct guest_probe {
+	struct probe probe;
+	struct probe_spec spec;
+	bool parsed, valid, announced;
+	bool in_flight; /* started, verdict not yet taken (the stack's callbacks may give it) */
+	bool ran, passed;
+	uint32_t latency_ms;
+	char reason[PROBE_REASON_MAX];
+	char skipped[PROBE_REASON_MAX]; /* why the last attempt could not run */
+};
+static struct guest_probe *probes;
+static void probe_record(const struct guest *g, uint64_t now_ms);
+static int guest_index(const struct guest *g);
+static void probe_verdict(int i, enum probe_state st);
+
 int monitor_start(struct card_store *card_store)
 {
 	card = card_store;
@@ -67,6 +90,9 @@ int monitor_start(struct card_store *card_store)
 		printf("control: health: no memory for the health model\n");
 		return -1;
 	}
+	probes = calloc(BOOT_BUNDLE_ENTRIES_MAX, sizeof(*probes));
+	if (!probes)
+		printf("control: health: no memory for the guests' probes: not probed\n");
 	next_run_ns = flotilla_clock_monotonic() + NS_PER_S;
 	return 0;
 }
@@ -219,14 +245,163 @@ static void check_guest(const struct guest *g, uint64_t now_ms)
 		in.reported = status.health;
 		in.reported_reason = status.reason;
 	}
+	int index = guest_index(g);
+	const struct guest_probe *gp = index >= 0 && probes ? &probes[index] : NULL;
+	in.probe_declared = g->probe[0] != '\0';
+	if (gp && gp->ran && g->state == GUEST_RUNNING) {
+		in.probe_ran = true;
+		in.probe_passed = gp->passed;
+		in.probe_latency_ms = gp->latency_ms;
+		in.probe_reason = gp->reason;
+	}
 	in.on_trial = store_guest_slot(g->name, &in.slot, &in.trial_attempt);
 	record(g, "state", health_eval_guest_state(&in), now_ms);
 	record(g, "restarts", health_eval_guest_restarts(&in), now_ms);
 	record(g, "report", health_eval_guest_report(&in), now_ms);
-	/* Probes land with the health-gated swap; until then none is declared. */
 	record(g, "probe", health_eval_guest_probe(&in), now_ms);
 	record(g, "version", health_eval_guest_version(&in), now_ms);
 	record(g, "trial", health_eval_guest_trial(&in), now_ms);
+}
+
+/* ---------------------------------------------------------------- probes */
+
+static int guest_index(const struct guest *g)
+{
+	for (int i = 0; i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX; i++)
+		if (supervisor_guest(i) == g)
+			return i;
+	return -1;
+}
+
+/* The first address the guest's status page reports (net/'s host order), 0: none. */
+static uint32_t guest_address(const struct guest *g)
+{
+	struct monitor_guest_status status;
+	if (!monitor_guest_status(g, &status))
+		return 0;
+	for (unsigned i = 0; i < 4; i++)
+		if (status.ipv4[i])
+			return status.ipv4[i];
+	return 0;
+}
+
+/* A run of the checks: start each running guest's probe (one at a time per guest). */
+static void probes_start(void)
+{
+	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX;
+	     i++) {
+		const struct guest *g = supervisor_guest(i);
+		struct guest_probe *gp = &probes[i];
+		const char *why = NULL;
+		if (!gp->parsed) {
+			gp->parsed = true;
+			gp->valid = g->probe[0] && probe_parse(g->probe, &gp->spec, &why) == 0 &&
+				    gp->spec.kind != PROBE_NONE;
+			if (g->probe[0] && !gp->valid)
+				printf("control: health: %s: probe \"%s\" not run: %s\n", g->name,
+				       g->probe, why ? why : "none");
+		}
+		if (!gp->valid || gp->in_flight)
+			continue;
+		/* Not running: nothing to probe. During a swap the supervisor's gate
+		 * probes the candidate; the serving instance keeps its last verdict. */
+		if (g->state != GUEST_RUNNING) {
+			gp->ran = false;
+			continue;
+		}
+		if (g->swap != SWAP_NONE)
+			continue;
+		uint32_t address = guest_address(g);
+		if (!address) {
+			/* Its network is not up yet (or it reports none): no verdict. */
+			continue;
+		}
+		if (!gp->announced) {
+			gp->announced = true;
+			printf("control: health: %s: probing %s at %u.%u.%u.%u every %u s\n",
+			       g->name, g->probe, (unsigned)(address >> 24),
+			       (unsigned)(address >> 16) & 0xff, (unsigned)(address >> 8) & 0xff,
+			       (unsigned)address & 0xff, (unsigned)CONFIG_HEALTH_PERIOD_S);
+		}
+		uint32_t timeout_ms = g->ready_timeout_s * 1000u;
+		if (timeout_ms == 0 || timeout_ms > PROBE_TIMEOUT_MAX_MS)
+			timeout_ms = PROBE_TIMEOUT_MAX_MS;
+		gp->in_flight = true;
+		enum probe_state st = probe_start(&gp->probe, &gp->spec, address, timeout_ms);
+		if (st != PROBE_RUNNING)
+			probe_verdict(i, st); /* known at once (no address, no free connection) */
+	}
+}
+
+/* Verdicts that arrived: recorded at once (not at the next run). */
+static void probes_poll(uint64_t *deadline_ns)
+{
+	for (int i = 0; probes && i < supervisor_guest_count() && i < BOOT_BUNDLE_ENTRIES_MAX;
+	     i++) {
+		struct guest_probe *gp = &probes[i];
+		if (!gp->in_flight)
+			continue;
+		enum probe_state st = probe_poll(&gp->probe);
+		if (st == PROBE_RUNNING) {
+			uint64_t d = probe_deadline_ms(&gp->probe);
+			if (d != UINT64_MAX && d * NS_PER_MS < *deadline_ns)
+				*deadline_ns = d * NS_PER_MS;
+			continue;
+		}
+		probe_verdict(i, st);
+	}
+}
+
+/* A probe's verdict: kept for the NAME.probe check and recorded at once. */
+static void probe_verdict(int i, enum probe_state st)
+{
+	struct guest_probe *gp = &probes[i];
+	const struct guest *g = supervisor_guest(i);
+	gp->in_flight = false; /* the verdict is taken: ready for the next run */
+	/* The control domain's own state (no address yet, every TCP connection
+	 * in use) is not the guest's failure: no verdict this time. */
+	if (st == PROBE_FAILED && (strstr(gp->probe.reason, "no free TCP connection") ||
+				   strstr(gp->probe.reason, "control domain has no"))) {
+		if (strcmp(gp->skipped, gp->probe.reason) != 0)
+			printf("control: health: %s: not probed: %s\n", g->name, gp->probe.reason);
+		snprintf(gp->skipped, sizeof(gp->skipped), "%s", gp->probe.reason);
+		return;
+	}
+	gp->skipped[0] = '\0';
+	bool passed = st == PROBE_PASSED;
+	/* One console line per change of verdict (or of a failure's reason). */
+	if (!gp->ran || passed != gp->passed ||
+	    (!passed && strcmp(gp->reason, gp->probe.reason) != 0)) {
+		if (passed)
+			printf("control: health: %s: probe passed in %u ms\n", g->name,
+			       (unsigned)gp->probe.latency_ms);
+		else
+			printf("control: health: %s: probe failed: %s\n", g->name,
+			       gp->probe.reason);
+	}
+	gp->ran = true;
+	gp->passed = passed;
+	gp->latency_ms = gp->probe.latency_ms;
+	snprintf(gp->reason, sizeof(gp->reason), "%s", gp->probe.reason);
+	if (model.runs)
+		probe_record(g, flotilla_clock_monotonic() / NS_PER_MS);
+}
+
+static void probe_record(const struct guest *g, uint64_t now_ms)
+{
+	int index = guest_index(g);
+	if (index < 0 || !probes)
+		return;
+	const struct guest_probe *gp = &probes[index];
+	struct health_guest_input in = {
+	    .state = state_of(g->state),
+	    .probe_declared = g->probe[0] != '\0',
+	    .probe_ran = gp->ran && g->state == GUEST_RUNNING,
+	    .probe_passed = gp->passed,
+	    .probe_latency_ms = gp->latency_ms,
+	    .probe_reason = gp->reason,
+	};
+	record(g, "probe", health_eval_guest_probe(&in), now_ms);
 }
 
 /* ---------------------------------------------------------------- schedule */
@@ -273,9 +448,13 @@ uint64_t monitor_poll(void)
 	}
 	if (now >= next_run_ns || changed) {
 		run_checks();
+		if (now >= next_run_ns)
+			probes_start();
 		next_run_ns = now + (uint64_t)CONFIG_HEALTH_PERIOD_S * NS_PER_S;
 	}
-	return next_run_ns;
+	uint64_t deadline = next_run_ns;
+	probes_poll(&deadline);
+	return deadline;
 }
 
 /* ---------------------------------------------------------------- console */

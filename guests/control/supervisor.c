@@ -153,6 +153,7 @@ static void log_line(struct guest *g, struct guest_instance *in)
 		g->log_next = (g->log_next + 1) % CONFIG_CONTROL_LOG_LINES;
 		if (g->log_count < CONFIG_CONTROL_LOG_LINES)
 			g->log_count++;
+		g->log_total++;
 	}
 	in->line_len = 0;
 }

@@ -105,6 +105,7 @@ struct guest {
 	char (*log)[160];
 	unsigned log_next;
 	unsigned log_count;
+	uint64_t log_total; /* lines ever logged: followers of the logs find new ones */
 };
 
 /* The serving instance's domain (domid 0 when none). */

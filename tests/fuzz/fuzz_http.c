@@ -48,7 +48,29 @@ static void end_stream(struct http_conn *c, const struct http_request *r)
 	http_respond_stream(c, 200, "text/plain", 5000, fill);
 }
 
+/* An open stream (logs?follow=1): a little news each time, never ending by itself. */
+static unsigned open_budget;
+
+static size_t fill_open(struct http_conn *c, char *buf, size_t cap)
+{
+	(void)c;
+	if (open_budget == 0)
+		return 0; /* nothing new now */
+	open_budget--;
+	size_t n = cap < 7 ? cap : 7;
+	memcpy(buf, "{\"n\":1}", n);
+	return n;
+}
+
+static void end_open(struct http_conn *c, const struct http_request *r)
+{
+	(void)r;
+	open_budget = 50;
+	http_respond_stream_open(c, 200, "application/x-ndjson", fill_open);
+}
+
 static const struct http_route routes[] = {
+    {HTTP_GET, "/v1/follow", 0, NULL, NULL, end_open},
     {HTTP_GET, "/v1/guests/{}", 0, NULL, NULL, end_json},
     {HTTP_PUT, "/v1/guests/{}", 100000, NULL, body, end_json},
     {HTTP_POST, "/v1/guests/{}/rollback", 64, NULL, body, end_json},

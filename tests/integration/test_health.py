@@ -12,17 +12,26 @@ board's first two DHCP addresses):
   2. the same card with a byte of hello's image flipped: degraded, naming
      the store and the image;
   3. a plan with a crash-looping guest: degraded, naming it; the other
-     guest stays ok.
+     guest stays ok; `flotilla logs -f` shows ticker's new lines as it
+     prints them;
+  4. a plan whose www declares a probe of a page it does not have: the
+     monitor's periodic probe fails, `flotilla health` exits 2 with the
+     reason.
+The CLI (`flotilla health / status / logs / events`, $O/host/flotilla)
+runs against each board: exit codes, tables, signed reads with the build's
+development operator key ($O/keys/operator.key).
 
-    test_health.py IMAGE CRASH_IMAGE
+    test_health.py IMAGE CRASH_IMAGE PROBE_IMAGE
 """
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -47,7 +56,11 @@ class Lan:
     """Host ports forwarded to the board's first two DHCP addresses."""
 
     def __init__(self):
-        self.ports = {"10.0.2.15": free_port(), "10.0.2.16": free_port()}
+        first = free_port()
+        second = free_port()
+        while second == first:  # the kernel may hand the same free port out twice
+            second = free_port()
+        self.ports = {"10.0.2.15": first, "10.0.2.16": second}
         fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{p}-{a}:80" for a, p in self.ports.items())
         self.nic_args = ["-nic", f"user,model={NIC_MODEL},{fwd}"]
         self.base = None
@@ -71,6 +84,34 @@ class Lan:
             return status, json.loads(body)
         except ValueError:
             return status, {"unparsed": body[:500]}
+
+
+FLOTILLA = os.path.join(BUILD, "host", "flotilla")
+OPERATOR_KEY = os.path.join(BUILD, "keys", "operator.key")
+
+
+def flotilla(*argv, timeout=60):
+    """(exit code, stdout, stderr) of the CLI; HOME without a config file."""
+    env = dict(os.environ, HOME=os.path.join(BUILD, "tests", "health"))
+    env.pop("FLOTILLA_CONFIG", None)
+    p = subprocess.run([FLOTILLA, *argv], capture_output=True, text=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def board_address(lan):
+    return lan.base.replace("http://", "")
+
+
+def wait_cli_health(lan, want_rc, timeout=120):
+    """Runs `flotilla health` until it exits want_rc; returns the last (rc, out, err)."""
+    deadline = time.monotonic() + timeout
+    result = (None, "", "")
+    while time.monotonic() < deadline:
+        result = flotilla("health", board_address(lan))
+        if result[0] == want_rc:
+            return result
+        time.sleep(2)
+    return result
 
 
 def wait_health(lan, want, timeout=120):
@@ -143,6 +184,127 @@ def prometheus_query(lan, workdir, query, want, timeout=90):
 def metric(text, name):
     m = re.search(r"^" + re.escape(name) + r" ([0-9.e+-]+)$", text, re.M)
     return float(m.group(1)) if m else None
+
+
+def cli_checks(tap, lan):
+    """flotilla health / status / logs / events against the healthy board."""
+    address = board_address(lan)
+    # The monitor probes www (its plan: http:80/healthz) every period.
+    summary = wait_health(lan, lambda s: True, timeout=5)
+    deadline = time.monotonic() + 60
+    probe = {}
+    while time.monotonic() < deadline:
+        _, checks = lan.json("/v1/health/checks")
+        probe = next((c for c in checks.get("checks", []) if c["name"] == "www.probe"), {})
+        if "passed" in probe.get("reason", ""):
+            break
+        time.sleep(2)
+    tap.check("the monitor probes www as its plan declares (http:80/healthz): www.probe ok, "
+              "with the latency", probe.get("status") == "ok" and
+              re.fullmatch(r"probe passed in \d+ ms", probe.get("reason", "")), probe)
+    rc, out, err = flotilla("health", address)
+    tap.check("flotilla health: a healthy board exits 0, its table lists every guest ok",
+              rc == 0 and re.search(r"^www\s+running\s+\S+\s+ok$", out, re.M) and
+              re.search(r"^hello\s+(running|exited)\s+\S+\s+ok$", out, re.M) and "every check is ok" in out,
+              f"exit {rc}\n{out}\n{err}")
+    rc, out, err = flotilla("health", address, "--json")
+    doc = json.loads(out) if rc == 0 and out.startswith("{") else {}
+    tap.check("flotilla health --json: the board's summary", rc == 0 and doc.get("status") == "ok" and
+              {g["name"] for g in doc.get("guests", [])} == {"hello", "www"}, f"exit {rc}\n{out}\n{err}")
+    rc, out, err = flotilla("status", address)
+    tap.check("flotilla status: www running from a slot of the card, with its address and uptime",
+              rc == 0 and re.search(r"^www\s+running\s+\S+\s+[AB]\s+A:\S+.*B:\S+.*\s10\.0\.2\.\d+\s", out, re.M),
+              f"exit {rc}\n{out}\n{err}")
+    rc, out, err = flotilla("logs", address, "www", "--key", OPERATOR_KEY)
+    tap.check("flotilla logs www signed with the development operator key: 200, www's lines",
+              rc == 0 and re.search(r"^net: eth0 ", out, re.M), f"exit {rc}\n{out[-1500:]}\n{err}")
+    rc, out, err = flotilla("events", address, "--key", OPERATOR_KEY)
+    tap.check("flotilla events signed with the development operator key: the card's log",
+              rc == 0 and re.search(r"^SEQ\s+BOOT", out) and re.search(r"\swww\s", out),
+              f"exit {rc}\n{out[-1500:]}\n{err}")
+    status, body, _ = lan.get("/v1/guests/www/logs?follow=1")
+    tap.check("GET /v1/guests/www/logs?follow=1 without a signature: 401 unsigned",
+              status == 401 and '"unsigned"' in body, f"{status} {body}")
+    # Bench: the CLI's round trip (process start, connect, GET /v1/health, table).
+    times = []
+    for _ in range(10):
+        t = time.monotonic()
+        rc, _, _ = flotilla("health", address)
+        if rc == 0:
+            times.append((time.monotonic() - t) * 1000)
+    figures = {"cli_health_ms_median": round(median(times), 2) if times else None}
+    tap.note(f"bench: `flotilla health` round trip median {figures['cli_health_ms_median']} ms "
+             f"({len(times)} of 10 runs exited 0)")
+    merge_bench(os.path.join(BUILD, "bench", "health.json"), figures)
+
+
+def follow_ticker(tap, lan, board):
+    """flotilla logs -f: ticker's new lines appear as the console shows them."""
+    env = dict(os.environ, HOME=os.path.join(BUILD, "tests", "health"))
+    env.pop("FLOTILLA_CONFIG", None)
+    proc = subprocess.Popen([FLOTILLA, "logs", board_address(lan), "ticker", "-f", "--json",
+                             "--key", OPERATOR_KEY], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    lines = []
+    threading.Thread(target=lambda: [lines.append((time.monotonic(), l)) for l in proc.stdout],
+                     daemon=True).start()
+    try:
+        time.sleep(3)
+        kept = [json.loads(l)["n"] for _, l in lines if '"line"' in l]
+        board.pos = len(board.output)
+        m = board.expect(r"^\[ticker\] ticker: tick (\d+)", 30)
+        seen_on_console = time.monotonic()
+        tick = m.group(1)
+        deadline = time.monotonic() + 10
+        arrived = None
+        while time.monotonic() < deadline and arrived is None:
+            for t, l in list(lines):
+                if f'"ticker: tick {tick}"' in l:
+                    arrived = t
+            time.sleep(0.05)
+        new = [json.loads(l) for _, l in lines if '"line"' in l]
+        tap.check("flotilla logs -f: the kept lines first, then ticker's new line as it prints it",
+                  kept and arrived is not None and new[-1]["n"] > max(kept),
+                  f"kept {kept}\n" + "\n".join(l for _, l in lines[-20:]))
+        if arrived is not None:
+            tap.note(f"logs -f: the tick reached the CLI {max(0.0, arrived - seen_on_console) * 1000:.0f} ms "
+                     f"after the board's console showed it")
+            tap.check("... within 3 s of the console", arrived - seen_on_console < 3.0,
+                      arrived - seen_on_console)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+    tap.check("... Ctrl-C ends the follow with exit 0", rc == 0, rc)
+    # The board let the connection go: its follow slots are free again.
+    ok = False
+    for _ in range(5):
+        rc, out, _ = flotilla("logs", board_address(lan), "ticker", "--key", OPERATOR_KEY)
+        if rc == 0 and "ticker: tick" in out:
+            ok = True
+            break
+        time.sleep(1)
+    tap.check("... and the board still answers logs afterwards", ok, out[-500:])
+
+
+def probe_failing(tap, image, workdir):
+    lan = Lan()
+    with Board(image, workdir, nic_args=lan.nic_args, log_name="console-probe.log") as board:
+        boot(board, lan)
+        rc, out, err = wait_cli_health(lan, 2, timeout=120)
+        tap.check("a guest whose probe fails: flotilla health exits 2 (failed) with the reason",
+                  rc == 2 and re.search(r"^  failed\s+www\.probe\s+probe failed: .*HTTP 404", out, re.M) and
+                  re.search(r"^www\s+running\s+\S+\s+failed$", out, re.M), f"exit {rc}\n{out}\n{err}")
+        status, summary = lan.json("/v1/health")
+        tap.check("... GET /v1/health says failed, naming www.probe",
+                  summary.get("status") == "failed" and
+                  any(p["check"] == "www.probe" for p in summary.get("problems", [])), summary)
+        status, www = lan.json("/v1/guests/www")
+        tap.check("... and www keeps running (a probe only reports)", www.get("state") == "running" and
+                  www.get("restarts") == 0, www)
 
 
 def bench(tap, lan):
@@ -234,10 +396,12 @@ def healthy_board(tap, image, workdir):
                                       lambda result: result[0]["value"][1] == "1")
         tap.check("a Prometheus server scraping the board answers flotilla_guest_up{guest=\"www\"} = 1",
                   ok, detail)
+        cli_checks(tap, lan)
         after = lan.json("/v1/guests")[1]
         same = [(g["name"], g["state"], g.get("domid"), g["restarts"]) for g in before.get("guests", [])] == \
                [(g["name"], g["state"], g.get("domid"), g["restarts"]) for g in after.get("guests", [])]
-        tap.check("nothing the health API did changed a guest (state, domain, restarts)", same,
+        tap.check("nothing the health API (and the CLI's reads) did changed a guest "
+                  "(state, domain, restarts)", same,
                   f"{before}\n{after}")
 
         bench(tap, lan)
@@ -291,6 +455,12 @@ def crash_looping(tap, image, workdir):
                   any("crash-looping" in p["reason"] for p in problems), json.dumps(summary)[:1500])
         guests = {g["name"]: g["status"] for g in summary.get("guests", [])}
         tap.check("... while the other guest stays ok", guests.get("ticker") == "ok", guests)
+        rc, out, err = flotilla("health", board_address(lan))
+        tap.check("flotilla health: exit 1 (degraded), naming the crash-looping guest",
+                  rc == 1 and re.search(r"^crash\s+failed\s+\S+\s+degraded$", out, re.M) and
+                  re.search(r"^  degraded\s+crash\.\w+\s+.*crash-looping", out, re.M),
+                  f"exit {rc}\n{out}\n{err}")
+        follow_ticker(tap, lan, board)
         status, metrics, _ = lan.get("/metrics")
         tap.check("... and /metrics shows it down with its restarts and degraded checks",
                   'flotilla_guest_up{guest="crash"} 0' in metrics and
@@ -300,12 +470,13 @@ def crash_looping(tap, image, workdir):
 
 
 def main():
-    image, crash_image = sys.argv[1], sys.argv[2]
+    image, crash_image, probe_image = sys.argv[1], sys.argv[2], sys.argv[3]
     tap = Tap()
     workdir = os.path.join(BUILD, "tests", "health")
     os.makedirs(workdir, exist_ok=True)
     tap.run("healthy board, then a corrupted slot", healthy_board, tap, image, workdir)
     tap.run("crash-looping guest", crash_looping, tap, crash_image, os.path.join(workdir, "crash"))
+    tap.run("a guest whose probe fails", probe_failing, tap, probe_image, os.path.join(workdir, "probe"))
     return tap.done()
 
 

@@ -76,7 +76,35 @@ static void big_end(struct http_conn *c, const struct http_request *r)
 	http_respond_stream(c, 200, "text/plain", 100000, fill_pattern);
 }
 
+/* An open stream: what app.news holds is sent as it appears. */
+static char news[256];
+static size_t news_len, news_sent;
+
+static size_t fill_news(struct http_conn *c, char *buf, size_t cap)
+{
+	(void)c;
+	size_t n = news_len - news_sent < cap ? news_len - news_sent : cap;
+	memcpy(buf, news + news_sent, n);
+	news_sent += n;
+	return n;
+}
+
+static void follow_end(struct http_conn *c, const struct http_request *r)
+{
+	(void)r;
+	news_len = news_sent = 0;
+	http_respond_stream_open(c, 200, "application/x-ndjson", fill_news);
+}
+
+static void add_news(const char *text)
+{
+	size_t n = strlen(text);
+	memcpy(news + news_len, text, n);
+	news_len += n;
+}
+
 static const struct http_route routes[] = {
+    {HTTP_GET, "/follow", 0, NULL, NULL, follow_end},
     {HTTP_GET, "/hello", 0, NULL, NULL, hello_end},
     {HTTP_GET, "/v1/guests/{}", 0, NULL, NULL, guest_end},
     {HTTP_PUT, "/v1/guests/{}", 1 << 24, NULL, upload_body, upload_end},
@@ -396,6 +424,73 @@ static void streamed_answer_through_small_windows(void **state)
 	assert_non_null(strstr(out, "hello\n"));
 }
 
+static void open_stream_ends_with_the_connection(void **state)
+{
+	(void)state;
+	static struct http_conn c;
+	start(&c);
+	const char req[] = REQ("GET /follow", "");
+	feed(&c, req, strlen(req), 0, 1);
+	/* The head: no length, the body ends when the connection does. */
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+	assert_null(strstr(out, "Content-Length"));
+	assert_non_null(strstr(out, "Connection: close\r\n"));
+	assert_non_null(strstr(out, "application/x-ndjson"));
+	assert_false(http_conn_should_close(&c));
+	/* Nothing yet: nothing sent, and the connection waits. */
+	size_t before = out_len;
+	pump(&c, 4096);
+	assert_int_equal(out_len, before);
+	/* News goes out as it appears, in whatever windows TCP gives. */
+	add_news("{\"n\":1}\n");
+	pump(&c, 3);
+	add_news("{\"n\":2}\n");
+	pump(&c, 5);
+	assert_non_null(strstr(out, "\r\n\r\n{\"n\":1}\n{\"n\":2}\n"));
+	/* Silence is not idleness: an open stream outlives the idle deadline. */
+	assert_false(http_conn_expired(&c, 10 * HTTP_IDLE_TIMEOUT_MS));
+	assert_false(http_conn_should_close(&c));
+	/* A request pipelined meanwhile is not served: this answer never ends. */
+	const char more[] = REQ("GET /hello", "");
+	http_conn_input(&c, more, strlen(more), 2);
+	pump(&c, 4096);
+	assert_null(strstr(out, "hello\n"));
+	/* The client goes away: the stream ends, the connection closes. */
+	http_conn_peer_closed(&c);
+	assert_true(http_conn_should_close(&c));
+	assert_true(http_conn_expired(&c, 3));
+}
+
+static void open_stream_ended_by_the_handler_and_head(void **state)
+{
+	(void)state;
+	static struct http_conn c;
+	start(&c);
+	const char req[] = REQ("GET /follow", "");
+	feed(&c, req, strlen(req), 0, 1);
+	add_news("last\n");
+	http_stream_end(&c);
+	pump(&c, 4096);
+	/* What fill() had before the end is not promised: the end is at once. */
+	assert_true(http_conn_should_close(&c));
+
+	start(&c);
+	const char head[] = REQ("HEAD /follow", "");
+	feed(&c, head, strlen(head), 0, 1);
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+	assert_null(strstr(out, "Content-Length"));
+	assert_true(http_conn_should_close(&c));
+
+	/* An HTTP/1.0 client gets the same framing. */
+	start(&c);
+	const char old[] = "GET /follow HTTP/1.0\r\n\r\n";
+	feed(&c, old, strlen(old), 0, 1);
+	add_news("x\n");
+	pump(&c, 4096);
+	assert_non_null(strstr(out, "Connection: close\r\n\r\nx\n"));
+	assert_false(http_conn_should_close(&c));
+}
+
 static void json_writer_escapes_and_bounds(void **state)
 {
 	(void)state;
@@ -438,6 +533,8 @@ int main(void)
 	    cmocka_unit_test(slowloris_and_idle_deadlines),
 	    cmocka_unit_test(http10_and_connection_close),
 	    cmocka_unit_test(streamed_answer_through_small_windows),
+	    cmocka_unit_test(open_stream_ends_with_the_connection),
+	    cmocka_unit_test(open_stream_ended_by_the_handler_and_head),
 	    cmocka_unit_test(json_writer_escapes_and_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

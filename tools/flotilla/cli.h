@@ -11,6 +11,7 @@
 #ifndef FLOTILLA_CLI_H
 #define FLOTILLA_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,17 @@ struct cli_target {
  * code with the error printed.
  */
 int cli_resolve_board(const char *board, const char *key_option, struct cli_target *t);
+/* The same; without key_required, t->key may be left "" (reads the board
+ * answers unsigned). */
+int cli_resolve_board_key(const char *board, const char *key_option, struct cli_target *t,
+			  bool key_required);
+
+/* verb_health.c: the board's health and state (docs/cli.md) */
+int verb_health(int argc, char **argv);
+int verb_status(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+int verb_events(int argc, char **argv);
+extern const char usage_health[], usage_status[], usage_logs[], usage_events[];
 
 /* util.c: messages */
 void cli_set_verb(const char *verb);

@@ -246,8 +246,10 @@ static void store_body(struct client_response *resp, const char *data, size_t n)
  * connection the board had closed yields none: the caller retries).
  */
 static int read_response(struct client *c, struct client_response *resp, bool *got_any,
-			 int answer_timeout_ms)
+			 const struct client_request *rq)
 {
+	int answer_timeout_ms = rq->answer_timeout_ms;
+	bool streaming;
 	int stall_timeout_ms = c->timeout_ms;
 
 	char head[HEAD_MAX + 1], value[64];
@@ -312,6 +314,7 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 		return fail(c, CLIENT_E_PROTOCOL, "%s:%u: Transfer-Encoding %s is not supported",
 			    c->host, c->port, value);
 	header_value(head, "Location", resp->location, sizeof(resp->location));
+	streaming = rq->on_body && resp->status >= 200 && resp->status < 300;
 
 	/* Body bytes that came with the head. */
 	{
@@ -320,14 +323,22 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 
 		if (has_length && have > length)
 			have = (size_t)length; /* more would be a pipelined answer we never asked */
-		store_body(resp, body, have);
+		if (!streaming)
+			store_body(resp, body, have);
+		else if (have && !rq->on_body(rq->on_body_ctx, body, have)) {
+			client_close(c);
+			return CLIENT_OK;
+		}
 		remaining = has_length ? length - have : UINT64_MAX;
 	}
 	while (remaining > 0) {
 		char buf[4096];
-		ssize_t n =
-		    recv_some(c, buf, remaining < sizeof(buf) ? (size_t)remaining : sizeof(buf));
+		ssize_t n;
 
+		if (streaming && rq->stream_stall_ms > 0)
+			c->timeout_ms = rq->stream_stall_ms;
+		n = recv_some(c, buf, remaining < sizeof(buf) ? (size_t)remaining : sizeof(buf));
+		c->timeout_ms = stall_timeout_ms;
 		if (n < 0)
 			return CLIENT_E_LOST;
 		if (n == 0) {
@@ -338,9 +349,14 @@ static int read_response(struct client *c, struct client_response *resp, bool *g
 			keep_alive = false;
 			break;
 		}
-		store_body(resp, buf, (size_t)n);
 		if (has_length)
 			remaining -= (uint64_t)n;
+		if (!streaming)
+			store_body(resp, buf, (size_t)n);
+		else if (!rq->on_body(rq->on_body_ctx, buf, (size_t)n)) {
+			client_close(c); /* the caller has seen enough */
+			return CLIENT_OK;
+		}
 	}
 	if (!keep_alive || resp->early)
 		client_close(c);
@@ -439,7 +455,7 @@ int client_request(struct client *c, const struct client_request *rq, struct cli
 			client_close(c);
 			return rc;
 		}
-		rc = read_response(c, resp, &got_any, rq->answer_timeout_ms);
+		rc = read_response(c, resp, &got_any, rq);
 		if (rc == CLIENT_OK)
 			return CLIENT_OK;
 		client_close(c);

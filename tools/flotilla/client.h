@@ -11,7 +11,9 @@
  * progress callback, and the board may answer before the body is complete
  * (a bundle refused at its head): the client then stops sending and returns
  * that answer. Response bodies are bounded (CLIENT_BODY_MAX, the rest is
- * read and dropped) since every answer of the API is a small JSON document.
+ * read and dropped) since every answer of the API is a JSON document of a
+ * few KiB; an answer that goes on (a followed log) is handed over as it
+ * arrives instead (client_request.on_body).
  *
  * Functions return a CLIENT_ code and leave a one-line reason in c->error;
  * they print nothing.
@@ -28,7 +30,7 @@
 #include "crypto.h"
 #include "manifest.h"
 
-#define CLIENT_BODY_MAX     16384
+#define CLIENT_BODY_MAX     262144 /* GET /v1/health/checks with its history */
 #define CLIENT_HOST_MAX     255
 #define CLIENT_DEFAULT_PORT 80
 #define CLIENT_AUTH_MAX     320 /* the board's limit for the Authorization header */
@@ -82,6 +84,14 @@ struct client_request {
 	/* How long the board may think before the first byte of its answer,
 	 * when longer than the client's stall timeout (0: that timeout). */
 	int answer_timeout_ms;
+	/* A streamed answer (GET /v1/guests/NAME/logs?follow=1): when set, a 2xx
+	 * answer's body is handed to on_body as it arrives instead of being kept
+	 * in resp->body, and may go on until the board closes the connection;
+	 * on_body returns false to stop reading. stream_stall_ms: the longest
+	 * silence taken within it (0: the client's stall timeout). */
+	bool (*on_body)(void *ctx, const char *data, size_t len);
+	void *on_body_ctx;
+	int stream_stall_ms;
 };
 
 /*

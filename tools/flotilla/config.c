@@ -175,6 +175,12 @@ static int read_config(const char *path, const char *name, struct cli_target *t,
 
 int cli_resolve_board(const char *board, const char *key_option, struct cli_target *t)
 {
+	return cli_resolve_board_key(board, key_option, t, true);
+}
+
+int cli_resolve_board_key(const char *board, const char *key_option, struct cli_target *t,
+			  bool key_required)
+{
 	char buf[PATH_MAX], default_key[PATH_MAX] = "";
 	int required, found = 0;
 	const char *path = config_path(buf, sizeof(buf), &required);
@@ -197,7 +203,7 @@ int cli_resolve_board(const char *board, const char *key_option, struct cli_targ
 		snprintf(t->key, sizeof(t->key), "%s", key_option);
 	else if (!t->key[0])
 		snprintf(t->key, sizeof(t->key), "%s", default_key);
-	if (!t->key[0])
+	if (!t->key[0] && key_required)
 		return cli_usage_error("no operator key: give --key OPERATOR.key, or key = in %s",
 				       path ? path : "~/.config/flotilla/config");
 	return 0;

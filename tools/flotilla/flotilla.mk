@@ -3,7 +3,7 @@
 
 FLOTILLA_SRC := $(SRC)/tools/flotilla
 FLOTILLA_MODULES := main util keys bundle_build verb_keys verb_bundle verb_store verb_flash devcfg \
-	client config verb_push
+	client config verb_push verb_health
 FLOTILLA_H := $(O)/host/flotilla.d
 FLOTILLA_CFLAGS := $(HOST_CFLAGS) -I$(FLOTILLA_SRC) -I$(SRC)/guests/control -I$(SRC)/ota -I$(O)/include $(DEPFLAGS) \
 	-DFLOTILLA_VERSION='"$(FLOTILLA_VERSION)"'
@@ -56,3 +56,10 @@ $(O)/host/tests/test_client: $(SRC)/tests/unit/test_client.c $(FLOTILLA_SAN_OBJS
 	$(Q)$(HOST_CC) $(FLOTILLA_CFLAGS) $(HOST_SANITIZE) -o $@ $^ -lcmocka -lmbedcrypto
 test-cli-client: $(O)/host/tests/test_client
 	$(Q)$(RUN_SUITE) cli-client env CMOCKA_MESSAGE_OUTPUT=TAP $<
+
+# flotilla health / status / logs [-f] / events against the device API protocol
+# (tests/cli/test_health_cli.py: a protocol server that checks the signatures).
+TEST_SUITES += cli-health
+.PHONY: test-cli-health
+test-cli-health: $(O)/host/flotilla
+	$(Q)$(RUN_SUITE) cli-health $(PYTHON) $(SRC)/tests/cli/test_health_cli.py $(O)/host/flotilla $(O)/host/tests/cli-health
