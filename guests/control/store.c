@@ -817,8 +817,13 @@ int store_activate_previous(const char *name, char *version, size_t size)
 void store_confirm_all(void)
 {
 	int confirmed = 0;
-	for (int i = 0; i < sguest_count; i++)
+	for (int i = 0; i < sguest_count; i++) {
+		/* A swap's candidate is confirmed by its health gate, not by hand. */
+		const struct guest *g = supervisor_find(sguests[i].name);
+		if (g && g->swap != SWAP_NONE)
+			continue;
 		confirmed += store_confirm(sguests[i].name) == OTA_OK;
+	}
 	printf("control: store: %d trial(s) confirmed\n", confirmed);
 }
 
@@ -838,7 +843,7 @@ void store_install_test_updates(const char *only)
 			struct guest *g = supervisor_guest(k);
 			if (!g)
 				break;
-			if (strcmp(g->name, e->name) == 0 && g->from_store)
+			if (strcmp(g->name, e->name) == 0 && g->from_store && g->swap == SWAP_NONE)
 				supervisor_rebuild(g);
 		}
 	}

@@ -53,6 +53,7 @@ static uint64_t swap_poll(struct guest *g, uint64_t now);
 static void swap_candidate_died(struct guest *g, int reason);
 static bool swap_crash_loop(struct guest *g, int reason, unsigned crashes);
 static void forget_crashes(struct guest *g);
+static void swap_begin(struct guest *g, enum op_kind kind, bool auto_rollback);
 
 static void on_console_event(evtchn_port_t port, void *arg)
 {
@@ -143,12 +144,17 @@ void supervisor_print_status(void)
 static void log_line(struct guest *g, struct guest_instance *in)
 {
 	in->line[in->line_len] = '\0';
-	/* The candidate of a swap speaks under its own tag. */
+	/* A swap's candidate, and the old instance while it drains, speak
+	 * under their own tags. */
 	bool cand = in != &g->inst[g->run];
+	const char *tag = !cand ? "" : g->swap == SWAP_DRAINING ? " old" : " new";
 	if (!g->quiet)
-		printf("[%s%s] %s\n", g->name, cand ? " new" : "", in->line);
+		printf("[%s%s] %s\n", g->name, tag, in->line);
 	if (g->log) {
-		snprintf(g->log[g->log_next], sizeof(g->log[0]), "%s%.152s", cand ? "(new) " : "",
+		snprintf(g->log[g->log_next], sizeof(g->log[0]), "%s%.152s",
+			 !cand                      ? ""
+			 : g->swap == SWAP_DRAINING ? "(old) "
+						    : "(new) ",
 			 in->line);
 		g->log_next = (g->log_next + 1) % CONFIG_CONTROL_LOG_LINES;
 		if (g->log_count < CONFIG_CONTROL_LOG_LINES)
@@ -256,7 +262,7 @@ static int destroy_instance(struct guest *g, struct guest_instance *in)
 static int start_instance(struct guest *g, struct guest_instance *in, bool staged,
 			  const char *extra, const char **why_out)
 {
-	static char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + 96];
+	static char bootargs[BOOT_BUNDLE_BOOTARGS_MAX + sizeof(g->lease) + 2];
 	if (in->dom.domid) {
 		if (why_out)
 			*why_out = "a previous instance is still being destroyed";
@@ -615,7 +621,12 @@ uint64_t supervisor_poll(void)
 		uint64_t swap_next = swap_poll(g, now);
 		if (swap_next < next)
 			next = swap_next;
-		if (g->state != GUEST_BACKOFF || g->swap != SWAP_NONE)
+		/* Not while a candidate is on probation (a build now would take
+		 * the card's TRIAL); during a drain the confirmed version may
+		 * restart beside the old instance. Not while the last domain is
+		 * still being destroyed. */
+		if (g->state != GUEST_BACKOFF || g->swap == SWAP_PROBATION ||
+		    g->swap == SWAP_PROBING || g->inst[g->run].dom.domid)
 			continue;
 		if (now >= g->restart_at_ns) {
 			g->restarts++;
@@ -792,7 +803,7 @@ static void op_finish(struct guest *g, enum op_stage stage, const char *code, co
 	g->op.finished_ms = ms_now();
 	if (code)
 		snprintf(g->op.code, sizeof(g->op.code), "%s", code);
-	if (reason)
+	if (reason && reason != g->op.reason)
 		snprintf(g->op.reason, sizeof(g->op.reason), "%s", reason);
 	printf("control: %s: %s %s: %s%s%s\n", g->name, op_kind_name(g->op.kind),
 	       op_stage_name(stage), g->op.version, reason ? ": " : "", reason ? reason : "");
@@ -816,16 +827,22 @@ static void swap_fail(struct guest *g, const char *code, const char *reason)
 	struct guest_instance *c = candidate(g);
 	probe_gate_cancel(&g->probe_run);
 	destroy_instance(g, c);
-	/* The version is marked bad on the card: never retried by itself. */
-	if (g->from_store && store_on_trial(g))
+	/* The version is marked bad on the card: never retried by itself.
+	 * (Whether or not the candidate got built: a trial left on the card
+	 * would be what the next restart builds, ungated.) */
+	if (g->swap_trial)
 		store_revert_trial(g->name, OTA_REASON_UNHEALTHY);
+	g->swap_trial = false;
 	if (!g->swap_side_by_side) {
 		/* Stop-then-start: nothing serves; the confirmed image comes back. */
 		if (start_guest(g) != 0)
 			g->state = GUEST_FAILED;
 		g->op.gap_ms = (uint32_t)((flotilla_clock_monotonic() - g->swap_stopped_ns) / MS);
 	}
-	op_finish(g, g->state == GUEST_FAILED ? OP_FAILED : OP_ROLLED_BACK, code, reason);
+	if (g->swap_side_by_side && g->state == GUEST_BACKOFF)
+		g->restart_at_ns = flotilla_clock_monotonic(); /* it died meanwhile: now */
+	bool serving = g->state == GUEST_RUNNING || g->state == GUEST_BACKOFF;
+	op_finish(g, serving ? OP_ROLLED_BACK : OP_FAILED, code, reason);
 	supervisor_print_status();
 }
 
@@ -845,10 +862,15 @@ static void swap_switch_over(struct guest *g)
 	g->state = GUEST_RUNNING;
 	memcpy(g->version, c->version, sizeof(g->version));
 	g->op.switched_ms = now / MS;
-	if (g->from_store && store_on_trial(g) && store_confirm(g->name) != 0)
+	if (g->swap_trial && store_confirm(g->name) != 0)
 		printf("control: %s: the card did not record the confirmation\n", g->name);
-	if (g->op.kind != OP_RESTART)
+	g->swap_trial = false;
+	/* A crash loop soon after an update brings the previous version back;
+	 * the version brought back gets no such window (no ping-pong). */
+	if (g->op.kind == OP_UPDATE || (g->op.kind == OP_ROLLBACK && !g->auto_rollback))
 		g->confirmed_ns = now;
+	else if (g->auto_rollback)
+		g->confirmed_ns = 0;
 	forget_crashes(g);
 	if (!g->swap_side_by_side) {
 		g->op.gap_ms = (uint32_t)((now - g->swap_stopped_ns) / MS);
@@ -981,7 +1003,6 @@ static void op_begin(struct guest *g, enum op_kind kind)
 	}
 	g->op.kind = kind;
 	snprintf(g->op.from_version, sizeof(g->op.from_version), "%s", g->version);
-	g->auto_rollback = false;
 }
 
 uint32_t supervisor_next_op_id(void)
@@ -991,7 +1012,13 @@ uint32_t supervisor_next_op_id(void)
 
 void supervisor_swap_start(struct guest *g, enum op_kind kind)
 {
+	swap_begin(g, kind, false);
+}
+
+static void swap_begin(struct guest *g, enum op_kind kind, bool auto_rollback)
+{
 	op_begin(g, kind);
+	g->auto_rollback = auto_rollback;
 	uint64_t now = flotilla_clock_monotonic();
 	if (!g->op.installed_ms)
 		g->op.installed_ms = now / MS;
@@ -1000,11 +1027,17 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 	bool serving = g->state == GUEST_RUNNING && instance_live(&g->inst[g->run]);
 	uint64_t free_pages = dom_xen_free_pages(), need = instance_pages(g);
 	g->swap_side_by_side = serving && free_pages >= need;
+	/* A push or rollback made a TRIAL on the card: this swap owns it, and
+	 * reverts it whatever happens unless the candidate is confirmed. */
+	g->swap_trial = g->from_store && kind != OP_RESTART;
 	char extra[sizeof(g->lease)] = "";
-	/* The address(es) the serving instance holds (or held, if it is
-	 * gone): the candidate serves under them at once. */
-	if (serving && gstatus_lease_args(guest_dom(g), extra, sizeof(extra)) > 0)
-		memcpy(g->lease, extra, sizeof(extra));
+	/* The address(es) the serving instance holds (or, if it is gone, held
+	 * last): the candidate serves under them at once. A live instance that
+	 * has no address yet passes none (an old lease may be someone else's). */
+	if (serving) {
+		g->lease[0] = '\0';
+		gstatus_lease_args(guest_dom(g), g->lease, sizeof(g->lease));
+	}
 	memcpy(extra, g->lease, sizeof(extra));
 	if (g->swap_side_by_side) {
 		snprintf(g->op.mode, sizeof(g->op.mode), "side-by-side");
@@ -1017,6 +1050,13 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 			       g->name, free_pages, need);
 		g->swap_stopped_ns = now;
 		if (serving && destroy_instance(g, &g->inst[g->run]) != 0) {
+			/* Cut off already (its NICs went first): restart it once
+			 * Xen lets it go; the trial goes back. */
+			if (g->swap_trial)
+				store_revert_trial(g->name, OTA_REASON_UNHEALTHY);
+			g->swap_trial = false;
+			g->state = GUEST_BACKOFF;
+			g->restart_at_ns = now;
 			op_finish(g, OP_FAILED, "stop_failed",
 				  "the running instance would not stop");
 			return;
@@ -1031,6 +1071,14 @@ void supervisor_swap_start(struct guest *g, enum op_kind kind)
 		snprintf(reason, sizeof(reason), "the new version could not be built: %s", why);
 		g->swap = SWAP_PROBATION; /* for swap_fail's bookkeeping */
 		swap_fail(g, "build_failed", reason);
+		return;
+	}
+	if (g->swap_trial && !store_on_trial(g)) {
+		/* The card refused the trial while building (its hash, its
+		 * attempts) and built the confirmed image instead. */
+		g->swap = SWAP_PROBATION;
+		swap_fail(g, "build_failed",
+			  "the card refused the new image when it was read back (see the console)");
 		return;
 	}
 	snprintf(g->op.version, sizeof(g->op.version), "%s", c->version);
@@ -1065,12 +1113,12 @@ static bool swap_crash_loop(struct guest *g, int reason, unsigned crashes)
 	memset(&g->op, 0, sizeof(g->op));
 	g->op.id = ++next_op_id;
 	g->op.started_ms = now / MS;
-	g->confirmed_ns = 0;
-	supervisor_swap_start(g, OP_ROLLBACK);
-	g->auto_rollback = true;
+	g->op.stage = OP_INSTALLED; /* op_begin() keeps it */
 	snprintf(g->op.reason, sizeof(g->op.reason),
 		 "v%s crashed %u times within %u s after its confirmation: v%s is back", bad,
 		 crashes, CONFIG_CONTROL_CRASH_WINDOW_S, previous);
+	g->confirmed_ns = 0;
+	swap_begin(g, OP_ROLLBACK, true);
 	return true;
 }
 
@@ -1084,14 +1132,24 @@ struct guest *supervisor_find(const char *name)
 
 bool supervisor_busy(const struct guest *g)
 {
-	return !op_finished(g->op.stage) || g->swap != SWAP_NONE;
+	/* A domain still being destroyed holds the candidate's place (and
+	 * its memory): no swap until it is gone. */
+	return !op_finished(g->op.stage) || g->swap != SWAP_NONE || g->inst[0].dying ||
+	       g->inst[1].dying;
+}
+
+/* Nothing to build a new instance of: a plan guest whose boot bundle was
+ * refused and which has no image on the card. */
+static bool buildable(const struct guest *g)
+{
+	return g->from_store || g->image;
 }
 
 /* push.c has begun g->op (stage INSTALLED) when it calls these two. */
 int supervisor_rollback(struct guest *g)
 {
 	char previous[16];
-	if (g->swap != SWAP_NONE)
+	if (g->swap != SWAP_NONE || !buildable(g))
 		return OTA_E_STATE;
 	int rc = store_activate_previous(g->name, previous, sizeof(previous));
 	if (rc != OTA_OK)
@@ -1103,7 +1161,7 @@ int supervisor_rollback(struct guest *g)
 
 int supervisor_restart(struct guest *g)
 {
-	if (g->swap != SWAP_NONE)
+	if (g->swap != SWAP_NONE || !buildable(g))
 		return OTA_E_STATE;
 	op_begin(g, OP_RESTART);
 	supervisor_swap_start(g, OP_RESTART);

@@ -95,9 +95,12 @@ struct guest {
 	/* the serving instance's address(es) as boot arguments, kept from its
 	 * status page when it went: a stop-then-start successor takes them */
 	char lease[160];
-	bool swap_no_address;        /* ready, but no address reported yet */
-	bool auto_rollback;          /* the swap is a rollback after a crash loop */
-	struct probe_gate probe_run; /* the candidate's health probe */
+	bool swap_no_address; /* ready, but no address reported yet */
+	bool auto_rollback;
+	bool swap_trial;
+	    /* this swap made (and owns) a TRIAL on the card */ /* the swap is a rollback after a
+								   crash loop */
+	struct probe_gate probe_run;                            /* the candidate's health probe */
 
 	/* the latest operator action on this guest (a push, rollback, restart) */
 	struct guest_operation op;
