@@ -13,7 +13,8 @@
 #   pad1m        2.1.0  v2 padded to a 1 MiB image (bench: push throughput)
 #   pad1mb       2.1.1  the same, another version (power cuts alternate the two)
 #   pad16m       2.2.0  v2 padded to a 16 MiB image (bench; needs slots of
-#                       more than 16 MiB: CONFIG_OTA_SLOT_SIZE_KB)
+#                       16 MiB or more: CONFIG_OTA_SLOT_SIZE_KB; pushed only
+#                       by bench-push-16mib, on a build with such slots)
 # $(O)/push/bad/: the bad bundles (tests/integration/push_fixtures.py) and
 # index.json (class -> file, guest to push it to, expected error).
 #
