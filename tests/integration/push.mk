@@ -127,17 +127,18 @@ test-push: $(PUSH_IMAGE_DEP) $(PUSH_BUNDLES) $(PUSH_FIXTURES)
 #
 # The 16 MiB push needs slots larger than 16 MiB, which the default card
 # (4 MiB slots) does not have: a second build of the push image in its own
-# directory, $(PUSH16_O), configured from this one with 17 MiB slots, a store
-# partition for CONFIG_OTA_MAX_GUESTS guests' two of them and a card large
-# enough for the partitions (the next power of two). Only `make bench`
-# builds it; the board run there pushes www-pad16m.bnd alone.
+# directory, $(PUSH16_O), configured from this one with 17 MiB slots (or
+# this build's, if larger), a store partition for CONFIG_OTA_MAX_GUESTS
+# guests' two of them and a card large enough for the partitions (the next
+# power of two). Only `make bench` builds it; the board run there pushes
+# www-pad16m.bnd alone. (Recursive variables: the shell runs only then.)
 PUSH16_O := $(O)/bench-ota16
-PUSH16_SLOT_KB := 17408
+PUSH16_SLOT_KB = $(shell echo $$(($(CONFIG_OTA_SLOT_SIZE_KB) > 17408 ? $(CONFIG_OTA_SLOT_SIZE_KB) : 17408)))
 PUSH16_STORE_MB = $(shell echo $$(((2 * $(CONFIG_OTA_MAX_GUESTS) * ($(PUSH16_SLOT_KB) + 4) + 16 + \
 	$(or $(CONFIG_OTA_EVENT_LOG_KB),0) + 1023) / 1024)))
 PUSH16_SD_MB = $(shell n=1; while [ $$n -lt $$((1 + $(CONFIG_BOOT_PART_SIZE_MB) + $(PUSH16_STORE_MB))) ]; do \
 	n=$$((n * 2)); done; echo $$n)
-PUSH16_SET := CONFIG_OTA_SLOT_SIZE_KB=$(PUSH16_SLOT_KB) CONFIG_OTA_STORE_SIZE_MB=$(PUSH16_STORE_MB) \
+PUSH16_SET = CONFIG_OTA_SLOT_SIZE_KB=$(PUSH16_SLOT_KB) CONFIG_OTA_STORE_SIZE_MB=$(PUSH16_STORE_MB) \
 	CONFIG_SDCARD_SIZE_MB=$(PUSH16_SD_MB)
 BENCH_TARGETS += bench-push
 .PHONY: bench-push bench-push-16mib bench-push-16mib-run
