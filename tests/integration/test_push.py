@@ -37,7 +37,9 @@ boots 3..: (f) power cut (QEMU killed) at moments during a push and during
                  --bundles DIR [--bench FILE] [--only SECTIONS]
 
 SECTIONS (comma-separated): auth, http, bad, swap, faults, crashloop,
-concurrent, powercut (default: all); "bench" = swap,faults,concurrent.
+concurrent, powercut (default: all); "bench" = swap,faults,concurrent and
+75 KiB and 1 MiB pushes timed; "bench16" = a 16 MiB push timed alone (it
+needs a card with slots over 16 MiB: make bench-push-16mib).
 Environment: PUSH_POWERCUTS (cuts per phase, default 6),
 PUSH_DOWNLOAD_S (the slow download's length, default 12).
 """
@@ -789,14 +791,32 @@ def measure_push(tap, rig, a, bundle, label, bench, key):
             bench[f"ota_push_{key}_mbps"] = round(mbps, 3)
             if rc == 0:
                 bench[f"ota_push_{key}_confirmed_s"] = round(seconds, 3)
-            for k in ("ram_high_water", "ram_high_water_bytes", "heap_high_water"):
-                if k in op:
-                    bench[f"ota_install_{k}"] = op[k]
+            before, after = op.get("ram_high_water_before"), op.get("ram_high_water_installed")
+            if before is not None and after is not None:
+                # The high-water mark's rise across the install: what the
+                # install needed beyond what the control domain had used.
+                bench[f"ota_install_ram_growth_bytes_{key}"] = after - before
+                bench[f"ota_install_ram_high_water_bytes_{key}"] = after
+                tap.note(f"{label} push: RAM high-water {before} -> {after} bytes")
+            bench[f"ota_push_{key}_verdict"] = f"{stage} {code or ''}".strip()
         return rc == 0
     tap.note(f"{label} push not measured: exit {rc}, {stage} {code}: {err.strip()[:200]}")
     if bench is not None:
         bench[f"ota_push_{key}_note"] = f"{stage} {code}".strip()
     return False
+
+
+def measure_push16(tap, rig, a, bench):
+    """The 16 MiB push on a card whose slots hold it: installed, then not run."""
+    bundle = os.path.join(a.bundles, "www-pad16m.bnd")
+    serving = rig.www_version()
+    measure_push(tap, rig, a, bundle, "16 MiB", bench, "16mib")
+    op = rig.api.operation("www")
+    tap.check(f"the 16 MiB bundle is received and installed ({op.get('bytes')} of "
+              f"{os.path.getsize(bundle)} bytes; verdict {op.get('stage')} {op.get('code')})",
+              bool((op.get("ms") or {}).get("installed")), op)
+    tap.check(f"www {serving} serves on after the 16 MiB version fails to start",
+              wait_for(lambda: rig.www_version() == serving, 30), rig.www_version())
 
 
 def section_powercut(tap, rig, a, cuts):
@@ -949,12 +969,15 @@ def main():
                 tap.run("crash loop after confirmation", section_crashloop, tap, rig, a, bench)
             if want("concurrent"):
                 tap.run("64 connections during a push", section_concurrent, tap, rig, a, bench)
-            if bench is not None:
+            if bench is not None and "bench" in only:
                 measure_push(tap, rig, a, os.path.join(a.bundles, "www-v2.bnd"), "75 KiB", bench, "75kib")
                 measure_push(tap, rig, a, os.path.join(a.bundles, "www-pad1m.bnd"), "1 MiB", bench,
                              "1mib")
-                measure_push(tap, rig, a, os.path.join(a.bundles, "www-pad16m.bnd"), "16 MiB", bench,
-                             "16mib")
+            if bench is not None and "bench16" in only:
+                # A card with slots over 16 MiB (make bench-push-16mib). www
+                # has 16 MiB of RAM: the image cannot run, so the swap fails
+                # after the install; the install is what is timed.
+                measure_push16(tap, rig, a, bench)
             # ---- boots 3..: power cuts
             if want("powercut"):
                 tap.run("power cuts", section_powercut, tap, rig, a,
@@ -968,6 +991,18 @@ def main():
             os.close(own_ns)
     if bench:
         merge_bench(a.bench, bench)
+        # A push timed now: an older run's "not measured" note is stale.
+        stale = [f"ota_push_{k}_note" for k in ("75kib", "1mib", "16mib")
+                 if f"ota_push_{k}_mbps" in bench]
+        with open(a.bench) as f:
+            data = json.load(f)
+        if any(k in data for k in stale):
+            for k in stale:
+                data.pop(k, None)
+            with open(a.bench + ".tmp", "w") as f:
+                json.dump(data, f, indent=2, sort_keys=True)
+                f.write("\n")
+            os.replace(a.bench + ".tmp", a.bench)
     return tap.done()
 
 
