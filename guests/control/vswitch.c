@@ -810,7 +810,20 @@ bool vswitch_port_drained(const struct vswitch *sw, int port, uint64_t now_ms)
 		return false;
 	if (now_ms >= p->drain_since_ms && now_ms - p->drain_since_ms >= CONFIG_SWITCH_DRAIN_MS)
 		return true;
-	return vswitch_port_flows(sw, port, now_ms) == 0;
+	/* Connections that carried nothing for CONFIG_SWITCH_DRAIN_IDLE_MS (an
+	 * idle keep-alive, a client that vanished) do not hold the old
+	 * instance: a client that speaks on one later is reset by the new
+	 * instance and reconnects, as HTTP clients do with a stale
+	 * keep-alive connection. */
+	for (unsigned i = 0; i < VSWITCH_FLOWS; i++) {
+		const struct vswitch_flow *f = &sw->flows[i];
+		if (f->owner == port + 1 && (f->state & FLOW_PHASE) != FLOW_CLOSING &&
+		    flow_live(f, now_ms) &&
+		    (CONFIG_SWITCH_DRAIN_IDLE_MS == 0 || now_ms < f->last_ms ||
+		     now_ms - f->last_ms < CONFIG_SWITCH_DRAIN_IDLE_MS))
+			return false;
+	}
+	return true;
 }
 
 void vswitch_port_track_flows(struct vswitch *sw, int port, bool on)

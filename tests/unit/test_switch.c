@@ -664,6 +664,17 @@ static void test_drain_timeout(void)
 	setup_swap();
 	connect_client(port[2], 5001, 1000);
 	int old = vswitch_port_promote(&sw, staged, 10000);
+	from_client(5001, ACK, 10500);
+	check("drain: a connection that carries segments holds the old instance",
+	      !vswitch_port_drained(&sw, old, 11000));
+	if (CONFIG_SWITCH_DRAIN_IDLE_MS) {
+		check("drain: ... until it has been idle for CONFIG_SWITCH_DRAIN_IDLE_MS",
+		      !vswitch_port_drained(&sw, old, 10500 + CONFIG_SWITCH_DRAIN_IDLE_MS - 1) &&
+			  vswitch_port_drained(&sw, old, 10500 + CONFIG_SWITCH_DRAIN_IDLE_MS));
+	}
+	/* Keep it busy up to the drain timeout. */
+	for (uint64_t t = 11000; t < 10000 + CONFIG_SWITCH_DRAIN_MS; t += 500)
+		from_client(5001, ACK, t);
 	check("drain: not drained just before CONFIG_SWITCH_DRAIN_MS",
 	      !vswitch_port_drained(&sw, old, 10000 + CONFIG_SWITCH_DRAIN_MS - 1));
 	check("drain: drained at CONFIG_SWITCH_DRAIN_MS with the connection still open",
