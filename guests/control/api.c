@@ -223,7 +223,10 @@ static struct api_connection *evict_idle(void)
 	struct api_connection *victim = NULL;
 	for (unsigned i = 0; i < API_CONNECTIONS; i++) {
 		struct api_connection *a = &connections[i];
-		if (a->http.state != HTTP_READ_HEAD || a->http.out_len > a->http.out_sent)
+		/* Not one that is answering: a pending answer, or a stream
+		 * (logs ?follow=1) that stays open while it waits for lines. */
+		if (a->http.state != HTTP_READ_HEAD || a->http.out_len > a->http.out_sent ||
+		    a->http.stream_left > 0)
 			continue;
 		if (!victim || a->http.last_input_ms < victim->http.last_input_ms)
 			victim = a;
