@@ -52,4 +52,13 @@ test-push-big: $(PUSH_BIG_IMAGE) $(PUSH_BIG_BUNDLES)
 	$(Q)O=$(O) $(RUN_SUITE_SERIAL) push-big $(PYTHON) $(SRC)/tests/integration/test_push_big.py $(PUSH_BIG_IMAGE) \
 		--plan $(PUSH_BIG_PLAN) --flotilla $(FLOTILLA_CLI) --operator-key $(PUSH_BIG_OPERATOR_KEY) \
 		--bundles $(PUSH_BIG_OUT)
+
+# The same run's figures (the gaps, the time to the verdict) merged into
+# $(O)/bench/ota.json as ota_stop_start_*.
+BENCH_TARGETS += bench-push-big
+.PHONY: bench-push-big
+bench-push-big: $(PUSH_BIG_IMAGE) $(PUSH_BIG_BUNDLES)
+	$(Q)O=$(O) $(PYTHON) $(SRC)/tests/integration/test_push_big.py $(PUSH_BIG_IMAGE) \
+		--plan $(PUSH_BIG_PLAN) --flotilla $(FLOTILLA_CLI) --operator-key $(PUSH_BIG_OPERATOR_KEY) \
+		--bundles $(PUSH_BIG_OUT) --bench $(O)/bench/ota.json
 endif

@@ -100,17 +100,25 @@ class Rig:
     def push(self, bundle, timeout=400):
         """flotilla push BUNDLE --to 127.0.0.1:PORT --json -> (rc, doc, seconds, stderr)."""
         t0 = time.monotonic()
-        r = subprocess.run([self.a.flotilla, "push", bundle, "--to", f"127.0.0.1:{self.port}",
-                            "--key", self.a.operator_key, "--json"],
-                           capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.Popen([self.a.flotilla, "push", bundle, "--to", f"127.0.0.1:{self.port}",
+                                 "--key", self.a.operator_key, "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The console is read meanwhile, so each line's arrival time is
+        # when the board printed it (Board.time_at), not when it was asked.
+        while proc.poll() is None and time.monotonic() < t0 + timeout:
+            self.board.collect(0.1)
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate()
+        seconds = time.monotonic() - t0
         doc = {}
-        for line in reversed(r.stdout.strip().splitlines()):
+        for line in reversed(out.strip().splitlines()):
             try:
                 doc = json.loads(line)
                 break
             except ValueError:
                 continue
-        return r.returncode, doc, time.monotonic() - t0, r.stderr
+        return proc.returncode, doc, seconds, err
 
     def kill(self):
         self.board.kill()
@@ -237,6 +245,15 @@ def section_never_ready(tap, rig, a, ticker, figures):
               now.get("domid") != before.get("domid") and rebuilt, (before, now, out[-2000:]))
     # Built as the card's confirmed image, not as a trial or a seed.
     slot_line = re.search(r"^control: ticker: slot ([AB]) v2\.0\.0 \(([^)]*)\)", out, re.M)
+    out = b.output[mark:]  # with what the rebuilt instance printed meanwhile
+    back = [m for m in re.finditer(r"^\[ticker\] ticker: version 2\.0\.0$", out, re.M)]
+    why = re.search(WHY, out, re.M)
+    if why and back:
+        # Seen from the host: from the old instance's stop to 2.0.0's first
+        # word again (the board's gap_ms ends when it is built again).
+        down = b.time_at(mark + back[-1].start()) - b.time_at(mark + why.start())
+        tap.note(f"console: 2.0.0 was down {down * 1000:.0f} ms (the reason line to its version line)")
+        figures["ota_stop_start_rollback_console_down_ms"] = round(down * 1000)
     st = slots(rig)
     states = sorted((s["version"], s["state"]) for s in st) if isinstance(st, list) else st
     tap.check(f"the card: 2.0.0 confirmed, 2.0.1 bad ({states})",
