@@ -253,6 +253,13 @@ def section_never_ready(tap, rig, a, ticker, figures):
         # word again (the board's gap_ms ends when it is built again).
         down = b.time_at(mark + back[-1].start()) - b.time_at(mark + why.start())
         tap.note(f"console: 2.0.0 was down {down * 1000:.0f} ms (the reason line to its version line)")
+        timeline = []
+        for pattern in (WHY, STARTED, r"^control: ticker: update rolled_back", r"^\[ticker\] ticker: version"):
+            for m in re.finditer(pattern, out, re.M):
+                timeline.append((b.time_at(mark + m.start()) - b.time_at(mark + why.start()),
+                                 out[m.start():out.find("\n", m.start())][:70]))
+        for t, line in sorted(timeline):
+            tap.note(f"  +{t * 1000:6.0f} ms  {line}")
         figures["ota_stop_start_rollback_console_down_ms"] = round(down * 1000)
     st = slots(rig)
     states = sorted((s["version"], s["state"]) for s in st) if isinstance(st, list) else st
