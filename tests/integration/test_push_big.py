@@ -16,7 +16,9 @@ side, so it must run stop-then-start (docs/updates.md):
   (b) ticker 2.0.1, which never calls flotilla_ready(): rolled back
       not_ready, stop-then-start, gap reported; 2.0.0 runs again, rebuilt
       from the card's confirmed slot; the 2.0.1 slot is marked bad; Xen's
-      free memory is back to its level.
+      free memory is back to its level;
+  (c) `flotilla restart` of ticker: a fresh instance of the running version,
+      stop-then-start as well, confirmed, gap reported.
 
     test_push_big.py IMAGE --plan PLAN --flotilla CLI --operator-key OP.key
                      --bundles DIR [--bench FILE]
@@ -99,9 +101,15 @@ class Rig:
 
     def push(self, bundle, timeout=400):
         """flotilla push BUNDLE --to 127.0.0.1:PORT --json -> (rc, doc, seconds, stderr)."""
+        return self.cli(["push", bundle, "--to", f"127.0.0.1:{self.port}"], timeout)
+
+    def restart(self, timeout=400):
+        """flotilla restart 127.0.0.1:PORT ticker --json -> (rc, doc, seconds, stderr)."""
+        return self.cli(["restart", f"127.0.0.1:{self.port}", "ticker"], timeout)
+
+    def cli(self, args, timeout):
         t0 = time.monotonic()
-        proc = subprocess.Popen([self.a.flotilla, "push", bundle, "--to", f"127.0.0.1:{self.port}",
-                                 "--key", self.a.operator_key, "--json"],
+        proc = subprocess.Popen([self.a.flotilla, *args, "--key", self.a.operator_key, "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # The console is read meanwhile, so each line's arrival time is
         # when the board printed it (Board.time_at), not when it was asked.
@@ -277,6 +285,31 @@ def section_never_ready(tap, rig, a, ticker, figures):
                     "ota_stop_start_rollback_cli_s": round(seconds, 2)})
 
 
+def section_restart(tap, rig, a, ticker, figures):
+    """An operator's restart of a guest too large for two: stop-then-start too."""
+    b = rig.board
+    before = rig.guest()
+    free_before, _ = rig.steady_free()
+    mark = len(b.output)
+    rc, doc, seconds, err = rig.restart()
+    stage, code = verdict(doc)
+    op = doc.get("operation") or {}
+    tap.note(f"restart: exit {rc} after {seconds:.1f} s; operation {json.dumps(op)}")
+    gap = op.get("gap_ms") or 0
+    tap.check(f"flotilla restart ticker: exit 0, confirmed, kind restart, stop-then-start, gap {gap} ms",
+              rc == 0 and stage == "confirmed" and op.get("kind") == "restart" and
+              op.get("mode") == "stop-then-start" and gap > 0, (rc, doc, err))
+    b.collect(1.0)
+    out = b.output[mark:]
+    now = rig.guest()
+    tap.check(f"the same version {before.get('version')} runs in a new domain (d{before.get('domid')} -> "
+              f"d{now.get('domid')}), the console said why",
+              now.get("version") == before.get("version") and now.get("state") == "running" and
+              now.get("domid") != before.get("domid") and re.search(WHY, out, re.M), (before, now, out[-2000:]))
+    memory_back(tap, rig, free_before)
+    figures["ota_stop_start_restart_gap_ms"] = gap
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("image")
@@ -300,6 +333,7 @@ def main():
                   "running", wait_for(lambda: rig.guest().get("state") == "running", 30), rig.guest())
         tap.run("stop-then-start swap", section_swap, tap, rig, a, ticker, figures)
         tap.run("stop-then-start rollback", section_never_ready, tap, rig, a, ticker, figures)
+        tap.run("stop-then-start restart", section_restart, tap, rig, a, ticker, figures)
     except BoardTimeout as e:
         tap.check("the board answered", False, str(e))
     finally:
