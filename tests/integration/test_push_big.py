@@ -262,7 +262,8 @@ def section_never_ready(tap, rig, a, ticker, figures):
         down = b.time_at(mark + back[-1].start()) - b.time_at(mark + why.start())
         tap.note(f"console: 2.0.0 was down {down * 1000:.0f} ms (the reason line to its version line)")
         timeline = []
-        for pattern in (WHY, STARTED, r"^control: ticker: update rolled_back", r"^\[ticker\] ticker: version"):
+        for pattern in (WHY, STARTED, r"^control: ticker: update rolled_back",
+                        r"^\[ticker\] ticker: version"):
             for m in re.finditer(pattern, out, re.M):
                 timeline.append((b.time_at(mark + m.start()) - b.time_at(mark + why.start()),
                                  out[m.start():out.find("\n", m.start())][:70]))
@@ -305,7 +306,8 @@ def section_restart(tap, rig, a, ticker, figures):
     tap.check(f"the same version {before.get('version')} runs in a new domain (d{before.get('domid')} -> "
               f"d{now.get('domid')}), the console said why",
               now.get("version") == before.get("version") and now.get("state") == "running" and
-              now.get("domid") != before.get("domid") and re.search(WHY, out, re.M), (before, now, out[-2000:]))
+              now.get("domid") != before.get("domid") and re.search(WHY, out, re.M),
+              (before, now, out[-2000:]))
     memory_back(tap, rig, free_before)
     figures["ota_stop_start_restart_gap_ms"] = gap
 
