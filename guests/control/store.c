@@ -36,6 +36,7 @@ struct store_guest {
 	const struct boot_entry *factory; /* its boot bundle entry, or NULL */
 	bool factory_refused;             /* by the card's counter: never seeded again */
 	bool seeded;                      /* seeded from the boot bundle this boot */
+	bool seed_confirmed;              /* ... and that seed is still the confirmed image */
 	unsigned builds;                  /* builds this boot */
 	uint8_t running_slot;             /* slot of the last build, NO_SLOT: none / RAM */
 	bool on_trial;
@@ -416,6 +417,7 @@ static int seed(struct store_guest *sg)
 	       (unsigned)m->version[2]);
 	log_event(OTA_EVENT_SEED, sg->name, (unsigned)slot, OTA_OK, 0, m->version);
 	sg->seeded = true;
+	sg->seed_confirmed = true;
 	return OTA_OK;
 }
 
@@ -698,7 +700,7 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 				  (uint32_t)attempt, info->version);
 		} else {
 			snprintf(reason, sizeof(reason), "%s",
-				 sg->seeded ? "seeded from boot bundle" : "confirmed");
+				 sg->seed_confirmed ? "seeded from boot bundle" : "confirmed");
 		}
 		uint32_t version[3];
 		memcpy(version, info->version, sizeof(version));
@@ -768,6 +770,7 @@ int store_confirm(const char *name)
 	if (rc != OTA_OK)
 		return rc;
 	sg->on_trial = false;
+	sg->seed_confirmed = false; /* a pushed version is no seed from the boot bundle */
 	printf("control: %s: slot %c v%u.%u.%u confirmed\n", name, slot_letter((unsigned)slot),
 	       (unsigned)version[0], (unsigned)version[1], (unsigned)version[2]);
 	log_event(OTA_EVENT_CONFIRM, name, (unsigned)slot, OTA_OK, 0, version);
