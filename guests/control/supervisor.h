@@ -98,9 +98,9 @@ struct guest {
 	bool swap_no_address; /* ready, but no address reported yet */
 	bool auto_rollback;
 	bool swap_trial;
-	    /* this swap made (and owns) a TRIAL on the card */ /* the swap is a rollback after a
-								   crash loop */
-	struct probe_gate probe_run;                            /* the candidate's health probe */
+	/* this swap made (and owns) a TRIAL on the card */ /* the swap is a rollback after a
+							       crash loop */
+	struct probe_gate probe_run;                        /* the candidate's health probe */
 
 	/* the latest operator action on this guest (a push, rollback, restart) */
 	struct guest_operation op;
