@@ -95,6 +95,22 @@ def checks(tap, image):
             alive = False
         tap.check("the control domain still answers its console", alive, board.output[-2000:])
 
+        # What guests say of their own health (flotilla_health()) is a
+        # health check of the board: 'h' prints them.
+        start = board.pos = len(board.output)
+        board.send("h")
+        try:
+            board.expect(r"control:\s+scribble\.report\s+\S+.*\n", 20)
+            board.collect(1.0)
+        except Exception:
+            pass
+        table = board.output[start:]
+        tap.check("a guest's own health report is a health check: ready says ok 'serving', "
+                  "the scribbler's sanitised 'degraded' stands",
+                  re.search(r"control:\s+ready\.report\s+ok\s+.*serving", table) and
+                  re.search(r"control:\s+scribble\.report\s+degraded\s+.*control: forged", table),
+                  [line for line in table.splitlines() if ".report" in line])
+
 
 def main():
     image = sys.argv[1]
