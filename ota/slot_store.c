@@ -805,6 +805,21 @@ int slot_store_revert(struct slot_store *s, const char *name)
 	return commit(s);
 }
 
+int slot_store_withdraw_trial(struct slot_store *s, const char *name)
+{
+	int g = lookup(s, name);
+	int trial;
+
+	if (g < 0)
+		return g;
+	trial = find_state(&s->guests[g], SLOT_TRIAL);
+	if (trial < 0)
+		return OTA_E_STATE;
+	s->guests[g].slot[trial].state = SLOT_READY;
+	s->guests[g].trial_attempts = 0;
+	return commit(s);
+}
+
 int slot_store_count_attempt(struct slot_store *s, const char *name)
 {
 	int g = lookup(s, name);

@@ -26,6 +26,7 @@
  *   INSTALLING --abort, hash mismatch, power cut--> EMPTY
  *   READY --activate--> TRIAL --confirm--> CONFIRMED (old CONFIRMED -> READY)
  *                       TRIAL --revert---> BAD
+ *                       TRIAL --withdraw-> READY (an interrupted rollback)
  *
  * A CONFIRMED slot is never written. One update at a time per store. All
  * memory is inside struct slot_store (no allocation); its size does not
@@ -160,6 +161,10 @@ int slot_store_confirm_ready(struct slot_store *s, const char *name);
 int slot_store_confirm(struct slot_store *s, const char *name);
 /* TRIAL -> BAD; the CONFIRMED image (if any) is what boots again. */
 int slot_store_revert(struct slot_store *s, const char *name);
+/* TRIAL -> READY: a trial given up without judging it (a rollback to a
+ * previously confirmed image that a power cut interrupted: that image was
+ * good once and stays a rollback target). The CONFIRMED image boots again. */
+int slot_store_withdraw_trial(struct slot_store *s, const char *name);
 /*
  * Counts one more attempt to run the guest's TRIAL image, durably (a
  * commit), so a trial that hangs or resets the board is still counted.

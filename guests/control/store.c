@@ -613,6 +613,30 @@ static void revert(struct store_guest *sg, unsigned slot, int status, unsigned r
 	log_event(OTA_EVENT_REVERT, sg->name, slot, status, attempts, version);
 }
 
+/*
+ * An unconfirmed trial in a slot that is not the newest install is a
+ * rollback to an image confirmed before (supervisor_rollback(), a crash
+ * loop's automatic rollback) that a power cut interrupted: that image was
+ * good once, so it goes back to READY (still a rollback target) rather than
+ * BAD, and the confirmed image boots.
+ */
+static int withdraw(struct store_guest *sg, unsigned slot)
+{
+	const struct slot_guest *guest = slot_store_guest(&store, sg->name);
+	uint32_t version[3];
+	unsigned attempts = guest->trial_attempts;
+	memcpy(version, guest->slot[slot].version, sizeof(version));
+	int rc = slot_store_withdraw_trial(&store, sg->name);
+	if (rc != OTA_OK)
+		return rc;
+	printf("control: %s: rollback to v%u.%u.%u in slot %c was not confirmed before the board "
+	       "restarted: the slot is READY again\n",
+	       sg->name, (unsigned)version[0], (unsigned)version[1], (unsigned)version[2],
+	       slot_letter(slot));
+	log_event(OTA_EVENT_REVERT, sg->name, slot, OTA_OK, attempts, version);
+	return OTA_OK;
+}
+
 /* The confirmed image on the card is unusable: the boot bundle's, if it may run. */
 static int fall_back_to_factory(struct store_guest *sg)
 {
@@ -645,6 +669,8 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 		bool trial = info->state == SLOT_TRIAL;
 		char reason[48];
 		if (trial && first_build && guest->trial_attempts > 0) {
+			if ((unsigned)slot != guest->newest && withdraw(sg, (unsigned)slot) == OTA_OK)
+				continue;
 			revert(sg, (unsigned)slot, OTA_OK, OTA_REASON_UNCONFIRMED);
 			continue;
 		}
@@ -808,6 +834,8 @@ int store_activate_previous(const char *name, char *version, size_t size)
 		int rc = slot_store_activate_slot(&store, name, slot);
 		if (rc != OTA_OK)
 			return rc;
+		/* As for a push: a power cut before the gate withdraws it at boot. */
+		slot_store_count_attempt(&store, name);
 		snprintf(version, size, "%u.%u.%u", (unsigned)info->version[0],
 			 (unsigned)info->version[1], (unsigned)info->version[2]);
 		printf("control: %s: slot %c v%s is the trial again (rollback)\n", name,
@@ -919,6 +947,9 @@ int store_activate_pushed(const char *name, const struct ota_manifest *m)
 		refuse_event(name, rc, OTA_EVENT_FROM_NETWORK, NO_SLOT, m->version);
 		return rc;
 	}
+	/* Count an attempt now: a power cut before the health gate has run
+	 * leaves a trial the next boot reverts, never one it runs ungated. */
+	slot_store_count_attempt(&store, name);
 	int slot = slot_store_boot_slot(&store, name);
 	printf("control: %s: pushed v%u.%u.%u installed in slot %c as TRIAL\n", name,
 	       (unsigned)m->version[0], (unsigned)m->version[1], (unsigned)m->version[2],

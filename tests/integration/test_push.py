@@ -891,6 +891,40 @@ def section_powercut(tap, rig, a, cuts):
             except Exception:
                 pass
 
+    # A rollback cut short: the previous version was made the trial again;
+    # after the reboot the confirmed one serves and the previous one is
+    # still a rollback target (READY), not marked bad.
+    label = "power cut during a rollback (at stage starting)"
+    try:
+        serving = rig.www_version()
+        resp, _ = rig.api.signed("POST", "/v1/guests/www/rollback")
+        previous = (resp.json().get("operation") or resp.json()).get("version") if resp.status == 202 else None
+        t0 = time.monotonic()
+        last = None
+        while time.monotonic() < t0 + 60 and resp.status == 202:
+            last = rig.api.operation("www").get("stage")
+            if last != "installed":
+                break
+            time.sleep(0.01)
+        rig.kill()
+        rig.boot()
+        now = rig.www_version()
+        store = slot_summary(rig.board.disk)
+        slots = store["slots"] if isinstance(store, dict) else []
+        states = {x["version"]: x["state"] for x in slots}
+        confirmed = [v for v, st in states.items() if st == "confirmed"]
+        ok = (resp.status == 202 and last in ("starting", "healthy", "confirmed") and
+              len(confirmed) == 1 and now == confirmed[0] and
+              (now != serving or any(st == "ready" for v, st in states.items() if v != now)))
+        tap.check(f"{label} (last seen: {last}): a confirmed version serves ({serving} -> {now}) "
+                  f"and the other stays a rollback target (not bad)", ok,
+                  (resp.status, resp.body[:200], previous, last, now, states))
+    except Exception as e:
+        tap.check(label, False, f"{type(e).__name__}: {e}")
+        try:
+            rig.boot()
+        except Exception:
+            pass
 
 # -------------------------------------------------------------------- main
 def enter_namespace(name):

@@ -198,6 +198,26 @@ static void test_activate_previous_same_counter(void **state)
 	assert_int_equal(slot_store_boot_slot(&f->store, "hello"), 0);
 }
 
+/* A rollback (the previous image made the trial again) given up without a
+ * verdict: the previous image is READY again, the confirmed one boots. */
+static void test_withdraw_rollback_trial(void **state)
+{
+	struct fixture *f = *state;
+
+	live(f, "hello", 0, 1, 3);
+	live(f, "hello", 1, 2, 3);
+	assert_int_equal(slot_store_activate_slot(&f->store, "hello", 0), OTA_OK);
+	assert_int_equal(slot_store_count_attempt(&f->store, "hello"), 1);
+	assert_int_equal(slot_store_withdraw_trial(&f->store, "hello"), OTA_OK);
+	assert_int_equal(state_of(f, "hello", 0), SLOT_READY);
+	assert_int_equal(state_of(f, "hello", 1), SLOT_CONFIRMED);
+	assert_int_equal(slot_store_boot_slot(&f->store, "hello"), 1);
+	assert_int_equal(slot_store_guest(&f->store, "hello")->trial_attempts, 0);
+	/* Still a rollback target; nothing to withdraw any more. */
+	assert_int_equal(slot_store_withdraw_trial(&f->store, "hello"), OTA_E_STATE);
+	assert_int_equal(slot_store_activate_slot(&f->store, "hello", 0), OTA_OK);
+}
+
 static void test_revert(void **state)
 {
 	struct fixture *f = *state;
@@ -520,6 +540,7 @@ int main(void)
 	    T(test_install_activate_confirm),
 	    T(test_update_and_rollback_target),
 	    T(test_activate_previous_same_counter),
+	    T(test_withdraw_rollback_trial),
 	    T(test_revert),
 	    T(test_refusals_change_nothing),
 	    T(test_counter_equal_is_accepted),
