@@ -669,7 +669,8 @@ int store_build(struct guest *g, struct dom_spec *spec, struct dom_handle *dom, 
 		bool trial = info->state == SLOT_TRIAL;
 		char reason[48];
 		if (trial && first_build && guest->trial_attempts > 0) {
-			if ((unsigned)slot != guest->newest && withdraw(sg, (unsigned)slot) == OTA_OK)
+			if ((unsigned)slot != guest->newest &&
+			    withdraw(sg, (unsigned)slot) == OTA_OK)
 				continue;
 			revert(sg, (unsigned)slot, OTA_OK, OTA_REASON_UNCONFIRMED);
 			continue;
