@@ -50,6 +50,13 @@
 static struct health model;
 static struct card_store *card;
 static uint64_t next_run_ns, next_store_check_ns;
+static struct {
+	bool running;
+	unsigned index;
+	int bad;
+	char first_bad[128];
+	uint64_t started_ns, busy_ns;
+} store_pass;
 static int store_bad = -1;
 static char store_first_bad[80];
 static struct nic_counters previous_nic;
@@ -140,15 +147,12 @@ static void check_board(uint64_t now_ms)
 	struct store_health_info info;
 	store_health_info(&info);
 	uint64_t now = flotilla_clock_monotonic();
-	if (info.usable && now >= next_store_check_ns) {
-		store_bad = store_check_images(store_first_bad, sizeof(store_first_bad));
-		uint64_t took = flotilla_clock_monotonic() - now;
-		/* It blocks the main loop while it reads every image: say how long. */
-		printf("control: health: store check: %d bad image(s), %" PRIu64 ".%03" PRIu64
-		       " s\n",
-		       store_bad, took / NS_PER_S, took / NS_PER_MS % 1000);
-		now = flotilla_clock_monotonic();
-		next_store_check_ns = now + (uint64_t)CONFIG_HEALTH_STORE_CHECK_S * NS_PER_S;
+	if (info.usable && now >= next_store_check_ns && !store_pass.running) {
+		/* A pass over every image, one slot per step from monitor_poll():
+		 * the main loop (the switch, the API) runs between the slots. */
+		memset(&store_pass, 0, sizeof(store_pass));
+		store_pass.running = true;
+		store_pass.started_ns = now;
 	}
 	struct health_store_input store = {
 	    .usable = info.usable,
@@ -435,6 +439,29 @@ static void run_checks(void)
 	}
 }
 
+/* One slot of the store pass; at its end the result counts at once. */
+static void store_pass_step(uint64_t now, uint64_t *deadline)
+{
+	char bad[128];
+	int r = store_check_image_at(store_pass.index++, bad, sizeof(bad));
+	store_pass.busy_ns += flotilla_clock_monotonic() - now;
+	if (r == 1 && store_pass.bad++ == 0)
+		snprintf(store_pass.first_bad, sizeof(store_pass.first_bad), "%s", bad);
+	if (r >= 0) {
+		*deadline = now + 5 * NS_PER_MS; /* the next slot soon, after other work */
+		return;
+	}
+	store_pass.running = false;
+	store_bad = store_pass.bad;
+	snprintf(store_first_bad, sizeof(store_first_bad), "%.79s", store_pass.first_bad);
+	uint64_t took = flotilla_clock_monotonic() - store_pass.started_ns;
+	printf("control: health: store check: %d bad image(s), %" PRIu64 ".%03" PRIu64
+	       " s (%" PRIu64 " ms of it reading, a slot at a time)\n",
+	       store_bad, took / NS_PER_S, took / NS_PER_MS % 1000, store_pass.busy_ns / NS_PER_MS);
+	next_store_check_ns = now + (uint64_t)CONFIG_HEALTH_STORE_CHECK_S * NS_PER_S;
+	run_checks();
+}
+
 uint64_t monitor_poll(void)
 {
 	if (!model.checks)
@@ -453,6 +480,8 @@ uint64_t monitor_poll(void)
 		next_run_ns = now + (uint64_t)CONFIG_HEALTH_PERIOD_S * NS_PER_S;
 	}
 	uint64_t deadline = next_run_ns;
+	if (store_pass.running)
+		store_pass_step(now, &deadline);
 	probes_poll(&deadline);
 	return deadline;
 }

@@ -984,30 +984,43 @@ void store_health_info(struct store_health_info *out)
 	out->events_capacity = log_ok ? event_log.capacity : 0;
 }
 
-int store_check_images(char *first_bad, size_t size)
+int store_check_image_at(unsigned index, char *bad, size_t size)
 {
 	struct ota_verify_policy policy = board_policy();
 	static struct ota_verifier verifier;
+	if (!store_ok || index >= store.guest_capacity * SLOT_STORE_SLOTS)
+		return -1;
+	const struct slot_guest *guest = &store.guests[index / SLOT_STORE_SLOTS];
+	unsigned k = index % SLOT_STORE_SLOTS;
+	unsigned state = guest->slot[k].state;
+	if (!guest->name[0] ||
+	    (state != SLOT_READY && state != SLOT_TRIAL && state != SLOT_CONFIRMED))
+		return 0;
+	int rc = ota_install_check_slot(&store, guest->name, k, &policy, &verifier);
+	if (rc == OTA_E_ROLLBACK && state == SLOT_READY)
+		rc = OTA_OK; /* an older image kept, never booted */
+	if (rc == OTA_OK)
+		rc = slot_store_check_slot(&store, guest->name, k);
+	if (rc == OTA_OK)
+		return 0;
+	snprintf(bad, size, "%s slot %c (%s): %s", guest->name, slot_letter(k),
+		 slot_state_name(state), ota_status_name(rc));
+	return 1;
+}
+
+int store_check_images(char *first_bad, size_t size)
+{
 	int problems = 0;
+	char bad[128];
 	if (!store_ok)
 		return -1;
 	first_bad[0] = '\0';
-	for (unsigned g = 0; g < store.guest_capacity; g++) {
-		const struct slot_guest *guest = &store.guests[g];
-		for (unsigned k = 0; guest->name[0] && k < SLOT_STORE_SLOTS; k++) {
-			unsigned state = guest->slot[k].state;
-			if (state != SLOT_READY && state != SLOT_TRIAL && state != SLOT_CONFIRMED)
-				continue;
-			int rc = ota_install_check_slot(&store, guest->name, k, &policy, &verifier);
-			if (rc == OTA_E_ROLLBACK && state == SLOT_READY)
-				rc = OTA_OK; /* an older image kept, never booted */
-			if (rc == OTA_OK)
-				rc = slot_store_check_slot(&store, guest->name, k);
-			if (rc != OTA_OK && problems++ == 0)
-				snprintf(first_bad, size, "%s slot %c (%s): %s", guest->name,
-					 slot_letter(k), slot_state_name(state),
-					 ota_status_name(rc));
-		}
+	for (unsigned i = 0;; i++) {
+		int r = store_check_image_at(i, bad, sizeof(bad));
+		if (r < 0)
+			break;
+		if (r == 1 && problems++ == 0)
+			snprintf(first_bad, size, "%s", bad);
 	}
 	return problems;
 }

@@ -106,6 +106,10 @@ void store_health_info(struct store_health_info *out);
 /* Re-verifies every image on the card (heads, signatures, hashes), quietly:
  * the number of bad ones (the first described in first_bad), -1 when the
  * store is unusable. Reads every image: seconds on a large card. */
+/* One image of the full check (index over guest entries x slots, for the
+ * health monitor's pass a slot at a time): 0 fine or empty, 1 bad (a one-line
+ * reason in bad), -1 past the last. */
+int store_check_image_at(unsigned index, char *bad, size_t size);
 int store_check_images(char *first_bad, size_t size);
 /* Where name runs from ('A', 'B', '-') and its trial attempts counted;
  * true when that is an unconfirmed TRIAL. */
