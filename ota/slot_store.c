@@ -790,7 +790,8 @@ int slot_store_confirm_ready(struct slot_store *s, const char *name)
 	return commit(s);
 }
 
-int slot_store_revert(struct slot_store *s, const char *name)
+/* Ends the guest's trial without confirming it: its slot becomes `state`. */
+static int end_trial(struct slot_store *s, const char *name, uint8_t state)
 {
 	int g = lookup(s, name);
 	int trial;
@@ -800,24 +801,19 @@ int slot_store_revert(struct slot_store *s, const char *name)
 	trial = find_state(&s->guests[g], SLOT_TRIAL);
 	if (trial < 0)
 		return OTA_E_STATE;
-	s->guests[g].slot[trial].state = SLOT_BAD;
+	s->guests[g].slot[trial].state = state;
 	s->guests[g].trial_attempts = 0;
 	return commit(s);
 }
 
+int slot_store_revert(struct slot_store *s, const char *name)
+{
+	return end_trial(s, name, SLOT_BAD);
+}
+
 int slot_store_withdraw_trial(struct slot_store *s, const char *name)
 {
-	int g = lookup(s, name);
-	int trial;
-
-	if (g < 0)
-		return g;
-	trial = find_state(&s->guests[g], SLOT_TRIAL);
-	if (trial < 0)
-		return OTA_E_STATE;
-	s->guests[g].slot[trial].state = SLOT_READY;
-	s->guests[g].trial_attempts = 0;
-	return commit(s);
+	return end_trial(s, name, SLOT_READY);
 }
 
 int slot_store_count_attempt(struct slot_store *s, const char *name)
