@@ -435,9 +435,9 @@ void vnic_print_counters(void)
 				 vswitch_port_flows(the_switch, p, ms_now()));
 		printf("control: switch: port %s rx_frames=%" PRIu64 " rx_bytes=%" PRIu64
 		       " rx_drops=%" PRIu64 " tx_frames=%" PRIu64 " tx_bytes=%" PRIu64
-		       " tx_drops=%" PRIu64 " tx_held=%" PRIu64 "%s\n",
+		       " tx_drops=%" PRIu64 " tx_held=%" PRIu64 " tx_unheld=%" PRIu64 "%s\n",
 		       port->name, c->rx_frames, c->rx_bytes, c->rx_drops, c->tx_frames,
-		       c->tx_bytes, c->tx_drops, c->tx_held, role);
+		       c->tx_bytes, c->tx_drops, c->tx_held, c->tx_unheld, role);
 	}
 	const struct vswitch_flow_stats *f = &the_switch->flow_stats;
 	if (f->tracked)

@@ -305,6 +305,29 @@ static bool hold_allowed(struct vswitch *sw, struct vswitch_port *out)
 	return true;
 }
 
+/*
+ * Does this full port still drain? It does until it has been full for
+ * hold_ms without taking a frame - counting only the time we spent offering
+ * it frames (offers at most HOLD_GAP_MS apart). A control domain that was
+ * away meanwhile (busy elsewhere, or, emulated, not scheduled by the host)
+ * does not count against the guest: it may have been waiting for us to
+ * drain its own transmit ring. A guest that stops draining is waited for
+ * hold_ms in all, however its frames come.
+ */
+static bool still_draining(struct vswitch *sw, struct vswitch_port *out, uint32_t hold_ms)
+{
+	bool took = out->taken_ms >= out->full_seen_ms;
+	uint64_t since = took ? out->taken_ms : out->full_seen_ms;
+	uint64_t elapsed = sw->now_ms - since;
+	uint32_t counted = elapsed <= HOLD_GAP_MS ? (uint32_t)elapsed : 0;
+	if (took)
+		out->full_for_ms = counted;
+	else if (out->full_for_ms <= hold_ms) /* past it, it stays past it */
+		out->full_for_ms += counted;
+	out->full_seen_ms = sw->now_ms;
+	return out->full_for_ms <= hold_ms;
+}
+
 enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *frame, size_t len,
 				   uint64_t now_ms, uint32_t hold_ms)
 {
@@ -314,10 +337,12 @@ enum vswitch_verdict vswitch_offer(struct vswitch *sw, int port, const uint8_t *
 	int target = hold_ms ? unicast_target(sw, port, frame, len) : -1;
 	if (target >= 0) {
 		struct vswitch_port *out = &sw->ports[target];
-		if (out->ops->full && sw->now_ms - out->taken_ms <= hold_ms &&
-		    out->ops->full(out->context) && hold_allowed(sw, out)) {
-			out->counters.tx_held++;
-			return VSWITCH_HELD;
+		if (out->ops->full && out->ops->full(out->context)) {
+			if (still_draining(sw, out, hold_ms) && hold_allowed(sw, out)) {
+				out->counters.tx_held++;
+				return VSWITCH_HELD;
+			}
+			out->counters.tx_unheld++;
 		}
 	}
 	vswitch_input(sw, port, frame, len, now_ms);

@@ -83,8 +83,10 @@ struct vswitch_counters {
 	uint64_t rx_drops;  /* refused on input: bad length, bad or spoofed source */
 	uint64_t tx_frames; /* frames the port took from the switch */
 	uint64_t tx_bytes;
-	uint64_t tx_drops; /* the port's queue was full */
-	uint64_t tx_held;  /* vswitch_offer(): frames for it made to wait (per offer) */
+	uint64_t tx_drops;  /* the port's queue was full */
+	uint64_t tx_held;   /* vswitch_offer(): frames for it made to wait (per offer) */
+	uint64_t tx_unheld; /* vswitch_offer(): frames it was full for but not waited for
+			     * (it stopped draining, or its hold budget ran out); in tx_drops */
 };
 
 struct vswitch_port {
@@ -101,6 +103,11 @@ struct vswitch_port {
 	uint32_t flood_tokens;   /* in 1/1000 frame */
 	uint64_t flood_refilled_ms;
 	uint64_t taken_ms; /* when its transmit last took a frame */
+	/* vswitch_offer(): how long it has been full since it last took a frame,
+	 * counting only the time we were offering it frames, and when an offer
+	 * last found it full. */
+	uint32_t full_for_ms;
+	uint64_t full_seen_ms;
 	/* vswitch_offer()'s budget: how long this port may still hold the NIC
 	 * (ms), refilled at half of real time up to sw->hold_burst_ms. */
 	uint32_t hold_credit_ms;

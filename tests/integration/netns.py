@@ -190,10 +190,17 @@ class Lan:
         return None
 
     def ping(self, addr, count=10, interval=0.2, size=56, timeout=60):
-        """(loss percent, [rtt ms]) of `count` echo requests from the host side."""
+        """(loss percent, [rtt ms]) of `count` echo requests from the host side.
+        -w: wait for every answer (up to a deadline); without it ping gives the
+        last ones only twice the slowest RTT so far, and a late answer on a
+        loaded host would count as lost."""
         out = self.run(["ping", "-n", "-c", str(count), "-i", str(interval), "-s", str(size),
+                        "-w", str(max(5, int(count * interval) + 5)),
                         "-W", "2", addr], timeout=timeout).stdout
-        rtts = [float(m) for m in re.findall(r"time=([\d.]+) ms", out)]
-        m = re.search(r"([\d.]+)% packet loss", out)
-        loss = float(m.group(1)) if m else 100.0
-        return loss, rtts, out
+        answered = {int(m.group(1)): float(m.group(2))
+                    for m in re.finditer(r"icmp_seq=(\d+) ttl=\d+ time=([\d.]+) ms", out)
+                    if int(m.group(1)) <= count}
+        # With -w ping sends on until `count` answers came: requests beyond
+        # the first `count` replace lost ones and do not count here.
+        loss = 100.0 * (count - len(answered)) / count
+        return loss, list(answered.values()), out

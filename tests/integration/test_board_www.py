@@ -70,6 +70,65 @@ def tap_tx_dropped(lan, tap):
     return int(out) if out.isdigit() else 0
 
 
+FLOOD_ROUNDS = int(os.environ.get("BOARD_SYN_FLOOD_ROUNDS", "5"))
+FLOOD_CHECK = "a legitimate connection after the flood completes within 1 s"
+
+
+def syn_flood_rounds(lan, tap, board, nic, url):
+    """The SYN-flood requirement against www on the board, FLOOD_ROUNDS times.
+    Each round: 2000 spoofed SYNs, then a legitimate client (allowed 10 s so a
+    miss is measured, not just seen). The NIC holds a flood for www in its
+    ring while www drains (docs/networking.md, backpressure), so the
+    legitimate SYN waits behind the flood instead of being dropped with it:
+    every round asserts that nothing was dropped at www's ring and that the
+    client connected and was served. How long it waited is how fast www
+    works through the SYNs ahead of it on a shared emulator, so the 1 s
+    bound is asserted on the median of the rounds (a single round slowed by
+    the host's load does not fail it; a lost SYN, which costs the client a
+    1 s retransmission, would, since it happens in every round)."""
+    times = []
+    for r in range(1, FLOOD_ROUNDS + 1):
+        label = f"SYN flood against www on the board, round {r}"
+        ports = switch_ports(board)
+        before, eth0_before = ports.get("www.lan", {}), ports.get("eth0", {})
+        tap_before = tap_tx_dropped(lan, nic)
+        flood = run_suite_inside(lan, tap, label, "test_www_synflood.py", url, 600,
+                                 env=["SYNFLOOD_CONNECT_TIMEOUT=10"], reported=(FLOOD_CHECK,))
+        m = re.search(r"legitimate connect in ([\d.]+|inf) ms", flood)
+        connect_ms = float(m.group(1)) if m else float("inf")
+        ports = switch_ports(board)
+        after, eth0_after = ports.get("www.lan", {}), ports.get("eth0", {})
+        delta = {k: after.get(k, 0) - before.get(k, 0)
+                 for k in ("tx_frames", "tx_drops", "tx_held", "tx_unheld", "rx_frames")}
+        tap.note(f"{label}: the legitimate client connected {connect_ms:.0f} ms after a 2000-SYN "
+                 f"burst; www.lan meanwhile took {delta['tx_frames']} frames and sent "
+                 f"{delta['rx_frames']}, dropped "
+                 f"{delta['tx_drops']} at its full ring ({delta['tx_unheld']} from the NIC), held the "
+                 f"NIC {delta['tx_held']} times; the "
+                 f"host's TAP dropped {tap_tx_dropped(lan, nic) - tap_before}, the switch "
+                 f"{eth0_after.get('tx_drops', 0) - eth0_before.get('tx_drops', 0)} for the NIC's "
+                 "full transmit ring")
+        # Frames from the control domain's own stack (its periodic probe of
+        # www) are not held - a stack cannot wait - and may be dropped at the
+        # full ring: TCP retransmits them. What comes from the NIC is held.
+        tap.check(f"{label}: the legitimate client connected (within 10 s), and www's ring dropped "
+                  "none of the flood (the NIC held it instead)",
+                  connect_ms < 10000 and delta["tx_unheld"] == 0 and delta["tx_frames"] >= 2000,
+                  (connect_ms, delta))
+        # www reads input only while it has room to answer (netif.c), so no
+        # SYN-ACK is lost in its own full transmit ring: one lost there
+        # cost the legitimate client a 1 s retransmission (1030 ms).
+        tap.check(f"{label}: www answered every SYN (it sent at least 2000 frames back)",
+                  delta["rx_frames"] >= 2000, delta)
+        times.append(connect_ms)
+    ms = median(times)
+    tap.check(f"SYN flood on the board: {FLOOD_CHECK} (median of {FLOOD_ROUNDS} rounds)", ms <= 1000,
+              f"connect times {times} ms")
+    tap.note(f"SYN flood on the board: legitimate connect {', '.join(f'{t:.0f}' for t in times)} ms; "
+             f"median {ms:.0f} ms")
+    return ms
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("image")
@@ -123,36 +182,7 @@ def main():
 
             url = f"http://{www}/"
             run_suite_inside(lan, tap, "www on the board", "test_www.py", url, 600)
-            # The NIC holds a flood for www in its ring while www drains
-            # (docs/networking.md, backpressure), so the legitimate SYN waits
-            # behind the flood instead of being dropped with it: asserted
-            # below (nothing dropped at www's ring). The 1 s bound then
-            # depends on how fast www works through 2000 SYNs on a shared
-            # emulator (23-499 ms in ten runs, once 1036 ms under load): it is
-            # reported here and asserted on the unix target (suite syn-flood).
-            # The client may wait up to 10 s so a miss is measured.
-            ports = switch_ports(board)
-            before, eth0_before = ports.get("www.lan", {}), ports.get("eth0", {})
-            tap_before = tap_tx_dropped(lan, nic)
-            flood = run_suite_inside(
-                lan, tap, "SYN flood against www on the board", "test_www_synflood.py", url, 600,
-                env=["SYNFLOOD_CONNECT_TIMEOUT=10"],
-                reported=("a legitimate connection after the flood completes within 1 s",))
-            m = re.search(r"legitimate connect in ([\d.]+|inf) ms", flood)
-            flood_connect_ms = float(m.group(1)) if m else float("nan")
-            ports = switch_ports(board)
-            after, eth0_after = ports.get("www.lan", {}), ports.get("eth0", {})
-            delta = {k: after.get(k, 0) - before.get(k, 0) for k in ("tx_frames", "tx_drops", "tx_held")}
-            tap.note(f"SYN flood on the board: the legitimate client connected {flood_connect_ms:.0f} ms "
-                     f"after a 2000-SYN burst; www.lan meanwhile took {delta['tx_frames']} frames, "
-                     f"dropped {delta['tx_drops']} at its full ring, held the NIC {delta['tx_held']} times; "
-                     f"the host's TAP dropped {tap_tx_dropped(lan, nic) - tap_before}, the switch "
-                     f"{eth0_after.get('tx_drops', 0) - eth0_before.get('tx_drops', 0)} for the NIC's "
-                     "full transmit ring")
-            tap.check("SYN flood on the board: the legitimate client connected (within 10 s), and www's "
-                      "ring dropped none of the flood (the NIC held it instead)",
-                      flood_connect_ms < 10000 and delta["tx_drops"] == 0 and delta["tx_frames"] >= 2000,
-                      (flood_connect_ms, delta))
+            flood_connect_ms = syn_flood_rounds(lan, tap, board, nic, url)
             run_suite_inside(lan, tap, "a browser plays 2048 on the board", "test_www_browser.py",
                              url, 600)
             board.pos = len(board.output)

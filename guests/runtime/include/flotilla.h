@@ -102,6 +102,14 @@ flotilla_result_t flotilla_net_info(unsigned interface, struct flotilla_net_info
 flotilla_result_t flotilla_net_write(unsigned interface, const void *frame, size_t len);
 
 /*
+ * True when the transmit queue of `interface` can take a frame now. When it
+ * cannot, the runtime asks to be woken when room comes back, so a caller
+ * may stop reading input it could not answer and flotilla_yield() until
+ * then (false for no such interface).
+ */
+bool flotilla_net_writable(unsigned interface);
+
+/*
  * Receive one frame into buf (size >= FLOTILLA_NET_FRAME_MAX), its length
  * in *len. FLOTILLA_AGAIN: nothing has arrived. FLOTILLA_EINVAL: no such
  * interface or buf too small. A frame is never split or truncated.

@@ -377,7 +377,13 @@ uint64_t flotilla_netif_poll(struct flotilla_netif *nif)
 {
 	int frames = 0;
 	size_t len;
-	while (!nif->attached && frames < POLL_FRAMES &&
+	/* Input is read only while the transmit queue has room for what it may
+	 * make us send: under a flood, frames wait in our receive ring (and the
+	 * control domain holds the NIC, docs/networking.md) instead of being
+	 * answered into a full queue and lost there - a lost SYN-ACK costs a
+	 * legitimate client a 1 s retransmission. A full queue wakes us when
+	 * the control domain has drained half of it. */
+	while (!nif->attached && frames < POLL_FRAMES && flotilla_net_writable(nif->index) &&
 	       flotilla_net_read(nif->index, nif->frame, sizeof(nif->frame), &len) == FLOTILLA_OK) {
 		net_input(nif->stack, nif->frame, len);
 		frames++;

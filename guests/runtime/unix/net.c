@@ -27,6 +27,7 @@ struct interface {
 	bool is_wire;
 	struct sockaddr_un peer;
 	struct flotilla_net_info info;
+	bool want_write; /* flotilla_net_writable() said no: yield waits for POLLOUT, not POLLIN */
 };
 
 static struct interface interfaces[UNIX_NET_MAX];
@@ -148,8 +149,20 @@ int unix_net_pollfds(struct pollfd *fds, int max)
 {
 	int n = 0;
 	for (unsigned i = 0; i < interface_count && n < max; i++)
-		fds[n++] = (struct pollfd){.fd = interfaces[i].fd, .events = POLLIN};
+		/* Input that waits for room to answer it is no event. */
+		fds[n++] = (struct pollfd){.fd = interfaces[i].fd,
+					   .events = interfaces[i].want_write ? POLLOUT : POLLIN};
 	return n;
+}
+
+bool flotilla_net_writable(unsigned interface)
+{
+	if (interface >= interface_count)
+		return false;
+	struct interface *nic = &interfaces[interface];
+	struct pollfd p = {.fd = nic->fd, .events = POLLOUT};
+	nic->want_write = poll(&p, 1, 0) == 0; /* an error: let the write say what it is */
+	return !nic->want_write;
 }
 
 unsigned flotilla_net_count(void)

@@ -108,7 +108,10 @@ bool net_frames_pending(void)
 {
 	bool pending = false;
 	for (unsigned i = 0; i < interface_count; i++)
-		if (!vnic_ring_arm(&interfaces[i].rx))
+		/* Frames that wait for room to answer them (flotilla_net_writable())
+		 * are no event: the control domain notifies when it has drained
+		 * our transmit ring. */
+		if (!vnic_ring_arm(&interfaces[i].rx) && !vnic_ring_full(&interfaces[i].tx))
 			pending = true;
 	return pending;
 }
@@ -150,6 +153,12 @@ flotilla_result_t flotilla_net_write(unsigned interface, const void *frame, size
 	if (vnic_ring_push(&nic->tx))
 		events_notify(nic->port);
 	return FLOTILLA_OK;
+}
+
+bool flotilla_net_writable(unsigned interface)
+{
+	/* vnic_ring_full() asks the control domain to notify when half the ring is free. */
+	return interface < interface_count && !vnic_ring_full(&interfaces[interface].tx);
 }
 
 flotilla_result_t flotilla_net_read(unsigned interface, void *buf, size_t size, size_t *len)
