@@ -86,6 +86,70 @@ int dom_map_foreign(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsi
 	return 0;
 }
 
+/* *why for the helpers below: one line naming what failed, valid until the
+ * next call (the control domain is single-threaded). */
+static const char *reason(const char *format, const char *what)
+{
+	static char line[96];
+	snprintf(line, sizeof(line), format, what);
+	return line;
+}
+
+int dom_share_pages(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count,
+		    const char *what, const char **why)
+{
+	static xen_pfn_t pfns[64];
+	for (unsigned done = 0; done < count;) {
+		unsigned chunk = count - done > 64 ? 64 : count - done;
+		for (unsigned i = 0; i < chunk; i++)
+			pfns[i] = guest_pfn + done + i;
+		struct xen_memory_reservation reservation = {
+		    .nr_extents = chunk, .extent_order = 0, .domid = domid};
+		set_xen_guest_handle(reservation.extent_start, pfns);
+		long rc = xen_memory_op(XENMEM_populate_physmap, &reservation);
+		if (rc != (long)chunk) { /* a count, not a status */
+			*why = reason("populate_physmap of the %s failed (out of memory?)", what);
+			return rc < 0 ? (int)rc : -ENOMEM;
+		}
+		done += chunk;
+	}
+	for (unsigned done = 0; done < count;) {
+		unsigned chunk = count - done > 64 ? 64 : count - done;
+		int rc = dom_map_foreign(domid, guest_pfn + done, local_pfn + done, chunk);
+		if (rc != 0) {
+			dom_unmap_foreign(local_pfn, count);
+			*why = reason("mapping the %s failed", what);
+			return rc;
+		}
+		done += chunk;
+	}
+	return 0;
+}
+
+int dom_event_channel(uint16_t domid, void (*handler)(evtchn_port_t port, void *arg), void *arg,
+		      evtchn_port_t *guest_port, evtchn_port_t *local_port, const char *what,
+		      const char **why)
+{
+	struct evtchn_alloc_unbound alloc = {.dom = domid, .remote_dom = 0};
+	int rc = xen_event_channel_op(EVTCHNOP_alloc_unbound, &alloc);
+	if (rc != 0) {
+		*why = reason("allocating the %s's event channel failed", what);
+		return rc;
+	}
+	*guest_port = alloc.port;
+	struct evtchn_bind_interdomain bind = {.remote_dom = domid, .remote_port = alloc.port};
+	if ((rc = xen_event_channel_op(EVTCHNOP_bind_interdomain, &bind)) != 0) {
+		*why = reason("binding the %s's event channel failed", what);
+		return rc;
+	}
+	*local_port = bind.local_port;
+	if (events_bind(bind.local_port, handler, arg) != 0) {
+		*why = reason("no event handler slot for the %s's channel", what);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 int dom_unmap_foreign(uint64_t local_pfn, unsigned count)
 {
 	int failures = 0;

@@ -112,5 +112,17 @@ int dom_destroy(struct dom_handle *handle);
  * (inside the window); unmap them again. 0 or a negative errno. */
 int dom_map_foreign(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count);
 int dom_unmap_foreign(uint64_t local_pfn, unsigned count);
+/* Memory shared with a guest being built (vNIC rings, its status page):
+ * count new frames of the guest's at guest_pfn - its memory, freed with it -
+ * mapped here at local_pfn. 0 or a negative errno; *why names `what`. */
+int dom_share_pages(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count,
+		    const char *what, const char **why);
+/* An interdomain event channel with a guest being built: *guest_port is
+ * its end (for its device tree), *local_port ours, bound to handler(arg).
+ * Each is written as soon as it exists, so the caller's cleanup closes what
+ * was made. 0 or a negative errno; *why names `what`. */
+int dom_event_channel(uint16_t domid, void (*handler)(evtchn_port_t port, void *arg), void *arg,
+		      evtchn_port_t *guest_port, evtchn_port_t *local_port, const char *what,
+		      const char **why);
 
 #endif

@@ -106,21 +106,11 @@ int gstatus_build(struct dom_handle *h, uint64_t page_gpa, const char **why)
 	snprintf(s->name, sizeof(s->name), "d%u", h->domid);
 	h->status = s; /* from here on, dom_build's failure path releases it */
 
-	xen_pfn_t pfn = page_gpa >> PAGE_SHIFT;
-	struct xen_memory_reservation reservation = {
-	    .nr_extents = 1, .extent_order = 0, .domid = h->domid};
-	set_xen_guest_handle(reservation.extent_start, &pfn);
-	long rc = xen_memory_op(XENMEM_populate_physmap, &reservation);
-	if (rc != 1) { /* a count, not a status */
-		*why = "populate_physmap of the status page failed (out of memory?)";
-		return rc < 0 ? (int)rc : -ENOMEM;
-	}
 	unsigned slot = (unsigned)(s - slots);
-	if ((rc = dom_map_foreign(h->domid, pfn, window_pfn(slot), 1)) != 0) {
-		dom_unmap_foreign(window_pfn(slot), 1);
-		*why = "mapping the status page failed";
-		return (int)rc;
-	}
+	int rc = dom_share_pages(h->domid, page_gpa >> PAGE_SHIFT, window_pfn(slot), 1,
+				 "status page", why);
+	if (rc != 0)
+		return rc;
 	s->mapped = true;
 	s->page =
 	    (volatile struct flotilla_status_page *)(uintptr_t)(window_pfn(slot) << PAGE_SHIFT);
@@ -129,23 +119,8 @@ int gstatus_build(struct dom_handle *h, uint64_t page_gpa, const char **why)
 	s->page->version = FLOTILLA_STATUS_VERSION;
 	s->page->size = sizeof(struct flotilla_status_page);
 
-	struct evtchn_alloc_unbound alloc = {.dom = h->domid, .remote_dom = 0};
-	if ((rc = xen_event_channel_op(EVTCHNOP_alloc_unbound, &alloc)) != 0) {
-		*why = "allocating the status page's event channel failed";
-		return (int)rc;
-	}
-	s->guest_port = alloc.port;
-	struct evtchn_bind_interdomain bind = {.remote_dom = h->domid, .remote_port = alloc.port};
-	if ((rc = xen_event_channel_op(EVTCHNOP_bind_interdomain, &bind)) != 0) {
-		*why = "binding the status page's event channel failed";
-		return (int)rc;
-	}
-	s->local_port = bind.local_port;
-	if (events_bind(s->local_port, on_status_event, s) != 0) {
-		*why = "no event handler slot for the status page's channel";
-		return -ENOSPC;
-	}
-	return 0;
+	return dom_event_channel(h->domid, on_status_event, s, &s->guest_port, &s->local_port,
+				 "status page", why);
 }
 
 void gstatus_name(struct dom_handle *h, const struct dom_spec *spec)

@@ -232,18 +232,6 @@ static void *window_address(unsigned slot)
 	return (void *)(uintptr_t)(window_pfn(slot) << PAGE_SHIFT);
 }
 
-static int map_pages(uint16_t domid, uint64_t guest_pfn, uint64_t local_pfn, unsigned count)
-{
-	for (unsigned done = 0; done < count;) {
-		unsigned chunk = count - done > 64 ? 64 : count - done;
-		int rc = dom_map_foreign(domid, guest_pfn + done, local_pfn + done, chunk);
-		if (rc != 0)
-			return rc;
-		done += chunk;
-	}
-	return 0;
-}
-
 static void release(struct vnic *v)
 {
 	if (v->switch_port >= 0)
@@ -263,23 +251,10 @@ static void release(struct vnic *v)
 static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, const char **why)
 {
 	unsigned slot = (unsigned)(v - vnics);
-	uint64_t guest_pfn = gpa >> PAGE_SHIFT;
-	static xen_pfn_t pfns[NIC_PAGES];
-	for (unsigned i = 0; i < NIC_PAGES; i++)
-		pfns[i] = guest_pfn + i;
-	struct xen_memory_reservation reservation = {
-	    .nr_extents = NIC_PAGES, .extent_order = 0, .domid = v->domid};
-	set_xen_guest_handle(reservation.extent_start, pfns);
-	long rc = xen_memory_op(XENMEM_populate_physmap, &reservation);
-	if (rc != (long)NIC_PAGES) {
-		*why = "populate_physmap of the vNIC rings failed (out of memory?)";
-		return rc < 0 ? (int)rc : -ENOMEM;
-	}
-	if ((rc = map_pages(v->domid, guest_pfn, window_pfn(slot), NIC_PAGES)) != 0) {
-		dom_unmap_foreign(window_pfn(slot), NIC_PAGES);
-		*why = "mapping the vNIC rings failed";
-		return (int)rc;
-	}
+	int rc = dom_share_pages(v->domid, gpa >> PAGE_SHIFT, window_pfn(slot), NIC_PAGES,
+				 "vNIC rings", why);
+	if (rc != 0)
+		return rc;
 	v->mapped = true;
 	uint8_t *base = window_address(slot);
 	size_t ring_size = RING_PAGES * PAGE_SIZE;
@@ -293,22 +268,9 @@ static int build_one(struct vnic *v, const struct dom_spec *spec, uint64_t gpa, 
 		return -EINVAL;
 	}
 
-	struct evtchn_alloc_unbound alloc = {.dom = v->domid, .remote_dom = 0};
-	if ((rc = xen_event_channel_op(EVTCHNOP_alloc_unbound, &alloc)) != 0) {
-		*why = "allocating the vNIC event channel failed";
-		return (int)rc;
-	}
-	v->guest_port = alloc.port;
-	struct evtchn_bind_interdomain bind = {.remote_dom = v->domid, .remote_port = alloc.port};
-	if ((rc = xen_event_channel_op(EVTCHNOP_bind_interdomain, &bind)) != 0) {
-		*why = "binding the vNIC event channel failed";
-		return (int)rc;
-	}
-	v->local_port = bind.local_port;
-	if (events_bind(v->local_port, on_vnic_event, v) != 0) {
-		*why = "no event handler slot for the vNIC channel";
-		return -ENOSPC;
-	}
+	if ((rc = dom_event_channel(v->domid, on_vnic_event, v, &v->guest_port, &v->local_port,
+				    "vNIC", why)) != 0)
+		return rc;
 
 	if (spec->staged)
 		return attach_port(v, spec, why);
