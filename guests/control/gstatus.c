@@ -247,6 +247,16 @@ bool gstatus_read(const struct dom_handle *h, struct gstatus_view *v)
 	return v->valid;
 }
 
+void gstatus_drain(const struct dom_handle *h)
+{
+	struct gstatus *s = h->status;
+	if (!s || !s->page || !s->local_port)
+		return;
+	s->page->drain = 1;
+	__asm__ volatile("dsb" ::: "memory"); /* the word before the event */
+	events_notify(s->local_port);
+}
+
 static void format_ipv4(char *out, size_t size, uint32_t a)
 {
 	snprintf(out, size, "%u.%u.%u.%u", (unsigned)(a >> 24), (unsigned)(a >> 16) & 255,

@@ -58,6 +58,9 @@ void gstatus_destroy(struct dom_handle *h);
 /* The latest consistent snapshot (re-read now). false when the guest has
  * no status page or it never held a sane one (v->valid false). */
 bool gstatus_read(const struct dom_handle *h, struct gstatus_view *v);
+/* A hot swap replaced this instance: set the page's `drain` and notify, so
+ * the guest closes idle connections (flotilla_draining()). */
+void gstatus_drain(const struct dom_handle *h);
 /* Pages a guest needs for it (max_mem accounting). */
 #define GSTATUS_GUEST_PAGES 1u
 /* Look at pages whose guests notified; log readiness, health and address

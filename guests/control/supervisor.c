@@ -882,6 +882,7 @@ static void swap_switch_over(struct guest *g)
 	}
 	printf("control: %s: v%s took over from v%s; the old instance drains its connections\n",
 	       g->name, g->version, g->swap_old_version);
+	gstatus_drain(&g->inst[!g->run].dom); /* it closes its idle connections */
 	g->swap = SWAP_DRAINING;
 }
 

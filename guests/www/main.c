@@ -17,7 +17,9 @@
  * Once it listens, www calls flotilla_ready(): a new version is confirmed
  * only after that and its health probe. Every response names the version
  * (header X-Www-Version on every response, GET /version), so a client can
- * tell which instance answered during a hot swap.
+ * tell which instance answered during a hot swap. Once replaced by a new
+ * version (flotilla_draining()), www closes its idle keep-alive connections
+ * and ends the others after their response in progress.
  *
  * Test builds (tests/integration/push.mk) set WWW_VERSION and WWW_FAULT to
  * make the versions the update tests push; WWW_FAULT_NONE is the product.
@@ -75,6 +77,7 @@ struct client {
 };
 
 static struct client clients[WWW_CLIENTS];
+static bool draining;         /* replaced by a new version: no more keep-alive */
 static uint8_t scratch[2048]; /* generated test file bytes on their way to tcp_send() */
 
 static void client_free(struct client *c)
@@ -268,7 +271,7 @@ static void process(struct client *c)
 		memcpy(method, c->in, sizeof(method)); /* a valid head is longer than this */
 		memmove(c->in, c->in + head, c->in_len - (size_t)head);
 		c->in_len -= (size_t)head;
-		c->keep_alive = req.keep_alive && !c->peer_closed;
+		c->keep_alive = req.keep_alive && !c->peer_closed && !draining;
 		c->discard = req.content_length;
 		if (!req.chunked && req.method == HTTP_OTHER && strncmp(method, "PUT ", 4) == 0 &&
 		    strcmp(req.target, "/test/sink") == 0) {
@@ -352,6 +355,34 @@ static uint64_t expire_clients(void)
 	return next;
 }
 
+/*
+ * A hot swap replaced us: new connections already go to the new version.
+ * Close the idle keep-alive connections now - their clients see a clean
+ * close and reconnect, to the new version, instead of being reset once the
+ * switch stops sending their segments here - and end the others after the
+ * response in progress (Connection: close).
+ */
+static void drain(void)
+{
+	draining = true;
+	unsigned idle = 0, busy = 0;
+	for (int i = 0; i < WWW_CLIENTS; i++) {
+		struct client *c = &clients[i];
+		if (!c->conn)
+			continue;
+		if (!c->responding && c->in_len == 0 && c->discard == 0 && !c->sink) {
+			client_close(c);
+			idle++;
+		} else {
+			c->keep_alive = false;
+			busy++;
+		}
+	}
+	printf("www: replaced by a new version: closed %u idle connections, %u finish their "
+	       "request\n",
+	       idle, busy);
+}
+
 static unsigned port_from(const char *bootargs)
 {
 	const char *p = strstr(bootargs, "port=");
@@ -406,6 +437,8 @@ int flotilla_main(const struct flotilla_start_info *info)
 				? started + (uint64_t)WWW_CRASH_AFTER_S * NS_PER_S
 				: UINT64_MAX;
 	for (;;) {
+		if (!draining && flotilla_draining())
+			drain();
 		uint64_t next = expire_clients();
 		if (flotilla_clock_monotonic() >= crash_at)
 			crash("after " WWW_CRASH_AFTER_S_TEXT " s");

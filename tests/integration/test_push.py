@@ -22,8 +22,9 @@ boot 2 - updates:
   (a) www 2.0.0 pushed with `flotilla push` while a client loop opens a new
       connection per request: no request fails, the longest gap is reported;
       2.0.0 serves afterwards; a slow 4 MiB download begun on the old version
-      completes byte-identical from it; the old domain is gone and Xen's free
-      memory is back to its level;
+      completes byte-identical from it; an idle keep-alive connection to the
+      old version is closed cleanly by it (FIN) once replaced; the old domain
+      is gone and Xen's free memory is back to its level;
   (b) crash at start, never ready, /healthz 500: each rolled back with its
       own code while the previous version serves throughout;
   (c) crashes 5 s after every start: confirmed, then rolled back by itself;
@@ -595,11 +596,43 @@ def section_swap(tap, rig, a, bench):
     download = SlowDownload(rig.www, float(os.environ.get("PUSH_DOWNLOAD_S", "12")))
     download.start()
     download.started.wait(20)
+    # A browser's idle keep-alive connection to the old version; a thread
+    # notes how and when it ends.
+    idle = socket.create_connection((rig.www, 80), timeout=10)
+    idle.sendall(b"GET /version HTTP/1.1\r\nHost: www\r\n\r\n")
+    idle_first = read_response(idle, time.monotonic() + 10)
+    idle_since = time.monotonic()
+    idle_end = {}
+
+    def watch_idle():
+        idle.settimeout(60)
+        try:
+            idle_end["how"] = "a clean close (FIN)" if idle.recv(1) == b"" else "data"
+        except socket.timeout:
+            idle_end["how"] = "nothing: still open"
+        except OSError as e:
+            idle_end["how"] = f"an error: {e}"
+        idle_end["after_s"] = time.monotonic() - idle_since
+    watcher = threading.Thread(target=watch_idle, daemon=True)
+    watcher.start()
     t_push = time.monotonic()
     rc, doc, seconds, err = cli_push(a, rig.control, os.path.join(a.bundles, "www-v2.bnd"))
     stage, code = verdict(doc)
     tap.check("flotilla push www 2.0.0 under load: exit 0, confirmed", rc == 0 and stage == "confirmed",
               (rc, doc, err))
+    # Replaced, the old version closes it (flotilla_draining()): the client
+    # sees a clean close and reconnects to the new one. Left open, it would
+    # be reset at its next request once the switch stopped pinning it. By
+    # itself www closes an idle connection only after 15 s (its request
+    # timeout): the close must come before that, from the switch-over.
+    watcher.join(20)
+    idle.close()
+    tap.check("an idle keep-alive connection to the old version is closed cleanly by it once "
+              "replaced, before its own 15 s idle timeout (its client reconnects to the new one)",
+              idle_first.status == 200 and idle_end.get("how") == "a clean close (FIN)" and
+              idle_end.get("after_s", 99) < 14, (idle_first, idle_end))
+    tap.note(f"idle keep-alive connection: {idle_end.get('how')} {idle_end.get('after_s', 0):.1f} s "
+             "after its last response")
     time.sleep(2.0)
     load.finish()
     s = load.summary(since=t_push - 0.5)

@@ -137,6 +137,12 @@ const void *flotilla_devicetree(void);
  * plan entry declares; call it once the service accepts requests.
  * flotilla_health(): the application's own view of its health, with a
  * short reason (truncated to FLOTILLA_HEALTH_REASON_MAX - 1 bytes).
+ * flotilla_draining(): true once a hot swap has replaced this instance by
+ * a new version. New connections already go to the new one; this one keeps
+ * its connections until they close (or the switch's drain time passes) and
+ * is then destroyed. Finish what is in flight and close idle connections,
+ * so that their clients move over cleanly instead of being reset later.
+ * flotilla_yield() returns when it becomes true. Always false on unix.
  */
 enum flotilla_health_status {
 	FLOTILLA_HEALTH_OK = 0,
@@ -146,5 +152,6 @@ enum flotilla_health_status {
 #define FLOTILLA_HEALTH_REASON_MAX 96
 void flotilla_ready(void);
 void flotilla_health(enum flotilla_health_status status, const char *reason);
+bool flotilla_draining(void);
 
 #endif

@@ -4,11 +4,13 @@
  * RAM its memory node describes, populated and formatted by the control
  * domain when it builds the guest, described in the guest's device tree
  * (compatible "flotilla,status-page": reg, event channel) and mapped by
- * both. The guest writes it, the control domain only reads it.
+ * both. The guest writes it, the control domain reads it - but for `drain`.
  *
  * Writes follow a sequence lock: the guest makes `sequence` odd, writes the
  * fields, makes it even again (with barriers between), then notifies the
- * event channel. A reader copies the page and keeps the copy only if
+ * event channel. One word goes the other way: `drain`, which the control
+ * domain sets (and notifies) when a hot swap has replaced this instance.
+ * A reader copies the page and keeps the copy only if
  * `sequence` was even and unchanged before and after. The page is guest
  * memory: the control domain checks every field of its copy (magic,
  * version, ranges, NUL-terminated text) and never trusts a pointer, length
@@ -47,8 +49,8 @@ struct flotilla_status_page {
 	/* Written by the control domain when it formats the page. */
 	uint32_t magic;
 	uint32_t version;
-	uint32_t size; /* bytes of this structure the control domain knows */
-	uint32_t reserved0;
+	uint32_t size;  /* bytes of this structure the control domain knows */
+	uint32_t drain; /* control domain: 1 once a hot swap replaced this instance */
 	/* Written by the guest, under the sequence lock. */
 	uint32_t sequence;    /* odd while the guest writes */
 	uint32_t ready;       /* 1 once flotilla_ready() was called */

@@ -87,6 +87,12 @@ void flotilla_health(enum flotilla_health_status status, const char *reason)
 		reason ? reason : "");
 }
 
+/* No control domain on unix: nothing ever replaces this process hot. */
+bool flotilla_draining(void)
+{
+	return false;
+}
+
 /* No control domain to tell on unix: the console already shows the address. */
 void runtime_report_address(unsigned interface, uint32_t flags, uint32_t addr, uint32_t netmask,
 			    uint32_t gateway)

@@ -3,7 +3,9 @@
  * (include/flotilla_status_page.h, docs/status-page.md): flotilla_ready(),
  * flotilla_health() and the network helper's addresses (lib/lease.h) are
  * written there under the sequence lock, then the control domain is
- * notified on the page's event channel.
+ * notified on the page's event channel. The control domain notifies the
+ * same channel when it sets `drain` (flotilla_draining()): that wakes
+ * flotilla_yield().
  *
  * The page is found on first use through the device tree's
  * "flotilla,status-page" node. A control domain that gives none (an older
@@ -24,6 +26,13 @@ static bool probed;
 static struct flotilla_status_page *page;
 static evtchn_port_t port;
 static uint32_t sequence;
+
+static void on_status_event(evtchn_port_t channel, void *arg)
+{
+	(void)channel;
+	(void)arg;
+	events_wake_application(); /* `drain` was set: flotilla_draining() */
+}
 
 static struct flotilla_status_page *attach(void)
 {
@@ -55,6 +64,9 @@ static struct flotilla_status_page *attach(void)
 		return NULL;
 	}
 	port = fdt32_to_cpu(*channel);
+	if (events_bind(port, on_status_event, NULL) != 0)
+		printf("runtime: warning: no handler for the status page's channel; a drain is "
+		       "seen only at the next wake-up\n");
 	sequence = p->sequence & ~1u;
 	page = p;
 	return page;
@@ -103,6 +115,11 @@ void flotilla_health(enum flotilla_health_status status, const char *reason)
 	if (reason)
 		strncpy(page->reason, reason, sizeof(page->reason) - 1);
 	write_end();
+}
+
+bool flotilla_draining(void)
+{
+	return attach() && *(volatile uint32_t *)&page->drain == 1;
 }
 
 void runtime_report_address(unsigned interface, uint32_t flags, uint32_t addr, uint32_t netmask,
