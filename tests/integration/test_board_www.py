@@ -80,12 +80,14 @@ def syn_flood_rounds(lan, tap, board, nic, url):
     miss is measured, not just seen). The NIC holds a flood for www in its
     ring while www drains (docs/networking.md, backpressure), so the
     legitimate SYN waits behind the flood instead of being dropped with it:
-    every round asserts that nothing was dropped at www's ring and that the
-    client connected and was served. How long it waited is how fast www
-    works through the SYNs ahead of it on a shared emulator, so the 1 s
-    bound is asserted on the median of the rounds (a single round slowed by
-    the host's load does not fail it; a lost SYN, which costs the client a
-    1 s retransmission, would, since it happens in every round)."""
+    every round asserts that nothing from the NIC was dropped at www's ring,
+    that www answered every SYN (a SYN-ACK lost in www's own transmit ring
+    cost the client a 1 s retransmission in 2 rounds of 25 before netif.c
+    read only what it had room to answer; the median did not show it), and
+    that the client connected and was served. How long it waited is how fast
+    www works through the SYNs ahead of it on a shared emulator, so the 1 s
+    bound is asserted on the median of the rounds: a single round slowed by
+    the host's load does not fail it."""
     times = []
     for r in range(1, FLOOD_ROUNDS + 1):
         label = f"SYN flood against www on the board, round {r}"
